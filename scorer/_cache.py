@@ -1,0 +1,146 @@
+"""Ground-truth cache: the originals' per-sample net outputs, keyed by all that changes them.
+
+One file per (video, weights, decode path, device type, batch size, library versions).
+Layout: magic, header length, JSON header (key, sample count, sha256 of the payload),
+then PoseNet outputs (float32, N x 6) and SegNet argmax maps (uint8, N x 384 x 512).
+Writes go to a temp file and are renamed into place, so concurrent runs never see
+half an entry; a corrupt or truncated entry fails its checksum and is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._distortion import NetOutputs
+from ._nets import MODEL_INPUT_HW, POSE_DIMS
+from ._report import write_atomic
+
+__all__ = ["CACHE_FORMAT", "default_cache_dir", "CacheKey", "CacheEntryInfo", "GroundTruthCache"]
+
+CACHE_FORMAT = 1
+_MAGIC = b"VCCGT\x00\x00\x01"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vcc" / "ground-truth"
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    video_sha256: str
+    segnet_sha256: str
+    posenet_sha256: str
+    decode: str
+    device_type: str
+    batch_size: int
+    versions: tuple[tuple[str, str], ...]  # torch, timm, smp, av, numpy
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "format": CACHE_FORMAT,
+            "video_sha256": self.video_sha256,
+            "segnet_sha256": self.segnet_sha256,
+            "posenet_sha256": self.posenet_sha256,
+            "decode": self.decode,
+            "device_type": self.device_type,
+            "batch_size": self.batch_size,
+            "versions": dict(self.versions),
+        }
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.as_json(), sort_keys=True).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class CacheEntryInfo:
+    path: Path
+    bytes: int
+    samples: int
+    key: dict[str, object]
+
+
+class GroundTruthCache:
+    """Get/put the ground truth's NetOutputs for one video."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def path_for(self, key: CacheKey) -> Path:
+        return self.root / f"gt-{key.digest()}.bin"
+
+    def get(self, key: CacheKey) -> NetOutputs | None:
+        """The cached outputs, or None when absent or corrupt (a corrupt entry is removed)."""
+        path = self.path_for(key)
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        outputs = self._decode(blob, key)
+        if outputs is None:
+            path.unlink(missing_ok=True)
+        return outputs
+
+    def put(self, key: CacheKey, outputs: NetOutputs) -> Path:
+        pose = np.ascontiguousarray(outputs.pose.cpu().numpy(), dtype=np.float32)
+        seg = np.ascontiguousarray(outputs.seg.cpu().numpy(), dtype=np.uint8)
+        payload = pose.tobytes() + seg.tobytes()
+        header = json.dumps(
+            {"key": key.as_json(), "samples": len(pose), "sha256": hashlib.sha256(payload).hexdigest()}
+        ).encode()
+        path = self.path_for(key)
+        write_atomic(path, _MAGIC + struct.pack("<Q", len(header)) + header + payload)
+        return path
+
+    @staticmethod
+    def _decode(blob: bytes, key: CacheKey) -> NetOutputs | None:
+        try:
+            if blob[:8] != _MAGIC:
+                return None
+            (hlen,) = struct.unpack("<Q", blob[8:16])
+            header = json.loads(blob[16 : 16 + hlen])
+            payload = memoryview(blob)[16 + hlen :]
+            if header["key"] != key.as_json():
+                return None
+            if hashlib.sha256(payload).hexdigest() != header["sha256"]:
+                return None
+            n = int(header["samples"])
+            h, w = MODEL_INPUT_HW
+            pose_bytes = n * POSE_DIMS * 4
+            if len(payload) != pose_bytes + n * h * w:
+                return None
+            pose = np.frombuffer(payload[:pose_bytes], np.float32).reshape(n, POSE_DIMS).copy()
+            seg = np.frombuffer(payload[pose_bytes:], np.uint8).reshape(n, h, w).copy()
+        except (ValueError, KeyError, struct.error, json.JSONDecodeError):
+            return None
+        return NetOutputs(pose=torch.from_numpy(pose), seg=torch.from_numpy(seg))
+
+    def entries(self) -> list[CacheEntryInfo]:
+        infos = []
+        for path in sorted(self.root.glob("gt-*.bin")):
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(16)
+                    (hlen,) = struct.unpack("<Q", head[8:16])
+                    header = json.loads(f.read(hlen))
+                infos.append(CacheEntryInfo(path, path.stat().st_size, header["samples"], header["key"]))
+            except (OSError, ValueError, KeyError, struct.error):
+                infos.append(CacheEntryInfo(path, path.stat().st_size, -1, {"corrupt": True}))
+        return infos
+
+    def clear(self) -> int:
+        """Remove every entry; returns how many files were removed."""
+        # Only our own files: --cache-dir may point at a directory that holds other things.
+        removed = 0
+        for path in [*self.root.glob("gt-*.bin"), *self.root.glob(".gt-*.tmp")]:
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed

@@ -1,0 +1,89 @@
+"""Reports: the official report.txt text, vcc's JSON report, atomic writes, the terminal summary."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "write_atomic",
+    "write_json_atomic",
+    "score_formula",
+    "official_report_text",
+    "terminal_summary",
+]
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write via a temp file in the same directory and rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:  # noqa: ANN401 - any JSON value
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def score_formula(posenet: float, segnet: float, rate: float) -> float:
+    """The official score, in Python doubles and in the official operation order."""
+    return 100 * segnet + math.sqrt(posenet * 10) + 25 * rate
+
+
+def official_report_text(
+    *,
+    config: dict[str, object],
+    samples: int,
+    posenet: float,
+    segnet: float,
+    archive_bytes: int,
+    original_bytes: int,
+    rate: float,
+    score: float,
+) -> str:
+    """report.txt as evaluate.py writes it: config keys sorted, then the results block."""
+    lines = ["=== Evaluation config ==="]
+    lines += [f"  {k}: {config[k]}" for k in sorted(config)]
+    lines += [
+        f"=== Evaluation results over {samples} samples ===",
+        f"  Average PoseNet Distortion: {posenet:.8f}",
+        f"  Average SegNet Distortion: {segnet:.8f}",
+        f"  Submission file size: {archive_bytes:,} bytes",
+        f"  Original uncompressed size: {original_bytes:,} bytes",
+        f"  Compression Rate: {rate:.8f}",
+        f"  Final score: 100*segnet_dist + \u221a(10*posenet_dist) + 25*rate = {score:.2f}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def terminal_summary(result: dict[str, Any]) -> str:
+    """Each term, its contribution to the score, and the score at full precision."""
+    pose, seg, rate = result["posenet_distortion"], result["segnet_distortion"], result["rate"]
+    rows = [
+        ("SegNet distortion", seg, 100 * seg, "100 * segnet"),
+        ("PoseNet distortion", pose, math.sqrt(pose * 10), "sqrt(10 * posenet)"),
+        ("Rate", rate, 25 * rate, "25 * rate"),
+    ]
+    out = [
+        f"vcc score ({result['decode']} ground truth, {result['device']}, {result['samples']} samples)",
+        f"  {'term':<20}{'value':>24}  {'contribution':>22}",
+    ]
+    for name, value, contribution, how in rows:
+        out.append(f"  {name:<20}{value!r:>24}  {contribution!r:>22}  = {how}")
+    out.append(f"  {'score':<20}{result['score']!r:>24}  (official report shows {result['score']:.2f})")
+    for w in result.get("warnings", []):
+        out.append(f"  warning: {w}")
+    return "\n".join(out)

@@ -1,0 +1,105 @@
+"""`vcc score`, `vcc cache`, `vcc demo`: argument parsing only; the work is in the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ._cache import GroundTruthCache, default_cache_dir
+from ._errors import EXIT_BAD_INPUT, EXIT_OK
+from ._report import terminal_summary
+from ._score import DECODE_CHOICES, ScoreConfig, score_submission
+
+__all__ = ["register", "main"]
+
+
+def add_scoring_args(p: argparse.ArgumentParser) -> None:
+    """Options shared by every command that scores (score, run, demo)."""
+    p.add_argument("--challenge-dir", type=Path, required=True,
+                   help="checkout laid out like the official repo: videos/, models/, public_test_video_names.txt")
+    p.add_argument("--names-file", type=Path, default=None, help="override the video names file")
+    p.add_argument("--device", default="cpu", help="cpu (CPU runner) or cuda (T4 runner); default cpu")
+    p.add_argument("--batch-size", type=int, default=16, help="pairs per batch (official: 16)")
+    p.add_argument("--decode", choices=DECODE_CHOICES, default=None,
+                   help="ground-truth decode path: pyav (CPU runner), dali (T4 runner, CUDA), "
+                   "dali-emulated (T4 frames on the CPU), both; default pyav on cpu, dali on cuda")
+    p.add_argument("--cache-dir", type=Path, default=None, help=f"ground-truth cache (default {default_cache_dir()})")
+    p.add_argument("--no-cache", action="store_true", help="recompute the ground truth, read and write no cache")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def default_decode(args: argparse.Namespace) -> str:
+    return args.decode or ("dali" if str(args.device).startswith("cuda") else "pyav")
+
+
+def _score(args: argparse.Namespace) -> int:
+    cfg = ScoreConfig(
+        submission_dir=args.submission_dir,
+        challenge_dir=args.challenge_dir,
+        names_file=args.names_file,
+        inflated_dir=args.inflated_dir,
+        device=args.device,
+        batch_size=args.batch_size,
+        decode=default_decode(args),
+        report_path=args.report,
+        json_path=args.json,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        progress=not args.quiet,
+        official_truncation=args.official_truncation,
+    )
+    result = score_submission(cfg)
+    print(result.primary.official_report, end="")
+    print(terminal_summary(result.as_json()))
+    print(f"reports: {cfg.report}  {cfg.json_report}")
+    if result.truncated:
+        print("vcc score: the raw is short: this is what the official runner would print, "
+              "but the submission is invalid", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def _cache(args: argparse.Namespace) -> int:
+    cache = GroundTruthCache(args.cache_dir)
+    if args.cache_command == "clear":
+        print(f"removed {cache.clear()} entries from {cache.root}")
+        return EXIT_OK
+    entries = cache.entries()
+    if args.json:
+        print(json.dumps([{"path": str(e.path), "bytes": e.bytes, "samples": e.samples, "key": e.key}
+                          for e in entries], indent=2))
+        return EXIT_OK
+    print(f"{len(entries)} entries in {cache.root}")
+    for e in entries:
+        k = e.key
+        print(f"  {e.path.name}  {e.bytes / 1e6:8.1f} MB  {e.samples:5d} samples  "
+              f"decode={k.get('decode')} device={k.get('device_type')} batch={k.get('batch_size')} "
+              f"video={str(k.get('video_sha256'))[:12]}")
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score", help="score SUBMISSION_DIR (archive.zip + inflated/*.raw) like evaluate.py")
+    p.add_argument("submission_dir", type=Path)
+    add_scoring_args(p)
+    p.add_argument("--inflated-dir", type=Path, default=None, help="default SUBMISSION_DIR/inflated")
+    p.add_argument("--report", type=Path, default=None, help="report.txt path (default SUBMISSION_DIR/report.txt)")
+    p.add_argument("--json", type=Path, default=None, help="JSON report (default SUBMISSION_DIR/vcc-report.json)")
+    p.add_argument("--official-truncation", action="store_true",
+                   help="score a short raw as the official zip() loop silently would (still exits 2)")
+    p.set_defaults(handler=_score)
+
+    c = sub.add_parser("cache", help="list or clear the ground-truth cache")
+    c.add_argument("cache_command", choices=["list", "clear"])
+    c.add_argument("--cache-dir", type=Path, default=None)
+    c.add_argument("--json", action="store_true", help="list as JSON")
+    c.set_defaults(handler=_cache)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`vcc score ...` with argv after the subcommand (for tests and scripts)."""
+    import vcc
+
+    return vcc.main(["score", *(argv or [])])
