@@ -1,0 +1,120 @@
+"""The scorer against figures the official code computed on the golden data: float equality."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_submission
+
+import vcc
+from scorer import GroundTruthCache, ScoreConfig, iter_rgb_frames, score_submission
+
+pytestmark = pytest.mark.slow
+
+
+def _score(sub: Path, challenge: Path, cache_dir: Path | None, **kw: object):
+    cfg = ScoreConfig(submission_dir=sub, challenge_dir=challenge, cache_dir=cache_dir,
+                      use_cache=cache_dir is not None, progress=False, **kw)
+    return score_submission(cfg)
+
+
+def _assert_matches(result_json: dict, exp: dict) -> None:
+    for key in ("samples", "posenet_distortion", "segnet_distortion", "rate", "score", "archive_bytes",
+                "original_bytes"):
+        assert result_json[key] == exp[key], key
+    assert [p["posenet"] for p in result_json["per_pair"]] == exp["per_pair_posenet"]
+    assert [p["segnet"] for p in result_json["per_pair"]] == exp["per_pair_segnet"]
+
+
+def test_pyav_frames_equal_golden_sha256(golden_challenge: Path, expected: dict) -> None:
+    got = [hashlib.sha256(np.ascontiguousarray(f).tobytes()).hexdigest()
+           for f in iter_rgb_frames(golden_challenge / "videos" / "0.mkv")]
+    assert got == expected["pyav_frame_sha256"]
+
+
+def test_near_exact_and_reports(tmp_path: Path, golden_challenge: Path, expected: dict,
+                                candidate_raws: dict, gt_cache_dir: Path) -> None:
+    exp = expected["candidates"]["near"]
+    sub = make_submission(tmp_path / "near", candidate_raws["near"], exp["archive_bytes"])
+    result = _score(sub, golden_challenge, gt_cache_dir)
+    _assert_matches(result.as_json(), exp)
+
+    report = (sub / "report.txt").read_text(encoding="utf-8")
+    assert report == result.primary.official_report
+    assert report.startswith("=== Evaluation config ===\n  batch_size: 16\n  device: cpu\n")
+    assert "=== Evaluation results over 35 samples ===\n" in report
+    assert f"  Average PoseNet Distortion: {exp['posenet_distortion']:.8f}\n" in report
+    assert "  Submission file size: 123,456 bytes\n" in report
+    assert "  Original uncompressed size: 656,047 bytes\n" in report
+    assert report.endswith(f"= {exp['score']:.2f}\n")
+
+    written = json.loads((sub / "vcc-report.json").read_text())
+    assert written["score"] == exp["score"]
+    assert written["decode"] == "pyav" and written["device"] == "cpu"
+    assert set(written["versions"]) >= {"python", "torch", "timm", "segmentation-models-pytorch", "av", "numpy"}
+    assert written["assets"]["videos/0.mkv"]["official"] is False
+    assert any("will not match the leaderboard" in w for w in written["warnings"])
+    assert written["per_pair"][0] == {"pair": 0, "video": "0.mkv", "posenet": exp["per_pair_posenet"][0],
+                                      "segnet": exp["per_pair_segnet"][0]}
+    # the submission gained only the two reports
+    assert sorted(p.name for p in sub.iterdir()) == ["archive.zip", "inflated", "report.txt", "vcc-report.json"]
+
+
+def test_coarse_exact_through_cli(tmp_path: Path, golden_challenge: Path, expected: dict,
+                                  candidate_raws: dict, gt_cache_dir: Path,
+                                  capsys: pytest.CaptureFixture) -> None:
+    exp = expected["candidates"]["coarse"]
+    sub = make_submission(tmp_path / "coarse", candidate_raws["coarse"], exp["archive_bytes"])
+    out_json = tmp_path / "out" / "r.json"
+    rc = vcc.main(["score", str(sub), "--challenge-dir", str(golden_challenge), "--cache-dir",
+                   str(gt_cache_dir), "--json", str(out_json), "--quiet"])
+    assert rc == 0
+    _assert_matches(json.loads(out_json.read_text()), exp)
+    printed = capsys.readouterr().out
+    assert repr(exp["score"]) in printed  # full precision on the terminal
+
+
+def test_cache_off_equals_cache_on(tmp_path: Path, golden_challenge: Path, expected: dict,
+                                   candidate_raws: dict, gt_cache_dir: Path) -> None:
+    exp = expected["candidates"]["near"]
+    sub = make_submission(tmp_path / "near", candidate_raws["near"], exp["archive_bytes"])
+    warm = _score(sub, golden_challenge, gt_cache_dir)
+    cold = _score(sub, golden_challenge, None)
+    assert warm.primary.cache == "hit" and cold.primary.cache == "off"
+    assert warm.primary.per_pair == cold.primary.per_pair
+    assert (warm.score, warm.primary.posenet_distortion, warm.primary.segnet_distortion) == (
+        cold.score, cold.primary.posenet_distortion, cold.primary.segnet_distortion)
+    _assert_matches(cold.as_json(), exp)
+
+
+def test_corrupt_cache_entry_is_rebuilt(tmp_path: Path, golden_challenge: Path, expected: dict,
+                                        candidate_raws: dict, gt_cache_dir: Path) -> None:
+    exp = expected["candidates"]["coarse"]
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    [entry] = GroundTruthCache(gt_cache_dir).entries()
+    corrupt = cache_dir / entry.path.name
+    blob = bytearray(entry.path.read_bytes())
+    blob[-1000] ^= 0xFF  # one flipped byte in the SegNet maps
+    corrupt.write_bytes(bytes(blob))
+    sub = make_submission(tmp_path / "coarse", candidate_raws["coarse"], exp["archive_bytes"])
+    result = _score(sub, golden_challenge, cache_dir)
+    assert result.primary.cache == "miss"
+    _assert_matches(result.as_json(), exp)
+    assert corrupt.read_bytes() == entry.path.read_bytes()  # rebuilt, identical to the good entry
+
+
+def test_short_raw_official_truncation(tmp_path: Path, golden_challenge: Path, expected: dict,
+                                       candidate_raws: dict, gt_cache_dir: Path) -> None:
+    exp = expected["candidates"]["short"]
+    sub = make_submission(tmp_path / "short", candidate_raws["short"], exp["archive_bytes"])
+    rc = vcc.main(["score", str(sub), "--challenge-dir", str(golden_challenge), "--cache-dir",
+                   str(gt_cache_dir), "--official-truncation", "--quiet"])
+    assert rc == 2  # still invalid
+    written = json.loads((sub / "vcc-report.json").read_text())
+    assert written["truncated"] is True
+    _assert_matches(written, exp)
