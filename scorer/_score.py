@@ -441,9 +441,9 @@ class _GroundTruth:
 
 
 def _candidate_stream(
-    challenge: Challenge, raws: list[RawCheck], nets: tuple[torch.nn.Module, torch.nn.Module], batch_size: int
+    raws: list[RawCheck], nets: tuple[torch.nn.Module, torch.nn.Module], batch_size: int
 ) -> Iterator[NetOutputs]:
-    for video, raw in zip(challenge.videos, raws, strict=True):
+    for raw in raws:
         frames = open_raw_frames(raw.path)
         for batch in prefetch(pair_batches(iter(frames), batch_size)):
             yield net_outputs(*nets, batch)
@@ -506,7 +506,7 @@ def score_submission(cfg: ScoreConfig) -> ScoreResult:
     streams = [t.stream() for t in truths]
     with tqdm(total=total_batches, desc="scoring", unit="batch", disable=not cfg.progress, leave=False) as bar:
         # zip() like the official loop: ground truth first, then the candidate; the shorter ends it.
-        for *gts, cand in zip(*streams, _candidate_stream(challenge, raws, nets, cfg.batch_size), strict=False):
+        for *gts, cand in zip(*streams, _candidate_stream(raws, nets, cfg.batch_size), strict=False):
             for (video, first_pair, gt), acc in zip(gts, accs, strict=True):
                 if len(gt) != len(cand):  # the official assertion; check_raws rules it out
                     raise HarnessError(f"batch size mismatch at {video} pair {first_pair}")

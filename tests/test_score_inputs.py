@@ -83,8 +83,8 @@ def test_raw_not_whole_frames(tmp_path: Path, golden_challenge: Path, capsys: py
 def test_short_raw_says_what_official_does(tmp_path: Path, golden_challenge: Path,
                                            capsys: pytest.CaptureFixture) -> None:
     sub = make_submission(tmp_path / "sub", _fake_raw(tmp_path / "0.raw", 64), 10)
-    err = _expect_bad(sub, golden_challenge, capsys, "64 frames, the original has 70",
-                      "silently scores 32 of 35 samples", "--official-truncation")
+    _expect_bad(sub, golden_challenge, capsys, "64 frames, the original has 70",
+                "silently scores 32 of 35 samples", "--official-truncation")
     assert not (sub / "report.txt").exists()
 
 
