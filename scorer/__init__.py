@@ -16,6 +16,7 @@ from ._assets import (
     read_names_file,
 )
 from ._cache import CacheKey, GroundTruthCache, default_cache_dir
+from ._dali import DALI_VARIANTS, yuv420_to_rgb_dali  # importing registers the DALI emulations
 from ._decode import (
     YUV_TO_RGB,
     YuvFrame,
@@ -51,7 +52,14 @@ from ._errors import (
     VccError,
 )
 from ._nets import build_posenet, build_segnet, load_nets, load_weights
-from ._report import official_report_text, score_formula, terminal_summary, write_atomic, write_json_atomic
+from ._report import (
+    compare_targets,
+    official_report_text,
+    score_formula,
+    terminal_summary,
+    write_atomic,
+    write_json_atomic,
+)
 from ._score import (
     DECODE_CHOICES,
     Accumulator,
@@ -91,6 +99,8 @@ __all__ = [
     "raw_frame_count",
     "upsample_chroma",
     "yuv420_to_rgb_pyav",
+    "DALI_VARIANTS",
+    "yuv420_to_rgb_dali",
     "NetOutputs",
     "net_outputs",
     "pose_distortion",
@@ -113,6 +123,7 @@ __all__ = [
     "build_segnet",
     "load_nets",
     "load_weights",
+    "compare_targets",
     "official_report_text",
     "score_formula",
     "terminal_summary",

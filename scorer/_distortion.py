@@ -76,8 +76,10 @@ def posenet_input(x: torch.Tensor) -> torch.Tensor:
 def net_outputs(segnet: nn.Module, posenet: nn.Module, batch: torch.Tensor) -> NetOutputs:
     """Run both nets on a uint8 (B, 2, H, W, 3) batch of pairs."""
     x = to_model_input(batch.to(next(posenet.parameters()).device))
-    pose = posenet(posenet_input(x))["pose"][:, :POSE_DIMS]
-    seg = segnet(segnet_input(x)).argmax(dim=1).to(torch.uint8)
+    pose_in, seg_in = posenet_input(x), segnet_input(x)
+    del x  # the full-size float copy (~390 MB at batch 16) need not live through the forwards
+    pose = posenet(pose_in)["pose"][:, :POSE_DIMS]
+    seg = segnet(seg_in).argmax(dim=1).to(torch.uint8)
     return NetOutputs(pose=pose.contiguous(), seg=seg)
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "compare_targets",
+    "comparison_text",
     "write_atomic",
     "write_json_atomic",
     "score_formula",
@@ -84,6 +86,45 @@ def terminal_summary(result: dict[str, Any]) -> str:
     for name, value, contribution, how in rows:
         out.append(f"  {name:<20}{value!r:>24}  {contribution!r:>22}  = {how}")
     out.append(f"  {'score':<20}{result['score']!r:>24}  (official report shows {result['score']:.2f})")
+    for name, target in result.get("targets", {}).items():
+        if name == result["decode"]:
+            continue
+        t = target["terms"]
+        out.append(f"  against {name} ground truth: score {target['score']!r}  (segnet term {t['segnet']!r}, "
+                   f"posenet term {t['posenet']!r}, rate term {t['rate']!r})")
+    if "comparison" in result:
+        out.append(comparison_text(result["comparison"]))
     for w in result.get("warnings", []):
         out.append(f"  warning: {w}")
+    return "\n".join(out)
+
+
+def compare_targets(first: dict[str, Any], second: dict[str, Any], top: int = 10) -> dict[str, Any]:
+    """How the score moves from one ground truth to another (e.g. pyav -> dali-emulated).
+
+    Per-term deltas, and the pairs whose contribution to the score moves most (first order:
+    SegNet's term is linear in each pair; PoseNet's sqrt is linearised at the first target).
+    """
+    names = ("segnet", "posenet", "rate")
+    deltas = {n: second["terms"][n] - first["terms"][n] for n in names}
+    deltas["score"] = second["score"] - first["score"]
+    n = max(len(first["per_pair"]), 1)
+    pose_slope = math.sqrt(10) / (2 * math.sqrt(first["posenet_distortion"])) if first["posenet_distortion"] else 0
+    moves = []
+    for a, b in zip(first["per_pair"], second["per_pair"], strict=False):
+        d_seg, d_pose = b["segnet"] - a["segnet"], b["posenet"] - a["posenet"]
+        moves.append({"video": a["video"], "pair": a["pair"], "segnet_delta": d_seg, "posenet_delta": d_pose,
+                      "score_delta": (100 * d_seg + pose_slope * d_pose) / n})
+    moves.sort(key=lambda m: abs(m["score_delta"]), reverse=True)
+    return {"from": first["decode"], "to": second["decode"], "deltas": deltas, "pairs_moving_most": moves[:top]}
+
+
+def comparison_text(comparison: dict[str, Any]) -> str:
+    d = comparison["deltas"]
+    out = [f"  {comparison['to']} minus {comparison['from']}: score {d['score']:+.6f} "
+           f"(segnet term {d['segnet']:+.6f}, posenet term {d['posenet']:+.6f}, rate term {d['rate']:+.6f})",
+           "  pairs whose contribution moves most:"]
+    for m in comparison["pairs_moving_most"][:5]:
+        out.append(f"    {m['video']} pair {m['pair']:4d}: score {m['score_delta']:+.6f}  "
+                   f"segnet {m['segnet_delta']:+.5f}  posenet {m['posenet_delta']:+.3e}")
     return "\n".join(out)

@@ -26,7 +26,7 @@ from ._decode import YUV_TO_RGB, count_video_frames, iter_rgb_frames, open_raw_f
 from ._distortion import NetOutputs, net_outputs, pose_distortion, seg_distortion
 from ._errors import BadInput, HarnessError
 from ._nets import load_nets
-from ._report import official_report_text, score_formula, write_atomic, write_json_atomic
+from ._report import compare_targets, official_report_text, score_formula, write_atomic, write_json_atomic
 
 __all__ = [
     "DECODE_CHOICES",
@@ -67,12 +67,21 @@ class ScoreConfig:
     progress: bool = True
     official_truncation: bool = False  # score a short raw as the official zip() loop would
     write_reports: bool = True
+    # The official evaluator's shape: no cache, no read-ahead, one step after another.
+    # The benchmark's baseline; the results are the same either way.
+    reference_loop: bool = False
+    dali_variant: str = "1.52"  # which DALI release's RGB conversion dali-emulated reproduces
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)
         self.challenge_dir = Path(self.challenge_dir)
         if self.decode not in DECODE_CHOICES:
             raise BadInput(f"unknown --decode {self.decode!r}", fix=f"use one of {', '.join(DECODE_CHOICES)}")
+        from ._dali import DALI_VARIANTS
+
+        if self.dali_variant not in DALI_VARIANTS:
+            raise BadInput(f"unknown --dali-variant {self.dali_variant!r}",
+                           fix=f"use one of {', '.join(DALI_VARIANTS)}")
         if self.batch_size < 1:
             raise BadInput(f"--batch-size must be at least 1, got {self.batch_size}", fix="use 16 (official)")
 
@@ -231,7 +240,11 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     """Produce `items` in a background thread, at most `depth` ahead (bounded memory).
 
     Decoding and raw reads overlap the forward pass; errors re-raise in the consumer.
+    depth 0 produces inline (the reference loop).
     """
+    if depth == 0:
+        yield from items
+        return
     q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -363,6 +376,7 @@ class ScoreResult:
         if len(self.targets) > 1:
             out["targets"] = {
                 t.decode: {
+                    "decode": t.decode,
                     "samples": t.samples,
                     "posenet_distortion": t.posenet_distortion,
                     "segnet_distortion": t.segnet_distortion,
@@ -370,10 +384,13 @@ class ScoreResult:
                     "score": t.score,
                     "terms": t.terms(),
                     "cache": t.cache,
+                    "per_pair": t.per_pair,
                     "official_report": t.official_report,
                 }
                 for t in self.targets
             }
+            first, second = (out["targets"][t.decode] for t in self.targets[:2])
+            out["comparison"] = compare_targets(first, second)
         return out
 
 
@@ -395,13 +412,23 @@ class _GroundTruth:
         key_fields: dict[str, Any],
         batch_size: int,
         device: torch.device,
+        read_ahead: int,
+        dali_variant: str,
     ) -> None:
         self.decode, self.challenge, self.nets, self.cache = decode, challenge, nets, cache
         self.key_fields, self.batch_size, self.device = key_fields, batch_size, device
+        self.read_ahead, self.dali_variant = read_ahead, dali_variant
         self.status: set[str] = set()
 
+    @property
+    def conversion(self) -> str:
+        """The frames' exact recipe: the cache key's decode field."""
+        if self.decode == "dali-emulated":
+            return f"dali-emulated:{self.dali_variant}"
+        return self.decode
+
     def key(self, video: VideoAsset) -> CacheKey:
-        return CacheKey(video_sha256=self.key_fields["videos"][video.name], decode=self.decode,
+        return CacheKey(video_sha256=self.key_fields["videos"][video.name], decode=self.conversion,
                         **{k: v for k, v in self.key_fields.items() if k != "videos"})
 
     def frames(self, video: VideoAsset) -> Iterator[Any]:
@@ -409,9 +436,9 @@ class _GroundTruth:
             from ._dali import iter_dali_pair_batches
 
             return iter_dali_pair_batches(video.path, self.batch_size, self.device)
-        if self.decode not in YUV_TO_RGB:
-            raise HarnessError(f"decode path {self.decode!r} is not available in this build")
-        return pair_batches(iter_rgb_frames(video.path, self.decode), self.batch_size)
+        if self.conversion not in YUV_TO_RGB:
+            raise HarnessError(f"decode path {self.conversion!r} is not available in this build")
+        return pair_batches(iter_rgb_frames(video.path, self.conversion), self.batch_size)
 
     def batches(self, video: VideoAsset) -> Iterator[NetOutputs]:
         if self.cache is not None:
@@ -424,7 +451,7 @@ class _GroundTruth:
                 return
             self.status.add("miss")
         computed = []
-        for batch in prefetch(self.frames(video)):
+        for batch in prefetch(self.frames(video), self.read_ahead):
             out = net_outputs(*self.nets, batch)
             computed.append(out)
             yield out
@@ -441,11 +468,11 @@ class _GroundTruth:
 
 
 def _candidate_stream(
-    raws: list[RawCheck], nets: tuple[torch.nn.Module, torch.nn.Module], batch_size: int
+    raws: list[RawCheck], nets: tuple[torch.nn.Module, torch.nn.Module], batch_size: int, read_ahead: int
 ) -> Iterator[NetOutputs]:
     for raw in raws:
         frames = open_raw_frames(raw.path)
-        for batch in prefetch(pair_batches(iter(frames), batch_size)):
+        for batch in prefetch(pair_batches(iter(frames), batch_size), read_ahead):
             yield net_outputs(*nets, batch)
 
 
@@ -495,8 +522,10 @@ def score_submission(cfg: ScoreConfig) -> ScoreResult:
     nets = load_nets(challenge.models_dir, device)
     timings["load_nets_s"] = time.perf_counter() - t1
 
-    cache = GroundTruthCache(cfg.cache_dir) if cfg.use_cache else None
-    truths = [_GroundTruth(d, challenge, nets, cache, key_fields, cfg.batch_size, device) for d in cfg.targets]
+    cache = GroundTruthCache(cfg.cache_dir) if cfg.use_cache and not cfg.reference_loop else None
+    read_ahead = 0 if cfg.reference_loop else 1
+    truths = [_GroundTruth(d, challenge, nets, cache, key_fields, cfg.batch_size, device, read_ahead,
+                           cfg.dali_variant) for d in cfg.targets]
     accs = [Accumulator(device) for _ in truths]
     total_batches = sum(len(batch_sizes(r.expected_frames // 2, cfg.batch_size)) for r in raws)
 
@@ -506,7 +535,7 @@ def score_submission(cfg: ScoreConfig) -> ScoreResult:
     streams = [t.stream() for t in truths]
     with tqdm(total=total_batches, desc="scoring", unit="batch", disable=not cfg.progress, leave=False) as bar:
         # zip() like the official loop: ground truth first, then the candidate; the shorter ends it.
-        for *gts, cand in zip(*streams, _candidate_stream(raws, nets, cfg.batch_size), strict=False):
+        for *gts, cand in zip(*streams, _candidate_stream(raws, nets, cfg.batch_size, read_ahead), strict=False):
             for (video, first_pair, gt), acc in zip(gts, accs, strict=True):
                 if len(gt) != len(cand):  # the official assertion; check_raws rules it out
                     raise HarnessError(f"batch size mismatch at {video} pair {first_pair}")
@@ -539,9 +568,23 @@ def score_submission(cfg: ScoreConfig) -> ScoreResult:
         targets.append(TargetResult(truth.decode, samples, pose, seg, rate, score, acc.per_pair, cache_state, report))
     if any(t.decode == "dali-emulated" for t in targets):
         warnings.append(
-            "dali-emulated: the T4 runner's ground-truth frames emulated on the CPU; model numerics still "
-            "come from this CPU, so this approximates (does not reproduce) the T4's score"
+            f"dali-emulated: the T4 runner's ground-truth frames (DALI {cfg.dali_variant} conversion) emulated "
+            "on the CPU; model numerics still come from this CPU, so this approximates (does not reproduce) "
+            "the T4's score. The emulation is verified against DALI's source, not yet on a GPU "
+            "(see `vcc dali-verify`)"
         )
+    if any(t.decode.startswith("dali") for t in targets) and any(r.expected_frames % 2 for r in raws):
+        warnings.append(
+            "a video has an odd frame count: DALI pads the last pair with a zero frame, so the T4 runner's "
+            "last batch is one pair larger than the candidate's and its shape assertion fails"
+        )
+    if any(t.decode == "dali" for t in targets):
+        import nvidia.dali
+
+        from ._dali import dali_version_warning
+
+        if note := dali_version_warning(nvidia.dali.__version__):
+            warnings.append(note)
     timings["total_s"] = time.perf_counter() - t0
     result = ScoreResult(targets, archive_bytes, original_bytes, cfg.device, versions,
                          {a.relpath: a.as_json() for a in assets}, raws, warnings, timings, truncated)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ._cache import GroundTruthCache, default_cache_dir
+from ._dali import DALI_VARIANTS
 from ._errors import EXIT_BAD_INPUT, EXIT_OK
 from ._report import terminal_summary
 from ._score import DECODE_CHOICES, ScoreConfig, score_submission
@@ -25,6 +26,9 @@ def add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decode", choices=DECODE_CHOICES, default=None,
                    help="ground-truth decode path: pyav (CPU runner), dali (T4 runner, CUDA), "
                    "dali-emulated (T4 frames on the CPU), both; default pyav on cpu, dali on cuda")
+    p.add_argument("--dali-variant", choices=DALI_VARIANTS, default="1.52",
+                   help="DALI release whose RGB conversion dali-emulated reproduces: 1.52 (the official lock) or "
+                   "post-6076 (DALI after Nov 2025: chroma kept in float, R/G/B shifted by about +0.87/-0.53/+1.08)")
     p.add_argument("--cache-dir", type=Path, default=None, help=f"ground-truth cache (default {default_cache_dir()})")
     p.add_argument("--no-cache", action="store_true", help="recompute the ground truth, read and write no cache")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -49,6 +53,8 @@ def _score(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache,
         progress=not args.quiet,
         official_truncation=args.official_truncation,
+        reference_loop=args.reference_loop,
+        dali_variant=args.dali_variant,
     )
     result = score_submission(cfg)
     print(result.primary.official_report, end="")
@@ -80,6 +86,17 @@ def _cache(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    result = run_demo(workdir=args.workdir, frames=args.frames, rebuild=args.rebuild, progress=not args.quiet)
+    if args.json:
+        from ._report import write_json_atomic
+
+        write_json_atomic(args.json, result)
+    return EXIT_OK
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="score SUBMISSION_DIR (archive.zip + inflated/*.raw) like evaluate.py")
     p.add_argument("submission_dir", type=Path)
@@ -89,6 +106,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, default=None, help="JSON report (default SUBMISSION_DIR/vcc-report.json)")
     p.add_argument("--official-truncation", action="store_true",
                    help="score a short raw as the official zip() loop silently would (still exits 2)")
+    p.add_argument("--reference-loop", action="store_true",
+                   help="run like the official evaluator (no cache, no read-ahead): the benchmark's baseline")
     p.set_defaults(handler=_score)
 
     c = sub.add_parser("cache", help="list or clear the ground-truth cache")
@@ -96,6 +115,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--cache-dir", type=Path, default=None)
     c.add_argument("--json", action="store_true", help="list as JSON")
     c.set_defaults(handler=_cache)
+
+    from ._demo import DEMO_DEFAULT_FRAMES
+
+    d = sub.add_parser("demo", help="build a synthetic stand-in challenge and example submission, run and score it")
+    d.add_argument("--frames", type=int, default=DEMO_DEFAULT_FRAMES, help="frames in the synthetic video")
+    d.add_argument("--workdir", type=Path, default=None, help="where the example submission and run go")
+    d.add_argument("--rebuild", action="store_true", help="rebuild the cached fixture")
+    d.add_argument("--json", type=Path, default=None, help="also write the score JSON here")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(handler=_demo)
+
+    from ._dali_verify import register as register_dali_verify
+
+    register_dali_verify(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

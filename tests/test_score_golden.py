@@ -118,3 +118,25 @@ def test_short_raw_official_truncation(tmp_path: Path, golden_challenge: Path, e
     written = json.loads((sub / "vcc-report.json").read_text())
     assert written["truncated"] is True
     _assert_matches(written, exp)
+
+
+def test_decode_both_keeps_pyav_exact(tmp_path: Path, golden_challenge: Path, expected: dict,
+                                      candidate_raws: dict, gt_cache_dir: Path,
+                                      capsys: pytest.CaptureFixture) -> None:
+    exp = expected["candidates"]["near"]
+    sub = make_submission(tmp_path / "near", candidate_raws["near"], exp["archive_bytes"])
+    rc = vcc.main(["score", str(sub), "--challenge-dir", str(golden_challenge), "--cache-dir",
+                   str(gt_cache_dir), "--decode", "both", "--quiet"])
+    assert rc == 0
+    written = json.loads((sub / "vcc-report.json").read_text())
+    _assert_matches(written, exp)  # the primary (pyav) half stays exact
+    assert list(written["targets"]) == ["pyav", "dali-emulated"]
+    dali = written["targets"]["dali-emulated"]
+    assert dali["samples"] == 35 and dali["score"] != exp["score"]  # a different target
+    comparison = written["comparison"]
+    assert comparison["deltas"]["score"] == pytest.approx(dali["score"] - exp["score"])
+    assert comparison["deltas"]["rate"] == 0
+    assert len(comparison["pairs_moving_most"]) == 10
+    assert any("dali-emulated" in w and "approximates" in w for w in written["warnings"])
+    printed = capsys.readouterr().out
+    assert "against dali-emulated ground truth" in printed and "dali-emulated minus pyav" in printed
