@@ -42,6 +42,7 @@ class CacheKey:
     decode: str
     device_type: str
     batch_size: int
+    threads: int  # CPU results depend on torch's thread count (0 on CUDA)
     versions: tuple[tuple[str, str], ...]  # torch, timm, smp, av, numpy
 
     def as_json(self) -> dict[str, object]:
@@ -53,6 +54,7 @@ class CacheKey:
             "decode": self.decode,
             "device_type": self.device_type,
             "batch_size": self.batch_size,
+            "threads": self.threads,
             "versions": dict(self.versions),
         }
 

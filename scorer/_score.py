@@ -24,6 +24,7 @@ from ._assets import FRAME_BYTES, Challenge, VideoAsset
 from ._cache import CacheKey, GroundTruthCache
 from ._decode import YUV_TO_RGB, count_video_frames, iter_rgb_frames, open_raw_frames, pair_batches
 from ._distortion import NetOutputs, net_outputs, pose_distortion, seg_distortion
+from ._distributed import Distributed
 from ._errors import BadInput, HarnessError
 from ._nets import load_nets
 from ._report import compare_targets, official_report_text, score_formula, write_atomic, write_json_atomic
@@ -71,6 +72,9 @@ class ScoreConfig:
     # The benchmark's baseline; the results are the same either way.
     reference_loop: bool = False
     dali_variant: str = "1.52"  # which DALI release's RGB conversion dali-emulated reproduces
+    # torch's intra-op threads. CPU results depend on it in the last bits (kernels split work
+    # by thread count), so it is part of the cache key and the report. None: torch's default.
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)
@@ -82,6 +86,8 @@ class ScoreConfig:
         if self.dali_variant not in DALI_VARIANTS:
             raise BadInput(f"unknown --dali-variant {self.dali_variant!r}",
                            fix=f"use one of {', '.join(DALI_VARIANTS)}")
+        if self.threads is not None and self.threads < 1:
+            raise BadInput(f"--threads must be at least 1, got {self.threads}", fix="omit it for torch's default")
         if self.batch_size < 1:
             raise BadInput(f"--batch-size must be at least 1, got {self.batch_size}", fix="use 16 (official)")
 
@@ -122,6 +128,7 @@ def library_versions() -> dict[str, str]:
         "segmentation-models-pytorch": segmentation_models_pytorch.__version__,
         "av": av.__version__,
         "numpy": numpy.__version__,
+        "torch_threads": str(torch.get_num_threads()),
     }
 
 
@@ -492,6 +499,9 @@ def score_submission(cfg: ScoreConfig) -> ScoreResult:
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     device = _resolve_device(cfg.device)
+    dist = Distributed.from_env()
+    if dist is not None:
+        device = dist.device(device)
     if "dali" in cfg.targets and device.type != "cuda":
         raise BadInput("--decode dali needs a CUDA device (the T4 runner's path)",
                        fix="add --device cuda on a GPU machine, or use --decode dali-emulated on the CPU")
@@ -506,6 +516,8 @@ def score_submission(cfg: ScoreConfig) -> ScoreResult:
     warnings += challenge.asset_warnings(assets)
     if truncated:
         warnings.append("scored like the official zip() loop over a short raw: the submission is invalid")
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     versions = library_versions()
     by_path = {a.relpath: a for a in assets}
     key_fields = {
@@ -514,8 +526,14 @@ def score_submission(cfg: ScoreConfig) -> ScoreResult:
         "posenet_sha256": by_path["models/posenet.safetensors"].sha256,
         "device_type": device.type,
         "batch_size": cfg.batch_size,
-        "versions": tuple(sorted((k, v) for k, v in versions.items() if k != "python")),
+        "threads": torch.get_num_threads() if device.type == "cpu" else 0,
+        "versions": tuple(sorted((k, v) for k, v in versions.items() if k not in ("python", "torch_threads"))),
     }
+
+    all_videos, all_raws = list(challenge.videos), raws
+    if dist is not None:  # torchrun: this rank scores names[rank::world]
+        dist.init(device)
+        challenge.videos, raws = dist.share(challenge.videos), dist.share(raws)
 
     t1 = time.perf_counter()
     torch.manual_seed(1234)  # the official seed; the forward pass draws no random numbers
@@ -542,6 +560,13 @@ def score_submission(cfg: ScoreConfig) -> ScoreResult:
                 acc.update(pose_distortion(gt, cand), seg_distortion(gt, cand), video, first_pair)
             bar.update(1)
     timings["score_s"] = time.perf_counter() - t2
+    if dist is not None:
+        order = {v.name: i for i, v in enumerate(all_videos)}
+        for acc in accs:
+            dist.all_reduce_sum(acc.pose_sum, acc.seg_sum, acc.count)
+            pairs = [p for share in dist.gather(acc.per_pair) for p in share]
+            acc.per_pair = sorted(pairs, key=lambda p: (order[p["video"]], p["pair"]))
+        challenge.videos, raws = all_videos, all_raws
 
     original_bytes = challenge.original_bytes
     rate = archive_bytes / original_bytes
@@ -588,7 +613,9 @@ def score_submission(cfg: ScoreConfig) -> ScoreResult:
     timings["total_s"] = time.perf_counter() - t0
     result = ScoreResult(targets, archive_bytes, original_bytes, cfg.device, versions,
                          {a.relpath: a.as_json() for a in assets}, raws, warnings, timings, truncated)
-    if cfg.write_reports:
+    if dist is not None:
+        dist.close()
+    if cfg.write_reports and (dist is None or dist.is_main):  # rank 0 reports, as officially
         write_atomic(cfg.report, result.primary.official_report)
         write_json_atomic(cfg.json_report, result.as_json())
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,9 @@ def add_scoring_args(p: argparse.ArgumentParser) -> None:
                    "post-6076 (DALI after Nov 2025: chroma kept in float, R/G/B shifted by about +0.87/-0.53/+1.08)")
     p.add_argument("--cache-dir", type=Path, default=None, help=f"ground-truth cache (default {default_cache_dir()})")
     p.add_argument("--no-cache", action="store_true", help="recompute the ground truth, read and write no cache")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads; results depend on it in the last bits (the CPU runner has 4 cores); "
+                   "default: torch's default for this machine")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -55,8 +59,11 @@ def _score(args: argparse.Namespace) -> int:
         official_truncation=args.official_truncation,
         reference_loop=args.reference_loop,
         dali_variant=args.dali_variant,
+        threads=args.threads,
     )
     result = score_submission(cfg)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
+        return EXIT_OK
     print(result.primary.official_report, end="")
     print(terminal_summary(result.as_json()))
     print(f"reports: {cfg.report}  {cfg.json_report}")
