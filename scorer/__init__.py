@@ -29,6 +29,14 @@ from ._decode import (
     upsample_chroma,
     yuv420_to_rgb_pyav,
 )
+from ._demo import (
+    DEMO_DEFAULT_FRAMES,
+    build_challenge,
+    build_example_submission,
+    cached_challenge,
+    demo_cache_dir,
+    run_demo,
+)
 from ._distortion import (
     NetOutputs,
     net_outputs,
@@ -101,6 +109,12 @@ __all__ = [
     "yuv420_to_rgb_pyav",
     "DALI_VARIANTS",
     "yuv420_to_rgb_dali",
+    "DEMO_DEFAULT_FRAMES",
+    "build_challenge",
+    "build_example_submission",
+    "cached_challenge",
+    "demo_cache_dir",
+    "run_demo",
     "NetOutputs",
     "net_outputs",
     "pose_distortion",

@@ -99,3 +99,17 @@ def mini_challenge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "public_test_video_names.txt").write_text("0.mkv\n")
     (root / "frame_utils.py").write_text("FROM_ROOT = 'the checkout root is importable'\n")
     return root
+
+
+@pytest.fixture(scope="session")
+def golden_checkout(golden: Path, golden_challenge: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The golden challenge shaped like the official checkout, with a root module: frame_utils.py
+    (tests/submissions/checkout_root) doing the golden "near" conversion via make_candidates.py."""
+    root = tmp_path_factory.mktemp("golden-checkout")
+    (root / "videos").mkdir()
+    (root / "videos" / "0.mkv").symlink_to(golden_challenge / "videos" / "0.mkv")
+    (root / "models").symlink_to(golden_challenge / "models")
+    shutil.copy(golden_challenge / "public_test_video_names.txt", root)
+    shutil.copy(Path(__file__).parent / "submissions" / "checkout_root" / "frame_utils.py", root)
+    (root / "make_candidates.py").symlink_to(golden / "make_candidates.py")
+    return root
