@@ -1,0 +1,456 @@
+"""The built-in lint checks. Each names the file and line, and says how to fix it.
+
+Patterns run on inflate-time code with comments and docstrings blanked (see
+_source). They are heuristics: a false positive is silenced on its line with
+`# vcc-lint: ignore[ID]`.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import PurePosixPath
+
+from runner import vet_archive
+from scorer import BadInput
+
+from ._files import ARCHIVE_NAME
+from ._lint import ERROR, WARNING, Hit, Submission, register_check
+from ._pack import OFFICIAL_ORIGINAL_BYTES, rate_contribution
+from ._source import SourceFile
+
+__all__: list[str] = []  # checks are reached through the registry (_lint.CHECKS)
+
+
+def _grep(src: SourceFile, pattern: re.Pattern[str]) -> Iterator[tuple[int, re.Match[str]]]:
+    for i, line in enumerate(src.code, 1):
+        m = pattern.search(line)
+        if m:
+            yield i, m
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n:,} bytes"
+
+
+# --------------------------------------------------------------------------- inflate.sh
+
+
+@register_check("inflate-sh-present", ERROR, "inflate.sh exists: the runner calls `bash inflate.sh` and fails without")
+def _inflate_sh_present(sub: Submission) -> Iterable[Hit]:
+    p = sub.root / "inflate.sh"
+    if not p.is_file():
+        yield Hit(
+            "inflate.sh not found: evaluate.sh exits before anything runs",
+            "add inflate.sh: `bash inflate.sh ARCHIVE_DIR INFLATED_DIR NAMES_FILE` must write INFLATED_DIR/<name>.raw",
+            "inflate.sh",
+        )
+    elif p.stat().st_size == 0:
+        yield Hit("inflate.sh is empty", "make it write INFLATED_DIR/<name>.raw for each name", "inflate.sh")
+
+
+@register_check("inflate-sh-syntax", ERROR, "inflate.sh parses with `bash -n` and has Unix line endings")
+def _inflate_sh_syntax(sub: Submission) -> Iterable[Hit]:
+    src = sub.inflate_sh
+    if src is None:
+        return
+    if "\r" in src.text:
+        line = next(i for i, text in enumerate(src.text.split("\n"), 1) if "\r" in text)
+        yield Hit(
+            "inflate.sh has Windows (CRLF) line endings: bash reads the \\r as part of each command",
+            "convert it (`sed -i 's/\\r$//' inflate.sh`, or set your editor/git to LF)",
+            src.rel,
+            line,
+        )
+    bash = shutil.which("bash")
+    if bash is None:
+        return
+    proc = subprocess.run([bash, "-n", str(src.path)], capture_output=True, text=True, timeout=30, check=False)
+    if proc.returncode != 0:
+        err = proc.stderr.strip().splitlines()
+        m = re.search(r"line (\d+):", proc.stderr)
+        text = "; ".join(e.split(": ", 1)[-1] for e in err[:3]) or f"bash -n exited {proc.returncode}"
+        yield Hit(
+            f"inflate.sh does not parse: {text}",
+            "fix the syntax (check with `bash -n inflate.sh`)",
+            src.rel,
+            int(m.group(1)) if m else None,
+        )
+
+
+_ALL_ARGS = re.compile(r"\$\{?[@*]")
+
+
+@register_check("inflate-sh-args", WARNING, "inflate.sh uses its three arguments ($1 $2 $3)")
+def _inflate_sh_args(sub: Submission) -> Iterable[Hit]:
+    src = sub.inflate_sh
+    if src is None:
+        return
+    code = "\n".join(src.code)
+    if _ALL_ARGS.search(code):
+        return
+    roles = {1: "ARCHIVE_DIR", 2: "INFLATED_DIR", 3: "VIDEO_NAMES_FILE"}
+    missing = [n for n in roles if not re.search(rf"\$\{{?{n}(?!\d)", code)]
+    if missing:
+        names = ", ".join(f"${n} ({roles[n]})" for n in missing)
+        yield Hit(
+            f"inflate.sh never uses {names}: the runner passes the paths there, so reading or writing "
+            "anywhere else only works by accident",
+            'read the archive from "$1", write raws to "$2", take the names from "$3" (or pass "$@" on)',
+            src.rel,
+        )
+
+
+@register_check("inflate-sh-errexit", WARNING, "inflate.sh stops at the first failing command (set -e)")
+def _inflate_sh_errexit(sub: Submission) -> Iterable[Hit]:
+    src = sub.inflate_sh
+    if src is None:
+        return
+    code = [line.strip() for line in src.code if line.strip()]
+    if any(re.match(r"set\s+(-\w*e|-o\s+errexit)", line) for line in code):
+        return
+    # The last command's status is the script's; plain assignments rarely fail.
+    body = [line for line in code[:-1] if not re.fullmatch(r"[A-Za-z_]\w*=\S*", line)]
+    if body:
+        yield Hit(
+            "inflate.sh runs several commands without `set -e`: a failing step is ignored and the "
+            "runner only checks that the raws exist",
+            "add `set -euo pipefail` after the shebang",
+            src.rel,
+            1,
+        )
+
+
+# --------------------------------------------------------------------------- archive.zip
+
+
+@register_check("archive-present", ERROR, "archive.zip exists: the only metered file")
+def _archive_present(sub: Submission) -> Iterable[Hit]:
+    if not sub.archive.is_file():
+        yield Hit(
+            f"{ARCHIVE_NAME} not found: evaluate.sh exits before anything runs",
+            "pack the compressed data: `vcc pack DATA... -o archive.zip`",
+            ARCHIVE_NAME,
+        )
+
+
+def _vetted(sub: Submission) -> list[tuple[zipfile.ZipInfo, str]] | BadInput:
+    def vet() -> list[tuple[zipfile.ZipInfo, str]] | BadInput:
+        try:
+            return vet_archive(sub.archive)
+        except BadInput as e:
+            return e
+
+    return sub.cached("vetted", vet)
+
+
+@register_check(
+    "archive-valid",
+    ERROR,
+    "archive.zip is a zip the runner's unzip extracts safely: no absolute/`..` names, links, "
+    "encryption, odd methods, bombs or bad CRCs",
+)
+def _archive_valid(sub: Submission) -> Iterable[Hit]:
+    if not sub.archive.is_file():
+        return
+    vetted = _vetted(sub)
+    if isinstance(vetted, BadInput):
+        yield Hit(str(vetted), vetted.fix or "re-create the zip with `vcc pack`", ARCHIVE_NAME)
+        return
+    try:
+        with zipfile.ZipFile(sub.archive) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError) as e:
+        bad = f"({e})"
+    if bad is not None:
+        yield Hit(
+            f"{ARCHIVE_NAME}: member {bad!r} fails its CRC check (corrupt)",
+            "re-create the zip; `unzip -t archive.zip` shows the damage",
+            ARCHIVE_NAME,
+        )
+
+
+_LOCAL = struct.Struct("<4s5H3L2H")
+
+
+@register_check("archive-overhead", WARNING, "archive.zip carries no bytes the rate pays for needlessly")
+def _archive_overhead(sub: Submission) -> Iterable[Hit]:
+    if not sub.archive.is_file() or isinstance(_vetted(sub), BadInput):
+        return
+    waste: list[str] = []
+    total = 0
+    with zipfile.ZipFile(sub.archive) as zf, open(sub.archive, "rb") as fh:
+        infos = zf.infolist()
+        files = [i.filename for i in infos if not i.is_dir()]
+        extra = 0
+        for info in infos:
+            fh.seek(info.header_offset)
+            head = fh.read(_LOCAL.size)
+            local_extra = _LOCAL.unpack(head)[-1] if len(head) == _LOCAL.size else 0
+            extra += local_extra + len(info.extra)
+        if extra:
+            waste.append(f"{extra:,} bytes of extra fields (timestamps, uid/gid: `zip` adds them unless -X)")
+            total += extra
+        dirs = [i for i in infos if i.is_dir() and any(f.startswith(i.filename) for f in files)]
+        if dirs:
+            n = sum(76 + 2 * len(i.filename.encode()) for i in dirs)
+            waste.append(f"{len(dirs)} directory entries the file paths already imply ({n:,} bytes; zip -D drops them)")
+            total += n
+        descriptors = sum(16 for i in infos if i.flag_bits & 0x08)
+        if descriptors:
+            waste.append(f"{descriptors:,} bytes of data descriptors (streamed zip)")
+            total += descriptors
+        grown = [i for i in infos if i.compress_type != zipfile.ZIP_STORED and i.compress_size > i.file_size]
+        if grown:
+            n = sum(i.compress_size - i.file_size for i in grown)
+            names = ", ".join(i.filename for i in grown[:5])
+            waste.append(f"{n:,} bytes where compression made members bigger ({names}; store them)")
+            total += n
+        if zf.comment:
+            waste.append(f"a {len(zf.comment):,}-byte archive comment")
+            total += len(zf.comment)
+    if waste:
+        yield Hit(
+            f"{ARCHIVE_NAME} spends about {total:,} bytes on zip overhead that buys nothing: "
+            + "; ".join(waste)
+            + f" (25 * {total:,} / {OFFICIAL_ORIGINAL_BYTES:,} = {rate_contribution(total):.6f} points)",
+            "pack it with `vcc pack DATA... -o archive.zip` (no extras, no directory entries, no comment)",
+            ARCHIVE_NAME,
+        )
+
+
+# --------------------------------------------------------------------------- files
+
+
+_ARTIFACT_EXT = (
+    ".pt", ".pth", ".safetensors", ".onnx", ".bin", ".npy", ".npz",
+    ".ckpt", ".h5", ".pkl", ".pickle", ".tflite", ".engine", ".trt",
+)  # fmt: skip
+
+
+@register_check(
+    "large-file-outside-archive",
+    ERROR,
+    "no large files or model artifacts outside archive.zip: only the archive is metered",
+)
+def _large_files(sub: Submission) -> Iterable[Hit]:
+    limit = sub.config.max_file_bytes
+    fix = (
+        "put it inside archive.zip (vcc pack) and load it from the archive dir ($1) at inflate time; "
+        "if inflate does not need it, remove it from the submission"
+    )
+    for rel in sub.files:
+        p = sub.root / rel
+        if p.is_symlink() or not p.is_file():
+            continue
+        size = p.stat().st_size
+        if size > limit:
+            yield Hit(
+                f"{rel} is {_mb(size)} outside {ARCHIVE_NAME}: the rules require large artifacts (networks, "
+                "data) to be inside the archive, the only file the rate meters",
+                fix,
+                rel,
+            )
+        elif rel.lower().endswith(_ARTIFACT_EXT):
+            yield Hit(
+                f"{rel} ({_mb(size)}) looks like a model or data artifact outside {ARCHIVE_NAME}, unmetered",
+                fix,
+                rel,
+                severity=WARNING,
+            )
+
+
+# --------------------------------------------------------------------------- inflate-time code
+
+
+@register_check("python-syntax", ERROR, "inflate-time Python files compile")
+def _python_syntax(sub: Submission) -> Iterable[Hit]:
+    for src in sub.sources("py"):
+        if src.syntax_error is not None:
+            e = src.syntax_error
+            yield Hit(f"{src.rel} does not compile: {e.msg}", "fix the syntax error", src.rel, e.lineno)
+
+
+_FETCH = re.compile(
+    r"\b(curl|wget|aria2c|gdown)\b"
+    r"|\bgit\s+(clone|fetch|pull|lfs\s+pull)\b|[\"']git[\"']\s*,\s*[\"'](clone|fetch|pull)[\"']"
+    r"|\bhuggingface(_hub|-cli)\b|\bhf_hub_download\b|\bsnapshot_download\b|\bhf\s+download\b"
+    r"|\burllib\.request\b|\burlopen\s*\(|\burlretrieve\s*\("
+    r"|\brequests\.(get|post|request|Session)\b|\bhttpx\.\w+\s*\("
+    r"|\btorch\.hub\.\w+\s*\(|\bload_state_dict_from_url\b|\bdownload_url_to_file\b"
+    r"|\bpretrained\s*=\s*True\b|\bencoder_weights\s*=\s*[\"']"
+)
+
+
+@register_check("inflate-fetches", ERROR, "inflate downloads nothing: no network guaranteed, data goes in the archive")
+def _inflate_fetches(sub: Submission) -> Iterable[Hit]:
+    for src in sub.sources():
+        for line, m in _grep(src, _FETCH):
+            what = m.group(0).strip()
+            yield Hit(
+                f"{src.rel} fetches from the network at inflate time (`{what}`): the runner guarantees no "
+                "network, the clock is tight, and anything inflate needs beyond the libraries is an "
+                "artifact that must be inside archive.zip (weights included: pretrained=True downloads them)",
+                "put the data or weights in archive.zip and read them from the archive dir ($1)",
+                src.rel,
+                line,
+            )
+
+
+_INSTALL = re.compile(
+    r"\bpip3?\s+install\b|-m\s+pip\s+install\b|[\"']pip[\"']\s*,\s*[\"']install[\"']|\bpip\.main\s*\("
+    r"|\buv\s+(pip|add|sync|tool\s+install)\b|\buv\s+run\b.*\s--with\b"
+    r"|\b(conda|mamba|micromamba)\s+install\b|\bapt(-get)?\s+(-\S+\s+)*install\b|\bbrew\s+install\b"
+)
+
+
+@register_check("inflate-installs", ERROR, "inflate installs nothing: the job's environment is set before it")
+def _inflate_installs(sub: Submission) -> Iterable[Hit]:
+    for src in sub.sources():
+        for line, m in _grep(src, _INSTALL):
+            yield Hit(
+                f"{src.rel} installs packages at inflate time (`{m.group(0).strip()}`): it needs the network, "
+                "eats the 30-minute clock and can resolve other versions than yours",
+                "rely on the libraries the runner's `uv sync` installs, or vendor the code into the submission",
+                src.rel,
+                line,
+            )
+
+
+_ORIGINAL = re.compile(r"(?<![\w.\-])videos/|[\"']videos[\"']|(?<![\w.\-])(\w+\.mkv)\b")
+
+
+@register_check("reads-original-video", ERROR, "inflate never reads the original video (forbidden by the rules)")
+def _reads_original(sub: Submission) -> Iterable[Hit]:
+    vetted = _vetted(sub) if sub.archive.is_file() else []
+    members = set() if isinstance(vetted, BadInput) else {PurePosixPath(name).name for _, name in vetted}
+    for src in sub.sources():
+        for line, m in _grep(src, _ORIGINAL):
+            if m.group(1) and m.group(1) in members:
+                continue  # a file of the same name inside the archive: the submission's own data
+            yield Hit(
+                f"{src.rel} refers to the original video (`{m.group(0)}`) at inflate time: the rules forbid "
+                "reading it, and the runner's checkout keeps it under videos/",
+                "inflate must rebuild the frames from archive.zip alone; read only $1 and the names in $3",
+                src.rel,
+                line,
+            )
+
+
+_AUTO_DEVICE = re.compile(r"\bcuda\.is_available\s*\(|\bcuda\.device_count\s*\(")
+_CUDA = re.compile(r"\.cuda\s*\(\s*\)|[\"']cuda(:\d+)?[\"']")
+_CPU = re.compile(r"[\"']cpu[\"']")
+
+
+@register_check("gpu-device", WARNING, "inflate chooses its device explicitly: the CPU and T4 runners differ")
+def _gpu_device(sub: Submission) -> Iterable[Hit]:
+    for src in sub.sources("py"):
+        auto = list(_grep(src, _AUTO_DEVICE))
+        if auto:
+            yield Hit(
+                f"{src.rel} picks the GPU whenever one is visible: on the T4 runner inflate runs on the GPU, on "
+                "the CPU runner on the CPU, and their float results differ (so do the raws and the score)",
+                "choose the device explicitly (e.g. an argument or env var), and check both targets with "
+                "`vcc run --runner cpu` and `--runner t4`",
+                src.rel,
+                auto[0][0],
+            )
+            continue
+        hard = list(_grep(src, _CUDA))
+        if hard and not any(_CPU.search(line) for line in src.code):
+            yield Hit(
+                f"{src.rel} uses CUDA (`{hard[0][1].group(0)}`) with no CPU path: inflate fails on the CPU "
+                "runner, which has no GPU",
+                "add a CPU path, or submit to the T4 runner only and check it with `vcc run --runner t4`",
+                src.rel,
+                hard[0][0],
+            )
+
+
+_TORCH_RANDOM = re.compile(
+    r"\btorch\.(rand|randn|randint|randperm|rand_like|randn_like|randint_like|normal|bernoulli|multinomial|poisson)"
+    r"\s*\(|\.(normal_|uniform_|bernoulli_|random_|exponential_|geometric_|cauchy_|log_normal_)\s*\("
+)
+_TORCH_SEED = re.compile(r"\bmanual_seed\s*\(")
+_NP_RANDOM = re.compile(r"\b(np|numpy)\.random\.(?!seed\b|default_rng\b|Generator\b|SeedSequence\b)\w+\s*\(")
+_NP_SEED = re.compile(r"\b(np|numpy)\.random\.seed\s*\(|\bRandomState\s*\(\s*\w")
+_NP_UNSEEDED_RNG = re.compile(r"\bdefault_rng\s*\(\s*\)")
+_PY_RANDOM = re.compile(
+    r"(?<![\w.])random\.(random|randint|randrange|choice|choices|shuffle|uniform|gauss|sample)\s*\("
+)
+_PY_SEED = re.compile(r"(?<![\w.])random\.seed\s*\(")
+_BENCHMARK = re.compile(r"cudnn\.benchmark\s*=\s*True")
+_UNSORTED_LISTING = re.compile(r"\bos\.listdir\s*\(|\bos\.scandir\s*\(|\bglob\.i?glob\s*\(|\.(iterdir|r?glob)\s*\(")
+
+
+@register_check("nondeterminism", WARNING, "inflate is deterministic: seeded randomness, sorted listings")
+def _nondeterminism(sub: Submission) -> Iterable[Hit]:
+    code = [line for src in sub.sources("py") for line in src.code]
+    seeded_torch = any(_TORCH_SEED.search(line) for line in code)
+    seeded_np = any(_NP_SEED.search(line) for line in code)
+    seeded_py = any(_PY_SEED.search(line) for line in code)
+    fix_seed = "seed it once at start-up (torch.manual_seed / np.random.default_rng(SEED) / random.seed)"
+    for src in sub.sources("py"):
+        for pattern, seeded, what in (
+            (_TORCH_RANDOM, seeded_torch, "torch random numbers without torch.manual_seed"),
+            (_NP_RANDOM, seeded_np, "numpy's global random numbers without np.random.seed"),
+            (_PY_RANDOM, seeded_py, "Python random numbers without random.seed"),
+        ):
+            first = next(_grep(src, pattern), None)
+            if first and not seeded:
+                yield Hit(
+                    f"{src.rel} draws {what} (`{first[1].group(0).strip()}`): each inflate writes different raws",
+                    fix_seed,
+                    src.rel,
+                    first[0],
+                )
+        for line, m in _grep(src, _NP_UNSEEDED_RNG):
+            yield Hit(f"{src.rel}: `{m.group(0)}` is seeded from the OS: not reproducible", fix_seed, src.rel, line)
+        for line, _ in _grep(src, _BENCHMARK):
+            yield Hit(
+                f"{src.rel} enables cudnn.benchmark, which picks convolution algorithms by timing: results can "
+                "change from run to run",
+                "leave it off (and consider torch.use_deterministic_algorithms(True))",
+                src.rel,
+                line,
+            )
+        for line, m in _grep(src, _UNSORTED_LISTING):
+            if "sorted(" in src.code[line - 1][: m.start()]:
+                continue
+            yield Hit(
+                f"{src.rel} lists a directory (`{m.group(0).strip()}`) without sorting: the order depends on the "
+                "filesystem, so frames or members can come out in another order on the runner",
+                "wrap it in sorted(...), or iterate the names file ($3) instead",
+                src.rel,
+                line,
+            )
+
+
+_ABS_PATH = re.compile(r"(?<![\w.$}])(/home/|/Users/|/root/|/mnt/|/content/|/workspace/|/scratch/|~/|[A-Za-z]:\\)")
+_SH_LOCAL_PATH = re.compile(r"(?<![\w.$}/-])(archive|inflated)/|(?<![\w.$}/-])public_test_video_names\.txt")
+
+
+@register_check("hardcoded-paths", WARNING, "inflate uses no machine-specific or hard-coded paths")
+def _hardcoded_paths(sub: Submission) -> Iterable[Hit]:
+    for src in sub.sources():
+        for line, m in _grep(src, _ABS_PATH):
+            yield Hit(
+                f"{src.rel} hard-codes the path `{m.group(0)}...`, which does not exist on the runner",
+                "derive paths from the arguments ($1 $2 $3) or the script's own location",
+                src.rel,
+                line,
+            )
+    sh = sub.inflate_sh
+    if sh is not None:
+        for line, m in _grep(sh, _SH_LOCAL_PATH):
+            yield Hit(
+                f"inflate.sh hard-codes `{m.group(0)}` instead of using its argument: the runner decides "
+                "where the archive dir, the inflated dir and the names file are",
+                'use "$1" (archive dir), "$2" (inflated dir) and "$3" (names file)',
+                sh.rel,
+                line,
+            )

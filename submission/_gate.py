@@ -1,0 +1,268 @@
+"""`vcc gate`: lint, replay the runner's job (`runner.run_submission`), hold the result to bounds.
+
+For CI: exit 0 when every bound holds, 1 (GateFailed) listing each bound not met;
+lint errors exit 2 before anything runs; the run's own failures keep their exit
+codes (2 bad input, 3 the submission failed while running, 4 harness).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner import RunConfig, RunResult, default_out_dir, run_submission
+from scorer import BadInput, GateFailed, VccError, write_json_atomic
+
+from ._lint import LintConfig, LintResult, lint_submission
+
+__all__ = ["GateBounds", "GateConfig", "BoundCheck", "GateResult", "evaluate_bounds", "gate_submission"]
+
+GATE_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class GateBounds:
+    max_score: float | None = None  # the full-precision score must not exceed it
+    min_headroom_s: float | None = None  # seconds left on the job's 30-minute clock
+    max_inflate_s: float | None = None  # inflate's wall time (slowest of --repeat runs)
+    deterministic: bool = False  # with repeat > 1: every inflate wrote the same raws
+
+    def __post_init__(self) -> None:
+        for name in ("max_score", "min_headroom_s", "max_inflate_s"):
+            v = getattr(self, name)
+            if v is not None and not math.isfinite(v):
+                raise BadInput(f"gate bound {name} must be a finite number, got {v}", fix="pass a number")
+        if self.max_inflate_s is not None and self.max_inflate_s <= 0:
+            raise BadInput(f"--max-inflate-s must be positive, got {self.max_inflate_s}", fix="e.g. 600")
+
+
+@dataclass
+class GateConfig:
+    submission_dir: Path
+    challenge_dir: Path
+    bounds: GateBounds = field(default_factory=GateBounds)
+    names_file: Path | None = None
+    runner: str = "cpu"
+    backend: str = "local"
+    repeat: int = 1
+    out_dir: Path | None = None  # default ./vcc-gate-<name>-<timestamp>
+    json_path: Path | None = None  # default OUT/gate.json
+    lint: bool = True
+    lint_ignore: tuple[str, ...] = ()
+    setup_overhead_s: float | None = None
+    progress: bool = True
+    # Anything else RunConfig takes (network, memory_bytes, sandbox, docker_image, ...).
+    run_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.submission_dir = Path(self.submission_dir)
+        self.challenge_dir = Path(self.challenge_dir)
+
+    def run_config(self, out_dir: Path) -> RunConfig:
+        return RunConfig(
+            submission_dir=self.submission_dir,
+            challenge_dir=self.challenge_dir,
+            names_file=self.names_file,
+            runner=self.runner,
+            backend=self.backend,
+            repeat=self.repeat,
+            out_dir=out_dir,
+            setup_overhead_s=self.setup_overhead_s,
+            progress=self.progress,
+            **self.run_options,
+        )
+
+
+@dataclass(frozen=True)
+class BoundCheck:
+    name: str
+    limit: float | bool
+    actual: float | bool | None
+    ok: bool
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def evaluate_bounds(bounds: GateBounds, run: dict[str, Any]) -> list[BoundCheck]:
+    """Each requested bound against a successful run's report (RunResult.as_json())."""
+    checks: list[BoundCheck] = []
+    score = (run.get("score") or {}).get("score")
+    clock = run.get("clock") or {}
+
+    def add(name: str, limit: float | bool, actual: float | bool | None, ok: bool, text: str) -> None:
+        checks.append(BoundCheck(name, limit, actual, ok, text))
+
+    if bounds.max_score is not None:
+        if score is None:
+            add("max_score", bounds.max_score, None, False, "the run produced no score")
+        else:
+            ok = score <= bounds.max_score
+            add(
+                "max_score",
+                bounds.max_score,
+                score,
+                ok,
+                f"score {score!r} {'<=' if ok else '>'} {bounds.max_score!r}"
+                + ("" if ok else f" (worse by {score - bounds.max_score:.8f})"),
+            )
+    if bounds.min_headroom_s is not None:
+        headroom = clock.get("headroom_s")
+        if headroom is None:
+            add("min_headroom_s", bounds.min_headroom_s, None, False, "the run measured no headroom")
+        else:
+            ok = headroom >= bounds.min_headroom_s
+            add(
+                "min_headroom_s",
+                bounds.min_headroom_s,
+                headroom,
+                ok,
+                f"headroom {headroom:.1f} s {'>=' if ok else '<'} {bounds.min_headroom_s:.1f} s on the "
+                f"{clock.get('clock_s', 1800):.0f} s clock (setup {clock.get('setup_overhead_s', 0):.0f} s "
+                f"+ unzip + inflate {clock.get('inflate_s', 0):.1f} s + scoring {clock.get('score_s', 0):.1f} s)",
+            )
+    if bounds.max_inflate_s is not None:
+        inflate_s = clock.get("inflate_s")
+        if inflate_s is None:
+            inflate_s = (run.get("phases") or {}).get("inflate_s")
+        if inflate_s is None:
+            add("max_inflate_s", bounds.max_inflate_s, None, False, "the run measured no inflate time")
+        else:
+            ok = inflate_s <= bounds.max_inflate_s
+            add(
+                "max_inflate_s",
+                bounds.max_inflate_s,
+                inflate_s,
+                ok,
+                f"inflate took {inflate_s:.1f} s {'<=' if ok else '>'} {bounds.max_inflate_s:.1f} s",
+            )
+    if bounds.deterministic:
+        det = (run.get("repeat") or {}).get("deterministic")
+        ok = det is True
+        text = {
+            True: "repeated inflates wrote identical raws",
+            False: "repeated inflates wrote different raws: "
+            + ", ".join((run.get("repeat") or {}).get("mismatches", [])),
+            None: "determinism was not measured (needs --repeat 2 or more)",
+        }[det]
+        add("deterministic", True, det, ok, text)
+    return checks
+
+
+@dataclass
+class GateResult:
+    config: GateConfig
+    json_path: Path | None = None
+    lint: LintResult | None = None
+    run: RunResult | None = None
+    bounds: list[BoundCheck] = field(default_factory=list)
+    error: VccError | None = None
+    verdict: str = "harness_error"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.error is None else self.error.exit_code
+
+    @property
+    def failed_bounds(self) -> list[BoundCheck]:
+        return [b for b in self.bounds if not b.ok]
+
+    def raise_for_verdict(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def as_json(self) -> dict[str, Any]:
+        run = self.run.as_json() if self.run is not None else None
+        return {
+            "vcc_gate_schema": GATE_SCHEMA,
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "error": None if self.error is None else self.error.render(),
+            "submission_dir": str(self.config.submission_dir),
+            "challenge_dir": str(self.config.challenge_dir),
+            "runner": self.config.runner,
+            "backend": self.config.backend,
+            "bounds": [b.as_json() for b in self.bounds],
+            "lint": None if self.lint is None else self.lint.as_json(),
+            "run_report": None if self.run is None else str(self.run.json_path),
+            "run": None
+            if run is None
+            else {
+                k: run.get(k)
+                for k in ("verdict", "exit_code", "message", "score", "clock", "phases", "repeat", "warnings")
+            },
+        }
+
+    def summary(self) -> str:
+        lines = [f"vcc gate: {self.verdict.upper()}"]
+        if self.lint is not None:
+            lines.append(f"  lint:   {len(self.lint.errors)} error(s), {len(self.lint.warnings)} warning(s)")
+            lines += [f"    {f.render()}".replace("\n", "\n    ") for f in self.lint.findings]
+        if self.run is not None:
+            first = self.run.message.splitlines()[0] if self.run.message else ""
+            lines.append(f"  run:    {self.run.verdict}: {first}")
+            lines.append(f"          report {self.run.json_path}")
+        for b in self.bounds:
+            lines.append(f"  {'ok  ' if b.ok else 'FAIL'}    {b.name}: {b.message}")
+        if self.json_path is not None:
+            lines.append(f"  gate report: {self.json_path}")
+        return "\n".join(lines)
+
+
+RunFn = Callable[[RunConfig], RunResult]
+
+
+def _write(result: GateResult) -> GateResult:
+    if result.json_path is not None:
+        write_json_atomic(result.json_path, result.as_json())
+    return result
+
+
+def gate_submission(cfg: GateConfig, run: RunFn | None = None) -> GateResult:
+    """Lint, run, check bounds; always returns (error and verdict set on failure) and writes the report.
+
+    `run` defaults to `runner.run_submission`; tests pass a stand-in with the same signature.
+    """
+    run = run or run_submission
+    out = Path(cfg.out_dir) if cfg.out_dir else default_out_dir(cfg.submission_dir.resolve().name)
+    if out.exists() and any(out.iterdir()):
+        raise BadInput("--out dir exists and is not empty", path=out, fix="pass a new or empty --out dir")
+    run_out = out / "run"
+    json_path = Path(cfg.json_path) if cfg.json_path else out / "gate.json"
+    result = GateResult(cfg, json_path)
+    if cfg.lint:
+        result.lint = lint_submission(LintConfig(cfg.submission_dir, ignore=cfg.lint_ignore))
+        if result.lint.errors:
+            listing = "\n".join(f"  {f.location()}: [{f.check}] {f.message}" for f in result.lint.errors)
+            result.error = BadInput(
+                f"lint found {len(result.lint.errors)} error(s); the submission was not run:\n{listing}",
+                path=cfg.submission_dir,
+                fix="fix them (`vcc lint SUBMISSION_DIR` shows each fix), or skip a check with --lint-ignore ID",
+            )
+            result.verdict = "lint_failed"
+            return _write(result)
+    try:
+        result.run = run(cfg.run_config(run_out))
+    except VccError as e:  # arguments the runner refuses before it starts
+        result.error, result.verdict = e, "bad_input" if isinstance(e, BadInput) else "harness_error"
+        return _write(result)
+    if result.run.error is not None:
+        result.error, result.verdict = result.run.error, result.run.verdict
+        return _write(result)
+    result.bounds = evaluate_bounds(cfg.bounds, result.run.as_json())
+    failed = result.failed_bounds
+    if failed:
+        listing = "\n".join(f"  - {b.name}: {b.message}" for b in failed)
+        result.error = GateFailed(
+            f"{len(failed)} gate bound(s) not met:\n{listing}",
+            path=result.run.json_path,
+            fix="improve the submission, or relax the bound if it no longer fits the goal",
+        )
+        result.verdict = "fail"
+    else:
+        result.verdict = "pass"
+    return _write(result)

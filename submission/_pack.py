@@ -1,0 +1,327 @@
+"""`vcc pack`: a deterministic archive.zip from files and directories.
+
+Same inputs, same bytes, on any machine: members sorted by name, timestamps fixed
+at 1980-01-01 00:00:00, permissions 0644 (0755 when the source is executable), no
+extra fields, directory entries only for empty directories. Stored by default (the
+official baseline ships one stored member: video streams do not deflate); with
+deflate, level 9 through zlib, so byte-identical for the same zlib (the version is
+reported). The archive is checked with the runner's own vetting before it replaces
+the output, atomically; inputs are only read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from runner import vet_archive
+from scorer import OFFICIAL_ASSETS, BadInput
+
+from ._files import LITTER, sha256_file
+from ._zipfmt import (
+    DEFLATE_LEVEL,
+    FIXED_DATE_TIME,
+    METHOD_DEFLATED,
+    ZipEntry,
+    write_central_directory,
+    write_directory,
+    write_member,
+)
+
+__all__ = [
+    "OFFICIAL_ORIGINAL_BYTES",
+    "DEFAULT_EXCLUDES",
+    "PackConfig",
+    "PackedMember",
+    "PackResult",
+    "rate_contribution",
+    "collect_members",
+    "pack_archive",
+    "parse_name_map",
+]
+
+# The rate's denominator on the leaderboard: the size of the official videos/ (SPEC 3, 7).
+OFFICIAL_ORIGINAL_BYTES = OFFICIAL_ASSETS["videos/0.mkv"][0]
+# Build litter that would make the archive depend on whether the code was ever run.
+DEFAULT_EXCLUDES = LITTER
+
+
+def rate_contribution(archive_bytes: int, original_bytes: int = OFFICIAL_ORIGINAL_BYTES) -> float:
+    """The archive's term in the score: 25 * size / original size."""
+    return 25 * archive_bytes / original_bytes
+
+
+@dataclass
+class PackConfig:
+    sources: list[Path]
+    output: Path
+    deflate: bool = False
+    # default member name -> name in the archive (e.g. {"0.hevc": "0"}: one-letter names save bytes)
+    name_map: dict[str, str] = field(default_factory=dict)
+    excludes: tuple[str, ...] = DEFAULT_EXCLUDES
+
+    def __post_init__(self) -> None:
+        self.sources = [Path(s) for s in self.sources]
+        self.output = Path(self.output)
+
+
+@dataclass(frozen=True)
+class PackedMember:
+    name: str
+    source: str
+    bytes: int
+    compressed_bytes: int
+    method: str
+    mode: str
+    crc32: str
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class PackResult:
+    output: Path
+    bytes: int
+    sha256: str
+    members: list[PackedMember]
+    skipped: list[str]
+    deflate: bool
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def overhead_bytes(self) -> int:
+        """Bytes of zip structure (headers, names, central directory) beyond the members' data."""
+        return self.bytes - sum(m.compressed_bytes for m in self.members)
+
+    @property
+    def rate_contribution(self) -> float:
+        return rate_contribution(self.bytes)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "output": str(self.output),
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "overhead_bytes": self.overhead_bytes,
+            "original_bytes": OFFICIAL_ORIGINAL_BYTES,
+            "rate_contribution": self.rate_contribution,
+            "method": "deflate" if self.deflate else "store",
+            "deflate_level": DEFLATE_LEVEL if self.deflate else None,
+            "zlib": zlib.ZLIB_RUNTIME_VERSION if self.deflate else None,
+            "date_time": "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format(*FIXED_DATE_TIME),
+            "members": [m.as_json() for m in self.members],
+            "skipped": self.skipped,
+            "warnings": self.warnings,
+        }
+
+    def summary(self) -> str:
+        lines = [f"{m.name}  {m.bytes:,} -> {m.compressed_bytes:,} bytes ({m.method}, {m.mode})" for m in self.members]
+        lines.append(
+            f"{self.output}: {self.bytes:,} bytes ({self.overhead_bytes:,} of them zip headers), sha256 {self.sha256}"
+        )
+        lines.append(
+            f"rate contribution: 25 * {self.bytes:,} / {OFFICIAL_ORIGINAL_BYTES:,} = {self.rate_contribution:.8f} "
+            f"(each 1,000 bytes cost {rate_contribution(1000):.6f} points)"
+        )
+        if self.skipped:
+            lines.append(f"skipped: {', '.join(self.skipped)}")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def parse_name_map(pairs: list[str]) -> dict[str, str]:
+    """['0.hevc=0', ...] -> {'0.hevc': '0'}."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old or not new:
+            raise BadInput(f"--name-map {pair!r} is not OLD=NEW", fix="e.g. --name-map 0.hevc=0")
+        if old in out:
+            raise BadInput(f"--name-map gives {old!r} twice", fix="map each member once")
+        out[old] = new
+    return out
+
+
+def _check_name(name: str, what: str) -> str:
+    """A member name the runner's unzip extracts where intended, or BadInput."""
+    fix = "use a plain relative name (letters, digits, '.', '_', '-', '/')"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise BadInput(f"{what} {name!r} is not valid UTF-8", fix=fix) from e
+    if "\\" in name or "\x00" in name:
+        raise BadInput(f"{what} {name!r} contains a backslash or NUL (unzip splits on backslashes)", fix=fix)
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or not path.parts or name != path.as_posix():
+        raise BadInput(f"{what} {name!r} is not a clean relative path", fix=fix)
+    return name
+
+
+def _excluded(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(PurePosixPath(name).match(p) for p in patterns)
+
+
+def _mode(st: os.stat_result, is_dir: bool = False) -> int:
+    if is_dir:
+        return stat.S_IFDIR | 0o755
+    return stat.S_IFREG | (0o755 if st.st_mode & 0o111 else 0o644)
+
+
+def collect_members(cfg: PackConfig) -> tuple[dict[str, tuple[Path | None, int]], list[str]]:
+    """{member name: (source file, or None for an empty dir; st_mode)}, and the skipped names.
+
+    A file source becomes a member named by its base name; a directory source adds
+    its contents (not the directory itself), like `cd DIR && zip -r OUT .`.
+    """
+    out_real = cfg.output.resolve()
+    members: dict[str, tuple[Path | None, int]] = {}
+    origin: dict[str, Path] = {}
+    skipped: list[str] = []
+
+    def add(name: str, src: Path | None, mode: int) -> None:
+        if name in members:
+            raise BadInput(
+                f"two inputs give the member name {name!r}: {origin[name]} and {src}",
+                path=src,
+                fix="pass only one of them, or rename one with --name-map",
+            )
+        members[name] = (src, mode)
+        origin[name] = src if src is not None else Path(name)
+
+    if not cfg.sources:
+        raise BadInput("nothing to pack", fix="pass the files or directories that go into archive.zip")
+    for src in cfg.sources:
+        if not src.exists():
+            raise BadInput("input not found", path=src, fix="check the path")
+        if src.resolve() == out_real:
+            raise BadInput("the output archive is also an input", path=src, fix="write the archive elsewhere (-o)")
+        if src.is_file():
+            add(_check_name(src.name, "file name"), src, _mode(src.stat()))
+            continue
+        if not src.is_dir():
+            raise BadInput("input is neither a file nor a directory", path=src, fix="pass regular files")
+        for root, dirs, files in os.walk(src, followlinks=False):
+            r = Path(root)
+            rel_root = r.relative_to(src).as_posix()
+            for d in list(dirs):
+                p = r / d
+                rel = d if rel_root == "." else f"{rel_root}/{d}"
+                if _excluded(rel, cfg.excludes):
+                    dirs.remove(d)
+                    skipped.append(rel + "/")
+                elif p.is_symlink():
+                    raise BadInput(
+                        "a symlinked directory inside an input",
+                        path=p,
+                        fix="pass its target as an input of its own, or copy it in",
+                    )
+            kept = []
+            for f in files:
+                p = r / f
+                rel = f if rel_root == "." else f"{rel_root}/{f}"
+                if _excluded(rel, cfg.excludes):
+                    skipped.append(rel)
+                    continue
+                real = p.resolve()
+                if real == out_real or (
+                    real.parent == out_real.parent and f.startswith(f".{out_real.name}.") and f.endswith(".tmp")
+                ):
+                    continue  # the output itself, or its temporary file, inside an input dir
+                if not p.is_file():
+                    raise BadInput(
+                        "not a regular file (broken link, fifo, socket?)", path=p, fix="remove it from the input"
+                    )
+                kept.append((rel, p))
+            for rel, p in kept:
+                add(_check_name(rel, "file name"), p, _mode(p.stat()))
+            if not kept and not dirs and rel_root != ".":
+                add(_check_name(rel_root, "directory name") + "/", None, _mode(r.stat(), is_dir=True))
+    unknown = sorted(set(cfg.name_map) - set(members))
+    if unknown:
+        raise BadInput(
+            f"--name-map names members that no input gives: {', '.join(unknown)}",
+            fix=f"map one of: {', '.join(sorted(members))}",
+        )
+    renamed: dict[str, tuple[Path | None, int]] = {}
+    for name, value in members.items():
+        new = cfg.name_map.get(name, name)
+        if value[0] is None:  # an empty directory: its entry's name ends with "/"
+            new = _check_name(new.rstrip("/"), "--name-map target") + "/"
+        else:
+            new = _check_name(new, "--name-map target")
+        if new in renamed:
+            raise BadInput(f"two members would be named {new!r}", fix="map them to different names")
+        renamed[new] = value
+    if not any(src is not None for src, _ in renamed.values()):
+        raise BadInput("the inputs hold no files (the runner's unzip fails on an empty zip)", fix="add the data")
+    # A name used both as a file and as a directory cannot be extracted.
+    files = {n for n, (s, _) in renamed.items() if s is not None}
+    for n in renamed:
+        for parent in PurePosixPath(n.rstrip("/")).parents:
+            if str(parent) in files:
+                raise BadInput(f"member {n!r} sits under {str(parent)!r}, which is a file", fix="rename one")
+    return renamed, sorted(skipped)
+
+
+def pack_archive(cfg: PackConfig) -> PackResult:
+    """Write cfg.output atomically; return what went in."""
+    members, skipped = collect_members(cfg)
+    out = cfg.output
+    if out.is_dir():
+        raise BadInput("the output is a directory", path=out, fix="give the archive's file name, e.g. -o archive.zip")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    tmp = Path(tmp_name)
+    entries: list[tuple[ZipEntry, str]] = []
+    try:
+        with os.fdopen(fd, "w+b") as fh:
+            # Byte order of the UTF-8 names: the same on every machine and locale.
+            for name in sorted(members, key=lambda n: n.encode("utf-8")):
+                src, mode = members[name]
+                if src is None:
+                    entries.append((write_directory(fh, name, mode), ""))
+                    continue
+                with open(src, "rb") as f:
+                    try:
+                        entry = write_member(fh, name, mode, f, cfg.deflate)
+                    except OverflowError as e:
+                        raise BadInput(str(e), path=src, fix="split the data; zip64 is not produced") from e
+                entries.append((entry, str(src)))
+            try:
+                write_central_directory(fh, [e for e, _ in entries])
+            except OverflowError as e:
+                raise BadInput(str(e), fix="pack fewer, smaller members") from e
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        warnings = []
+        try:
+            vet_archive(tmp)  # what `vcc run` checks before unzipping
+        except BadInput as e:
+            # Its limits (zip-bomb ratios, sizes) are vcc's own; the official unzip has none.
+            warnings.append(f"`vcc run` refuses this archive with its default limits: {e} ({e.fix})")
+        sha = sha256_file(tmp)
+        size = tmp.stat().st_size
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    packed = [
+        PackedMember(
+            name=e.name,
+            source=src,
+            bytes=e.size,
+            compressed_bytes=e.compressed,
+            method="deflated" if e.method == METHOD_DEFLATED else "stored",
+            mode=f"{stat.S_IMODE(e.mode):04o}",
+            crc32=f"{e.crc:08x}",
+        )
+        for e, src in entries
+    ]
+    return PackResult(out, size, sha, packed, skipped, cfg.deflate, warnings)

@@ -1,0 +1,216 @@
+"""`vcc pack`, `vcc manifest`, `vcc lint`, `vcc gate`: argument parsing only; the work is in the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from runner import RUNNERS
+from scorer import BadInput, write_json_atomic
+
+from ._gate import GateBounds, GateConfig, gate_submission
+from ._lint import CHECKS, LintConfig, lint_submission
+from ._manifest import build_manifest, check_manifest, write_manifest
+from ._pack import PackConfig, pack_archive, parse_name_map
+
+__all__ = ["register", "main"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "pack",
+        help="build a deterministic archive.zip (byte-identical on any machine)",
+        description=(
+            "Zip files and directories deterministically: sorted names, fixed timestamps "
+            "(1980-01-01), modes 0644/0755, no extra fields, no needless directory entries. A file "
+            "becomes a member named by its base name; a directory adds its contents. Prints the "
+            "size and its rate contribution 25 * size / 37,545,489. Inputs are only read."
+        ),
+    )
+    p.add_argument("sources", nargs="+", type=Path, metavar="SRC", help="files or directories to pack")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the archive to write (atomically)")
+    method = p.add_mutually_exclusive_group()
+    method.add_argument(
+        "--store", dest="deflate", action="store_false", help="no compression (default; video streams do not deflate)"
+    )
+    method.add_argument(
+        "--deflate",
+        dest="deflate",
+        action="store_true",
+        help="deflate at level 9; members deflate would not shrink are stored",
+    )
+    p.add_argument(
+        "--name-map",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="rename a member, e.g. 0.hevc=0 (every byte of a name is metered); repeatable",
+    )
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the result as JSON")
+    p.set_defaults(handler=_pack, deflate=False)
+
+    p = subparsers.add_parser(
+        "manifest",
+        help="sha256 and sizes of archive.zip, its members and the submission's code; --check against a saved one",
+        description=(
+            "Describe exactly what a submission ships: archive.zip (size, sha256, rate contribution), each "
+            "member (size, compressed size, CRC-32, method, sha256) and each code file (size, sha256). "
+            "With --check, compare against a saved manifest and exit 1 listing every change."
+        ),
+    )
+    p.add_argument("submission_dir", type=Path, help="dir with archive.zip and inflate.sh (only read)")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write here (atomically) instead of stdout")
+    p.add_argument("--check", type=Path, default=None, metavar="MANIFEST", help="verify against a saved manifest")
+    p.set_defaults(handler=_manifest)
+
+    p = subparsers.add_parser(
+        "lint",
+        help="check a submission for what fails or misleads on the runner (exit 2 on errors)",
+        description="Run the registered checks: " + "; ".join(f"{c.id} ({c.severity})" for c in CHECKS.values()),
+    )
+    p.add_argument(
+        "submission_dir", type=Path, nargs="?", default=None, help="dir with archive.zip and inflate.sh (only read)"
+    )
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the findings as JSON")
+    p.add_argument("--ignore", action="append", default=[], metavar="ID", help="skip a check; repeatable")
+    p.add_argument(
+        "--max-file-bytes",
+        type=int,
+        default=LintConfig.max_file_bytes,
+        metavar="N",
+        help="files outside archive.zip larger than this are errors (default 1,000,000)",
+    )
+    p.add_argument("--list", action="store_true", help="list the checks and exit")
+    p.set_defaults(handler=_lint)
+
+    p = subparsers.add_parser(
+        "gate",
+        help="CI gate: lint, replay the runner (vcc run), fail on bounds (score, headroom, inflate time)",
+        description=(
+            "Lint the submission (errors exit 2), replay the official job with `vcc run`'s runner (its "
+            "failures keep their exit codes: 2 bad input, 3 submission failed), then check each bound: "
+            "exit 1 listing every bound not met, 0 when all hold. See submission/ci-example.yml."
+        ),
+    )
+    p.add_argument("submission_dir", type=Path, help="dir with archive.zip and inflate.sh (only read)")
+    p.add_argument("--challenge-dir", type=Path, required=True, help="checkout of the official repo (LFS pulled)")
+    p.add_argument("--names-file", type=Path, default=None, help="override the video names file")
+    p.add_argument("--max-score", type=float, default=None, metavar="X", help="fail if the score is above X")
+    p.add_argument(
+        "--min-headroom",
+        type=float,
+        default=None,
+        metavar="S",
+        help="fail if fewer than S seconds remain on the job's 30-minute clock",
+    )
+    p.add_argument("--max-inflate-s", type=float, default=None, metavar="S", help="fail if inflate takes over S s")
+    p.add_argument("--runner", choices=sorted(RUNNERS), default="cpu", help="which public runner to replay")
+    p.add_argument(
+        "--backend", choices=("local", "docker"), default="local", help="local processes or the runner's image"
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="inflate N times from scratch; with N > 1 the raws must be identical (a bound)",
+    )
+    p.add_argument(
+        "--setup-overhead",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds the job spends before evaluate.sh (default: the runner's estimate)",
+    )
+    p.add_argument("--network", choices=("on", "off"), default="on", help="network for inflate")
+    p.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="results dir (default ./vcc-run-<name>-<time>)"
+    )
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="gate report (default OUT/gate.json)")
+    p.add_argument("--no-lint", action="store_true", help="skip lint")
+    p.add_argument("--lint-ignore", action="append", default=[], metavar="ID", help="skip a lint check; repeatable")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_gate)
+
+
+def _pack(args: argparse.Namespace) -> int:
+    cfg = PackConfig(args.sources, args.output, deflate=args.deflate, name_map=parse_name_map(args.name_map))
+    result = pack_archive(cfg)
+    print(result.summary())
+    if args.json is not None:
+        write_json_atomic(args.json, result.as_json())
+    return 0
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    exclude = tuple(p for p in (args.json, args.check) if p is not None)
+    if args.check is not None:
+        check = check_manifest(args.submission_dir, args.check, exclude=exclude)
+        if args.json is not None:
+            write_json_atomic(args.json, check.as_json())
+        check.raise_for_mismatch()
+        print(f"vcc manifest: {args.submission_dir} matches {args.check}")
+        return 0
+    manifest = build_manifest(args.submission_dir, exclude=exclude)
+    if args.json is not None:
+        write_manifest(manifest, args.json)
+        a = manifest["archive"]
+        print(
+            f"vcc manifest: {args.json}: archive.zip {a['bytes']:,} bytes, {len(a['members'] or [])} member(s), "
+            f"{len(manifest['files'])} code file(s)"
+        )
+    else:
+        print(json.dumps(manifest, indent=2))
+    return 0
+
+
+def _lint(args: argparse.Namespace) -> int:
+    if args.list:
+        for c in CHECKS.values():
+            print(f"{c.id:28} {c.severity:8} {c.summary}")
+        return 0
+    if args.submission_dir is None:
+        raise BadInput("vcc lint needs SUBMISSION_DIR", fix="vcc lint path/to/submission (or --list)")
+    result = lint_submission(LintConfig(args.submission_dir, tuple(args.ignore), args.max_file_bytes))
+    print(result.summary())
+    if args.json is not None:
+        write_json_atomic(args.json, result.as_json())
+    return result.exit_code
+
+
+def _gate(args: argparse.Namespace) -> int:
+    cfg = GateConfig(
+        submission_dir=args.submission_dir,
+        challenge_dir=args.challenge_dir,
+        bounds=GateBounds(
+            max_score=args.max_score,
+            min_headroom_s=args.min_headroom,
+            max_inflate_s=args.max_inflate_s,
+            deterministic=args.repeat > 1,
+        ),
+        names_file=args.names_file,
+        runner=args.runner,
+        backend=args.backend,
+        repeat=args.repeat,
+        out_dir=args.out,
+        json_path=args.json,
+        lint=not args.no_lint,
+        lint_ignore=tuple(args.lint_ignore),
+        setup_overhead_s=args.setup_overhead,
+        progress=not args.quiet,
+        run_options={"network": args.network == "on"},
+    )
+    result = gate_submission(cfg)
+    print(result.summary())
+    if result.error is not None:
+        print(f"vcc gate: {result.error.render()}", file=sys.stderr)
+    return result.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    import vcc
+
+    # argv starts with the subcommand: main(["lint", "path/to/sub"]).
+    return vcc.main(list(sys.argv[1:] if argv is None else argv))

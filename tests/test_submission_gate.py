@@ -1,0 +1,277 @@
+"""`vcc gate`: lint, the runner's replay, bounds. The bound logic runs on stand-in run results
+(fast); real runs use the mini challenge without scoring, and one golden run scores (slow)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shlex
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import submission
+import vcc
+from runner import RunConfig, RunResult
+from scorer import BadInput, SubmissionFailed
+from submission import GateBounds, GateConfig, PackConfig, evaluate_bounds, gate_submission, pack_archive
+from submission.cli import main
+
+HERE = Path(__file__).resolve().parent
+FRAMES = 4
+RAW_BYTES = FRAMES * 874 * 1164 * 3
+GOOD_INFLATE = f"""#!/usr/bin/env bash
+set -euo pipefail
+mkdir -p "$2"
+while read -r n; do [ -n "$n" ] && truncate -s {RAW_BYTES} "$2/${{n%.*}}.raw"; done < "$3"
+"""
+
+
+def make_sub(root: Path, inflate: str = GOOD_INFLATE) -> Path:
+    root.mkdir(parents=True)
+    payload = root.parent / f"{root.name}-payload"
+    payload.write_bytes(b"tiny payload")
+    pack_archive(PackConfig([payload], root / "archive.zip"))
+    (root / "inflate.sh").write_text(inflate)
+    return root
+
+
+def run_report(score: float | None = 2.5, headroom: float = 900.0, inflate_s: float = 120.0, **extra) -> dict:
+    return {
+        "score": None if score is None else {"score": score},
+        "clock": {
+            "clock_s": 1800.0,
+            "setup_overhead_s": 150.0,
+            "inflate_s": inflate_s,
+            "score_s": 60.0,
+            "headroom_s": headroom,
+        },
+        "phases": {"inflate_s": inflate_s},
+        **extra,
+    }
+
+
+class FakeRun:
+    """Stands in for runner.run_submission: records the RunConfig, returns a real RunResult."""
+
+    def __init__(self, error: Exception | None = None, verdict: str = "ok", **report) -> None:
+        self.error, self.verdict, self.report = error, verdict, run_report(**report)
+        self.configs: list[RunConfig] = []
+
+    def __call__(self, cfg: RunConfig) -> RunResult:
+        self.configs.append(cfg)
+        out = Path(cfg.out_dir)
+        out.mkdir(parents=True)
+        result = RunResult(cfg, out, out / "run.json", verdict=self.verdict, message=self.verdict)
+        result.error = self.error
+        result.score, result.clock, result.phases = self.report["score"], self.report["clock"], self.report["phases"]
+        return result
+
+
+# --------------------------------------------------------------------------- bounds alone
+
+
+def test_bounds_hold_and_fail_at_the_edges():
+    run = run_report(score=2.5, headroom=900.0, inflate_s=120.0)
+    exact = evaluate_bounds(GateBounds(max_score=2.5, min_headroom_s=900.0, max_inflate_s=120.0), run)
+    assert [b.ok for b in exact] == [True, True, True]
+    over = evaluate_bounds(GateBounds(max_score=2.4999, min_headroom_s=900.5, max_inflate_s=119.9), run)
+    assert [(b.name, b.ok) for b in over] == [
+        ("max_score", False),
+        ("min_headroom_s", False),
+        ("max_inflate_s", False),
+    ]
+    assert "2.5 > 2.4999" in over[0].message
+    assert over[1].actual == 900.0 and over[2].actual == 120.0
+    assert evaluate_bounds(GateBounds(), run) == []  # no bound asked, none checked
+
+
+def test_missing_measurements_fail_their_bound():
+    run = {"score": None, "clock": {}, "phases": {}}
+    checks = evaluate_bounds(GateBounds(max_score=3.0, min_headroom_s=0.0, max_inflate_s=10.0), run)
+    assert [b.ok for b in checks] == [False, False, False]
+    det = evaluate_bounds(GateBounds(deterministic=True), {"repeat": {"deterministic": None}})
+    assert not det[0].ok and "needs --repeat" in det[0].message
+    det = evaluate_bounds(
+        GateBounds(deterministic=True), {"repeat": {"deterministic": False, "mismatches": ["0.raw"]}}
+    )
+    assert not det[0].ok and "0.raw" in det[0].message
+
+
+def test_bounds_must_be_sane():
+    with pytest.raises(BadInput):
+        GateBounds(max_score=float("nan"))
+    with pytest.raises(BadInput):
+        GateBounds(max_inflate_s=0)
+
+
+# --------------------------------------------------------------------------- gate with a stand-in run
+
+
+def gate(tmp_path: Path, fake: FakeRun, sub: Path | None = None, **bounds) -> submission.GateResult:
+    sub = sub or make_sub(tmp_path / "sub")
+    cfg = GateConfig(sub, tmp_path / "challenge", bounds=GateBounds(**bounds), out_dir=tmp_path / "out")
+    return gate_submission(cfg, run=fake)
+
+
+def test_all_bounds_hold_exit_0(tmp_path):
+    fake = FakeRun(score=2.5, headroom=900.0, inflate_s=120.0)
+    r = gate(tmp_path, fake, max_score=3.0, min_headroom_s=300.0, max_inflate_s=600.0)
+    assert r.exit_code == 0 and r.verdict == "pass"
+    (cfg,) = fake.configs
+    assert cfg.submission_dir == tmp_path / "sub" and cfg.runner == "cpu" and cfg.out_dir == tmp_path / "out" / "run"
+    report = json.loads((tmp_path / "out" / "gate.json").read_text())
+    assert report["verdict"] == "pass" and report["exit_code"] == 0
+    assert [b["ok"] for b in report["bounds"]] == [True, True, True]
+    assert report["lint"]["ok"] is True
+
+
+def test_each_unmet_bound_is_listed_exit_1(tmp_path):
+    r = gate(tmp_path, FakeRun(score=4.2, headroom=100.0, inflate_s=700.0), max_score=3.0, min_headroom_s=300.0,
+             max_inflate_s=600.0)  # fmt: skip
+    assert r.exit_code == 1 and r.verdict == "fail"
+    text = str(r.error)
+    assert "3 gate bound(s) not met" in text
+    for name in ("max_score", "min_headroom_s", "max_inflate_s"):
+        assert f"- {name}:" in text
+    r = gate(tmp_path / "2", FakeRun(score=2.0, headroom=100.0), max_score=3.0, min_headroom_s=300.0)
+    assert r.exit_code == 1 and [b.name for b in r.failed_bounds] == ["min_headroom_s"]
+
+
+@pytest.mark.parametrize(
+    "error, verdict, code",
+    [
+        (SubmissionFailed("inflate exited with status 7"), "inflate_failed", 3),
+        (SubmissionFailed("inflate timed out"), "timeout", 3),
+        (BadInput("archive.zip: member '../x' climbs out"), "bad_input", 2),
+    ],
+)
+def test_run_failures_keep_their_exit_codes(tmp_path, error, verdict, code):
+    r = gate(tmp_path, FakeRun(error=error, verdict=verdict), max_score=100.0)
+    assert r.exit_code == code and r.verdict == verdict
+    assert r.bounds == []  # a failed run is not held to bounds
+    report = json.loads((tmp_path / "out" / "gate.json").read_text())
+    assert report["exit_code"] == code and report["run"]["verdict"] == verdict
+
+
+def test_lint_errors_stop_the_gate_before_the_run(tmp_path):
+    sub = make_sub(tmp_path / "sub", GOOD_INFLATE + "curl -sL https://example.com/w.bin -o w.bin\n")
+    fake = FakeRun()
+    r = gate(tmp_path, fake, sub=sub, max_score=3.0)
+    assert r.exit_code == 2 and r.verdict == "lint_failed"
+    assert fake.configs == []
+    assert "inflate.sh:5: [inflate-fetches]" in str(r.error)
+    cfg = GateConfig(sub, tmp_path / "ch", out_dir=tmp_path / "out2", lint_ignore=("inflate-fetches",))
+    assert gate_submission(cfg, run=fake).exit_code == 0 and len(fake.configs) == 1
+
+
+def test_cli_passes_arguments_to_the_runner(tmp_path, monkeypatch, capsys):
+    fake = FakeRun(score=2.5, headroom=900.0, inflate_s=50.0)
+    monkeypatch.setattr(submission._gate, "run_submission", fake)
+    sub = make_sub(tmp_path / "sub")
+    argv = ["gate", str(sub), "--challenge-dir", str(tmp_path / "ch"), "--max-score", "2.4", "--runner", "t4",
+            "--backend", "docker", "--repeat", "2", "--network", "off", "--out", str(tmp_path / "out"),
+            "--json", str(tmp_path / "g.json"), "--quiet"]  # fmt: skip
+    assert main(argv) == 1
+    (cfg,) = fake.configs
+    assert (cfg.runner, cfg.backend, cfg.repeat, cfg.network, cfg.progress) == ("t4", "docker", 2, False, False)
+    out = capsys.readouterr()
+    assert "FAIL    max_score: score 2.5 > 2.4" in out.out
+    assert "1 gate bound(s) not met" not in out.out and "2 gate bound(s) not met" in out.err  # + determinism
+    report = json.loads((tmp_path / "g.json").read_text())
+    assert [b["name"] for b in report["bounds"]] == ["max_score", "deterministic"]
+
+
+def test_out_dir_must_be_new(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old").write_text("x")
+    sub = make_sub(tmp_path / "sub")
+    assert main(["gate", str(sub), "--challenge-dir", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+
+
+def test_ci_example_runs_a_gate_command_vcc_accepts():
+    example = Path(submission.__file__).parent / "ci-example.yml"
+    text = example.read_text()
+    assert "pull_request" in text
+    joined = re.sub(r"\\\n\s*", " ", text)  # shell line continuations
+    commands = re.findall(r"^\s*(vcc (?:gate|manifest) .*)$", joined, re.MULTILINE)
+    assert any(c.startswith("vcc gate") for c in commands), "no `vcc gate` command in the example workflow"
+    for line in commands:
+        argv = shlex.split(line.replace("$SUBMISSION", "submissions/mine"))[1:]
+        args = vcc.build_parser().parse_args(argv)  # exits (SystemExit) on an option vcc does not have
+        assert args.submission_dir == Path("submissions/mine")
+        if args.command == "gate":
+            assert args.max_score is not None and args.repeat == 2
+
+
+# --------------------------------------------------------------------------- real runs
+
+
+def test_real_gate_on_the_mini_challenge(tmp_path, mini_challenge):
+    """The real runner, no scoring (the mini challenge's weights are dummies): bounds on time."""
+    sub = make_sub(tmp_path / "sub")
+    cfg = GateConfig(
+        sub,
+        mini_challenge,
+        bounds=GateBounds(min_headroom_s=0.0, max_inflate_s=120.0),
+        out_dir=tmp_path / "ok",
+        setup_overhead_s=0.0,
+        progress=False,
+        run_options={"score": False, "score_estimate_s": 0.0, "sandbox": False},
+    )
+    r = gate_submission(cfg)
+    assert r.exit_code == 0, r.as_json()
+    assert r.run is not None and r.run.verdict == "ok"
+    assert 0 < r.bounds[1].actual < 120.0
+    cfg.out_dir = tmp_path / "tight"
+    cfg.bounds = GateBounds(min_headroom_s=1800.0)  # no job leaves the whole clock
+    r = gate_submission(cfg)
+    assert r.exit_code == 1 and [b.name for b in r.failed_bounds] == ["min_headroom_s"]
+
+
+def test_real_gate_keeps_the_runs_exit_code(tmp_path, mini_challenge):
+    sub = make_sub(tmp_path / "sub", "#!/usr/bin/env bash\nset -euo pipefail\necho 'decoder exploded' >&2\nexit 7\n")
+    cfg = GateConfig(
+        sub,
+        mini_challenge,
+        bounds=GateBounds(max_inflate_s=60.0),
+        out_dir=tmp_path / "out",
+        setup_overhead_s=0.0,
+        progress=False,
+        run_options={"score": False, "score_estimate_s": 0.0, "sandbox": False},
+    )
+    r = gate_submission(cfg)
+    assert r.exit_code == 3 and r.verdict == "inflate_failed"
+    assert "status 7" in str(r.error)
+    assert json.loads((tmp_path / "out" / "gate.json").read_text())["exit_code"] == 3
+
+
+@pytest.mark.slow
+def test_real_gate_scores_the_golden_challenge(tmp_path, golden_checkout, golden_challenge, expected, gt_cache_dir):
+    """The official-style submission (its raws are the golden "near" candidate) through the whole gate."""
+    sub = tmp_path / "official_style"
+    shutil.copytree(HERE / "submissions" / "official_style", sub)
+    pack_archive(PackConfig([golden_challenge / "videos" / "0.mkv"], sub / "archive.zip", name_map={"0.mkv": "v"}))
+    with zipfile.ZipFile(sub / "archive.zip") as zf:
+        assert zf.namelist() == ["v"]
+    near = expected["candidates"]["near"]
+    rate = (sub / "archive.zip").stat().st_size / near["original_bytes"]
+    score = 100 * near["segnet_distortion"] + math.sqrt(near["posenet_distortion"] * 10) + 25 * rate
+    out = tmp_path / "out"
+    # The ground-truth cache (filled by the scorer's golden tests) keeps this under a minute.
+    cfg = GateConfig(
+        sub,
+        golden_checkout,
+        bounds=GateBounds(max_score=score, max_inflate_s=300.0),
+        out_dir=out,
+        progress=False,
+        run_options={"use_cache": True, "cache_dir": gt_cache_dir},
+    )
+    r = gate_submission(cfg)
+    assert r.exit_code == 0, r.as_json()
+    assert r.bounds[0].actual == score  # bit for bit: the gate compares the full-precision score
+    (tighter,) = evaluate_bounds(GateBounds(max_score=score - 1e-9), r.run.as_json())
+    assert not tighter.ok
