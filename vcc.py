@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:  # that part of vcc is not built yet
+            if exc.name in (name, name.split(".")[0]):  # that part of vcc is not installed
                 continue
             raise
         module.register(sub)

@@ -1,0 +1,216 @@
+"""`vcc run --backend docker`: inflate and scoring inside the runner's image.
+
+Staging, unzip and the raw checks stay on the host (same code as the local
+backend); the workspace is bind-mounted at its own path so the repository
+root's symlinks resolve the same inside. Inflate gets the runner's limits
+(--cpus, --cpuset-cpus, --memory = --memory-swap, --pids-limit, --network none
+when asked), the challenge read-only with videos/ replaced by an empty dir, and
+a private /tmp inside the workspace. Scoring runs `vcc score` in a second
+container of the same image, with the same CPU and memory limits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from scorer import BadInput, Challenge, HarnessError, SubmissionFailed
+
+from ._docker import docker_run, docker_unavailable_reason, ensure_image, image_labels
+from ._run import RunConfig
+from ._sandbox import LEFTOVER_WRAPPER, Isolation, ProcResult
+from ._workspace import Workspace
+
+__all__ = ["DockerBackend"]
+
+
+def _cpuset(n: int) -> tuple[str, int]:
+    cpus = sorted(os.sched_getaffinity(0))[:n]
+    return ",".join(str(c) for c in cpus), len(cpus)
+
+
+def _outermost(paths: list[Path]) -> list[Path]:
+    """Drop paths that sit inside another one in the list (one mount covers them)."""
+    out: list[Path] = []
+    for p in sorted(set(paths), key=lambda q: len(q.parts)):
+        if not any(p.is_relative_to(q) for q in out):
+            out.append(p)
+    return out
+
+
+class DockerBackend:
+    def __init__(self, cfg: RunConfig, challenge: Challenge) -> None:
+        reason = docker_unavailable_reason()
+        if reason is not None:
+            raise HarnessError(
+                f"--backend docker needs a Docker engine: {reason}",
+                fix="start the Docker engine, or use --backend local",
+            )
+        self.cfg, self.challenge = cfg, challenge
+        self.image = ensure_image(cfg.runner, cfg.docker_image)
+        try:
+            self.labels = image_labels(self.image)
+        except HarnessError:
+            self.labels = {}
+        self.gpu = cfg.shape.gpu and _host_has_gpu()
+
+    # --- what runs where ---------------------------------------------------------------------
+
+    def score_target(self) -> tuple[str, str, str]:
+        torch = self.labels.get("vcc.torch", "?")
+        where = f"in image {self.image} (torch {torch}, profile {self.labels.get('vcc.profile', '?')})"
+        if not self.cfg.shape.gpu:
+            return "cpu", "pyav", f"cpu runner {where}: PyAV decode on the CPU"
+        if self.gpu:
+            return "cuda", "dali", f"t4 runner {where}: DALI decode and nets on the GPU"
+        return (
+            "cpu",
+            "dali-emulated",
+            f"t4 runner EMULATED {where}: no GPU here, DALI's colour conversion emulated on "
+            "the CPU; a T4's float results differ slightly",
+        )
+
+    def _challenge_mounts(self, *, hide_videos: bool) -> list[tuple[str, str, bool]]:
+        ch = self.challenge
+        root = ch.root.resolve()
+        paths = [root]
+        for entry in root.iterdir():
+            if entry.is_symlink() and not (hide_videos and entry.name == "videos"):
+                paths.append(entry.resolve())
+        if not hide_videos:
+            for f in ch.video_dir_files() + [v.path for v in ch.videos]:
+                paths.append(f.resolve().parent)
+        for net in ("segnet", "posenet"):
+            paths.append(ch.model_path(net).resolve().parent)
+        return [(str(p), str(p), True) for p in _outermost(paths)]
+
+    def _limits(self) -> dict[str, Any]:
+        cpus = self.cfg.cpus or self.cfg.shape.cpus
+        cpuset, n = _cpuset(cpus)
+        return {
+            "cpus": float(min(cpus, n)),
+            "cpuset": cpuset,
+            "memory_bytes": self.cfg.memory_bytes or self.cfg.shape.memory_bytes,
+            "pids_limit": 8192,
+            "gpus": self.gpu,
+        }
+
+    # --- inflate -----------------------------------------------------------------------------
+
+    def inflate(self, ws: Workspace, index: int, budget_s: float, logs: Path) -> ProcResult:
+        cfg, ch = self.cfg, self.challenge
+        empty = ws.meta / "empty"
+        empty.mkdir(parents=True, exist_ok=True)
+        mounts = self._challenge_mounts(hide_videos=True)
+        if ch.videos_dir.is_dir():
+            mounts.append((str(empty), str(ch.videos_dir.resolve()), True))
+        mounts += [(str(ws.root), str(ws.root), False), (str(ws.tmp_dir), "/tmp", False)]
+        leftover = ws.meta / f"leftover-{index}"
+        leftover.unlink(missing_ok=True)
+        env = {"HOME": str(ws.home_dir), "TMPDIR": "/tmp"}
+        if not cfg.shape.gpu:
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        limits = self._limits()
+        argv = ws.inflate_argv()
+        res = docker_run(
+            self.image,
+            ["bash", "-c", LEFTOVER_WRAPPER, "vcc-wrap", str(leftover), *argv],
+            mounts=mounts,
+            workdir=str(ws.root),
+            env=env,
+            network=cfg.network,
+            timeout_s=budget_s,
+            **limits,
+        )
+        logs.mkdir(parents=True, exist_ok=True)
+        suffix = "" if cfg.repeat == 1 else f".{index + 1}"
+        out_log, err_log = logs / f"inflate{suffix}.stdout.log", logs / f"inflate{suffix}.stderr.log"
+        out_log.write_text(res.stdout_tail)
+        err_log.write_text(res.stderr_tail)
+        leftovers = []
+        if leftover.is_file():
+            leftovers = [ln.strip() for ln in leftover.read_text(errors="replace").splitlines() if ln.strip()]
+            leftover.unlink()
+        gib = limits["memory_bytes"] / (1 << 30)
+        isolation = Isolation(
+            sandbox=f"docker ({self.image})",
+            originals_hidden=True,
+            filesystem_confined=True,
+            network="shared" if cfg.network else "isolated",
+            memory_cap=f"{gib:.2f} GiB for the container (--memory, --memory-swap: no swap)",
+            cpus=f"--cpus {limits['cpus']:g} --cpuset-cpus {limits['cpuset']}",
+            kill="container (pid namespace)",
+            notes=["logs hold the last 64 KiB of inflate's output (the Docker backend keeps tails)"],
+        )
+        return ProcResult(
+            argv=argv,
+            returncode=None if res.timed_out else res.returncode,
+            elapsed_s=res.elapsed_s,
+            timed_out=res.timed_out,
+            oom_killed=res.oom_killed and not res.timed_out,
+            peak_memory_bytes=res.peak_memory_bytes,
+            peak_rss_bytes=None,
+            leftover_processes=leftovers,
+            stdout_path=out_log,
+            stderr_path=err_log,
+            isolation=isolation,
+        )
+
+    # --- scoring -----------------------------------------------------------------------------
+
+    def score(self, ws: Workspace, out: Path, device: str, decode: str) -> tuple[dict[str, Any], float]:
+        cfg = self.cfg
+        out = out.resolve()
+        json_path, report = out / "score.json", out / "report.txt"
+        argv = [
+            "vcc", "score", str(ws.submission),
+            "--challenge-dir", str(self.challenge.root.resolve()),
+            "--names-file", str(ws.names_file),
+            "--inflated-dir", str(ws.inflated_dir),
+            "--json", str(json_path), "--report", str(report),
+            "--device", device, "--decode", decode,
+            "--batch-size", str(cfg.batch_size), "--no-cache", "--quiet",
+        ]  # fmt: skip
+        mounts = self._challenge_mounts(hide_videos=False)
+        mounts += [(str(ws.root), str(ws.root), True), (str(out), str(out), False)]
+        env = {"HOME": "/tmp"}
+        if device == "cpu":
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        res = docker_run(
+            self.image,
+            argv,
+            mounts=mounts,
+            workdir="/tmp",
+            env=env,
+            network=False,
+            timeout_s=cfg.clock_s,
+            **self._limits(),
+        )
+        (out / "logs").mkdir(parents=True, exist_ok=True)
+        (out / "logs" / "score.stderr.log").write_text(res.stderr_tail)
+        if res.timed_out or res.returncode != 0 or not json_path.is_file():
+            tail = "\n".join(res.stderr_tail.strip().splitlines()[-12:])
+            what = "timed out" if res.timed_out else f"exited {res.returncode}"
+            if res.oom_killed:
+                what += " (out of memory)"
+            cls = {2: BadInput, 3: SubmissionFailed}.get(res.returncode, HarnessError)
+            raise cls(
+                f"scoring in the Docker image {what}:\n{tail}",
+                path=out / "logs" / "score.stderr.log",
+                fix="see the log; `vcc score` on the host gives the same checks",
+            )
+        return json.loads(json_path.read_text()), res.elapsed_s
+
+
+def _host_has_gpu() -> bool:
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:
+        return False

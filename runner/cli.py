@@ -1,0 +1,238 @@
+"""`vcc run`: argument parsing only; the work is in runner._run."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from scorer import BadInput
+
+from ._archive import ExtractLimits
+from ._run import BACKENDS, RUNNERS, RunConfig, RunResult, run_submission
+
+__all__ = ["register", "main", "parse_size"]
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from '16G', '100M', '1.5GiB', '2048' (binary units)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", text, re.IGNORECASE)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 16G, 512M)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "run",
+        help="replay the official runner locally: unzip, inflate under the clock, check, score",
+        description=(
+            "Replay the official evaluation job on this machine: stage a repository root, unzip "
+            "archive.zip safely, run inflate.sh with the official argv under the 30-minute clock "
+            "and the runner's CPU/memory limits (sandboxed with bubblewrap where available), check "
+            "the raws, score them, and write one JSON report."
+        ),
+    )
+    p.add_argument("submission_dir", type=Path, help="dir with archive.zip and inflate.sh (only read)")
+    p.add_argument("--challenge-dir", type=Path, required=True, help="checkout of the official repo")
+    p.add_argument("--names-file", type=Path, default=None, help="override the video names file")
+    p.add_argument(
+        "--runner",
+        choices=sorted(RUNNERS),
+        default="cpu",
+        help="cpu: 4 CPUs, 16 GB, no GPU, PyAV decode; t4: GPU visible, 26 GB, DALI decode",
+    )
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="local",
+        help="local processes (bubblewrap sandbox) or the runner's Docker image",
+    )
+    p.add_argument(
+        "--clock",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="the whole job's time limit in seconds (official: 1800)",
+    )
+    p.add_argument(
+        "--setup-overhead",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds the job spends before evaluate.sh (default: cpu 150, t4 300; estimates)",
+    )
+    p.add_argument(
+        "--score-estimate",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds to reserve for scoring when setting inflate's deadline (default: the runner's per-pair estimate)",
+    )
+    p.add_argument("--network", choices=("on", "off"), default="on", help="network for inflate")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="inflate N times from scratch and compare the raws' sha256",
+    )
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="report path (default OUT/run.json)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="results dir (default ./vcc-run-<name>-<timestamp>); must be new or empty",
+    )
+    p.add_argument("--name", default=None, help="submission name in submissions/<name> (default: the dir's)")
+    p.add_argument("--no-score", action="store_true", help="stop after checking the raws")
+    p.add_argument("--keep-workspace", action="store_true", help="keep OUT/workspace (raws included)")
+    p.add_argument(
+        "--memory",
+        type=parse_size,
+        default=None,
+        metavar="SIZE",
+        help="memory cap for inflate (default: the runner's, 16G cpu / 26G t4)",
+    )
+    p.add_argument("--cpus", type=int, default=None, metavar="N", help="CPUs for inflate (default 4)")
+    p.add_argument(
+        "--sandbox",
+        choices=("auto", "require", "off"),
+        default="auto",
+        help="bubblewrap: where it works (auto), or fail without it, or never",
+    )
+    p.add_argument(
+        "--no-cgroup",
+        action="store_true",
+        help="no scratch cgroup: RLIMIT_AS and the process group only (weaker containment)",
+    )
+    p.add_argument(
+        "--max-unzipped-bytes",
+        type=parse_size,
+        default=ExtractLimits.max_total_bytes,
+        metavar="SIZE",
+        help="cap on the archive's total uncompressed size (default 8G)",
+    )
+    p.add_argument(
+        "--max-ratio",
+        type=float,
+        default=ExtractLimits.max_ratio,
+        help="cap on a member's compression ratio (default 1000)",
+    )
+    p.add_argument(
+        "--max-members",
+        type=int,
+        default=ExtractLimits.max_members,
+        help="cap on the number of zip members (default 10000)",
+    )
+    p.add_argument("--batch-size", type=int, default=16, help="pairs per batch (official: 16)")
+    p.add_argument(
+        "--use-cache",
+        action="store_true",
+        help="allow the ground-truth cache (faster; scoring time then understates the runner)",
+    )
+    p.add_argument("--cache-dir", type=Path, default=None, help="ground-truth cache dir")
+    p.add_argument("--image", default=None, help="Docker image to use with --backend docker")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_run)
+
+
+def _config(args: argparse.Namespace) -> RunConfig:
+    if args.memory is not None and args.memory < (16 << 20):
+        raise BadInput(f"--memory {args.memory} bytes is too small to start a shell", fix="use e.g. 512M")
+    return RunConfig(
+        submission_dir=args.submission_dir,
+        challenge_dir=args.challenge_dir,
+        names_file=args.names_file,
+        runner=args.runner,
+        backend=args.backend,
+        clock_s=args.clock,
+        setup_overhead_s=args.setup_overhead,
+        score_estimate_s=args.score_estimate,
+        network=args.network == "on",
+        repeat=args.repeat,
+        out_dir=args.out,
+        json_path=args.json,
+        name=args.name,
+        score=not args.no_score,
+        keep_workspace=args.keep_workspace,
+        memory_bytes=args.memory,
+        cpus=args.cpus,
+        sandbox={"auto": None, "require": True, "off": False}[args.sandbox],
+        cgroup=not args.no_cgroup,
+        extract_limits=ExtractLimits(
+            max_total_bytes=args.max_unzipped_bytes,
+            max_ratio=args.max_ratio,
+            max_members=args.max_members,
+        ),
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+        use_cache=args.use_cache,
+        cache_dir=args.cache_dir,
+        docker_image=args.image,
+    )
+
+
+def summary(result: RunResult) -> str:
+    """A few lines for the terminal; the JSON report holds everything."""
+    r = result.as_json()
+    first = r["message"].splitlines()[0] if r["message"] else ""
+    lines = [f"vcc run: {r['verdict'].upper()}: {first}"]
+    runner = r["runner"]
+    if runner:
+        label = runner.get("label", runner.get("kind"))
+        lines.append(f"  runner:   {label} ({runner.get('backend')} backend)")
+    iso = r["isolation"]
+    if iso:
+        lines.append(
+            f"  sandbox:  {iso['sandbox']}; memory {iso['memory_cap']}; {iso['cpus']}; network {iso['network']}"
+        )
+    phases = "  ".join(f"{k[:-2]} {v:.1f} s" for k, v in r["phases"].items())
+    if phases:
+        lines.append(f"  phases:   {phases}")
+    c = r["clock"]
+    est = "" if c.get("setup_overhead_basis", "").startswith("given") else " (est.)"
+    if "headroom_s" in c:
+        lines.append(
+            f"  clock:    {c['clock_s']:.0f} s = setup {c['setup_overhead_s']:.0f}{est} + unzip "
+            f"+ inflate + score ({c['score_s_basis']}); headroom {c['headroom_s']:.0f} s"
+        )
+    gib = 1 << 30
+    mem = []
+    if r["peak_memory_bytes"]:
+        mem.append(f"peak {r['peak_memory_bytes'] / gib:.2f} GiB charged (page cache included)")
+    if r["peak_rss_bytes"]:
+        mem.append(f"resident {r['peak_rss_bytes'] / gib:.2f} GiB (sampled every 50 ms)")
+    if mem:
+        lines.append("  memory:   " + ", ".join(mem))
+    if r["repeat"]["n"] > 1:
+        lines.append(f"  repeat:   {r['repeat']['n']} runs, deterministic: {r['repeat']['deterministic']}")
+    if r["score"]:
+        s = r["score"]
+        lines.append(
+            f"  score:    {s['score']!r} (posenet {s['posenet_distortion']!r}, "
+            f"segnet {s['segnet_distortion']!r}, rate {s['rate']!r}; "
+            f"{s['samples']} samples, {s['decode']})"
+        )
+    for w in r["warnings"]:
+        lines.append(f"  warning:  {w}")
+    lines.append(f"  report:   {result.json_path}")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    result = run_submission(_config(args))
+    print(summary(result))
+    if result.error is not None:
+        print(f"vcc run: {result.error.render()}", file=sys.stderr)
+    return result.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    import vcc
+
+    return vcc.main(["run", *(sys.argv[1:] if argv is None else argv)])
