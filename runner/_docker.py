@@ -220,11 +220,16 @@ def _default_base_image(dockerfile: Path) -> str | None:
     return m.group(1) if m else None
 
 
-def image_spec(runner_kind: str) -> ImageSpec:
-    """The tag and build inputs ensure_image uses for this kind (builds nothing)."""
+def image_spec(runner_kind: str, root: Path | None = None) -> ImageSpec:
+    """The tag and build inputs ensure_image uses for this kind (builds nothing).
+
+    root: the tree to hash (default: vcc's own source tree); profile and build arguments
+    always come from the environment and vcc's docker/ directory.
+    """
     if runner_kind not in RUNNER_KINDS:
         raise BadInput(f"unknown runner kind {runner_kind!r}", fix=f"use one of {', '.join(RUNNER_KINDS)}")
-    root = _project_root()
+    project = _project_root()
+    root = root or project
     dockerfile = root / "docker" / f"Dockerfile.{runner_kind}"
     if not dockerfile.is_file():
         raise HarnessError(
@@ -232,7 +237,7 @@ def image_spec(runner_kind: str) -> ImageSpec:
             path=dockerfile,
             fix="run vcc from a source checkout, or pass a prebuilt image with --image",
         )
-    profile, args = _build_args(root, runner_kind)
+    profile, args = _build_args(project, runner_kind)
     files = _context_files(root)
     h = hashlib.sha256()
     h.update(f"vcc-image-v1\0{runner_kind}\0".encode())
@@ -308,71 +313,83 @@ def ensure_image(runner_kind: str, image: str | None = None) -> str:
     with _Lock(lock):
         if _image_exists(spec.tag):
             return spec.tag
-        _build(spec)
-        _remove_stale_images(spec)
-    return spec.tag
+        with tempfile.TemporaryDirectory(prefix="vcc-docker-context-") as tmp:
+            # Build from a snapshot and name the image after the snapshot, so a source file
+            # edited meanwhile cannot end up in an image whose tag claims otherwise.
+            ctx = Path(tmp)
+            _copy_context(spec, ctx)
+            built = image_spec(runner_kind, root=ctx)
+            if not _image_exists(built.tag):
+                _build(built, ctx)
+                _remove_stale_images(built)
+    return built.tag
 
 
-def _build(spec: ImageSpec) -> None:
+def _copy_context(spec: ImageSpec, ctx: Path) -> None:
+    for item in _CONTEXT_ITEMS:  # a package directory may still be empty
+        if (spec.root / item).is_dir():
+            (ctx / item).mkdir(parents=True, exist_ok=True)
+    for rel in spec.files:
+        dest = ctx / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copy2(spec.root / rel, dest)
+        except FileNotFoundError:  # deleted since it was listed: the snapshot goes without it
+            continue
+
+
+def _build(spec: ImageSpec, ctx: Path) -> None:
+    """docker build of the snapshot in ctx (which image_spec(root=ctx) described)."""
     log_path = Path(tempfile.gettempdir()) / f"vcc-docker-build-{spec.tag.replace(':', '-')}.log"
     print(
         f"vcc: building Docker image {spec.tag} (once per vcc source; minutes). Log: {log_path}",
         file=sys.stderr,
     )
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="vcc-docker-context-") as tmp:
-        ctx = Path(tmp)
-        for item in _CONTEXT_ITEMS:  # a package directory may still be empty
-            if (spec.root / item).is_dir():
-                (ctx / item).mkdir(parents=True, exist_ok=True)
-        for rel in spec.files:
-            dest = ctx / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(spec.root / rel, dest)
-        args = dict(spec.build_args)
-        ca = _ca_bundle()
-        if ca is not None:
-            shutil.copyfile(ca, ctx / _EXTRA_CA_NAME)
-            args["EXTRA_CA"] = _EXTRA_CA_NAME
-        cmd = [
-            _docker_bin() or "docker",
-            "build",
-            "--force-rm",
-            # Builds download packages; host networking also works where the engine has no
-            # bridge network (rootless or iptables-less engines).
-            "--network",
-            "host",
-            "-f",
-            str(ctx / "docker" / spec.dockerfile.name),
-            "-t",
-            spec.tag,
-            # No --label here: the classic builder would add it as a last instruction, and on
-            # vfs every instruction after the large layer copies all of it (minutes, GBs). The
-            # tag carries the source hash; the Dockerfile's own LABELs come before that layer.
-        ]
-        for key, value in sorted(args.items()):
-            cmd += ["--build-arg", f"{key}={value}"]
-        cmd.append(str(ctx))
-        tail: list[str] = []
-        with open(log_path, "w", encoding="utf-8") as log:
-            log.write("$ " + " ".join(cmd) + "\n")
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                bufsize=1,
-            )
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log.write(f"[{time.monotonic() - started:7.1f}s] {line}")
-                tail = (tail + [line.rstrip()])[-40:]
-                # Step headers only: classic builder "Step 3/9 : ...", BuildKit "#7 [3/9] ...".
-                if line.startswith("Step ") or re.match(r"#\d+ \[", line):
-                    print(f"vcc: docker build: {line.rstrip()[:160]}", file=sys.stderr)
-            rc = proc.wait()
+    args = dict(spec.build_args)
+    ca = _ca_bundle()
+    if ca is not None:
+        shutil.copyfile(ca, ctx / _EXTRA_CA_NAME)  # after hashing: the CA is not the image's
+        args["EXTRA_CA"] = _EXTRA_CA_NAME
+    cmd = [
+        _docker_bin() or "docker",
+        "build",
+        "--force-rm",
+        # Builds download packages; host networking also works where the engine has no
+        # bridge network (rootless or iptables-less engines).
+        "--network",
+        "host",
+        "-f",
+        str(ctx / "docker" / spec.dockerfile.name),
+        "-t",
+        spec.tag,
+        # No --label here: the classic builder would add it as a last instruction, and on
+        # vfs every instruction after the large layer copies all of it (minutes, GBs). The
+        # tag carries the source hash; the Dockerfile's own LABELs come before that layer.
+    ]
+    for key, value in sorted(args.items()):
+        cmd += ["--build-arg", f"{key}={value}"]
+    cmd.append(str(ctx))
+    tail: list[str] = []
+    with open(log_path, "w", encoding="utf-8") as log:
+        log.write("$ " + " ".join(cmd) + "\n")
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            bufsize=1,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(f"[{time.monotonic() - started:7.1f}s] {line}")
+            tail = (tail + [line.rstrip()])[-40:]
+            # Step headers only: classic builder "Step 3/9 : ...", BuildKit "#7 [3/9] ...".
+            if line.startswith("Step ") or re.match(r"#\d+ \[", line):
+                print(f"vcc: docker build: {line.rstrip()[:160]}", file=sys.stderr)
+        rc = proc.wait()
     if rc != 0:
         text = "\n".join(tail)
         raise HarnessError(

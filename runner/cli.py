@@ -137,6 +137,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--cache-dir", type=Path, default=None, help="ground-truth cache dir")
     p.add_argument("--image", default=None, help="Docker image to use with --backend docker")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads for scoring (default: the runner's CPUs, capped at this machine's); "
+                   "CPU scores depend on it in the last bits, and the CPU runner has 4")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)
 
@@ -174,6 +177,7 @@ def _config(args: argparse.Namespace) -> RunConfig:
         use_cache=args.use_cache,
         cache_dir=args.cache_dir,
         docker_image=args.image,
+        threads=args.threads,
     )
 
 

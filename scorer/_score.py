@@ -496,6 +496,14 @@ def _resolve_device(name: str) -> torch.device:
 
 def score_submission(cfg: ScoreConfig) -> ScoreResult:
     """Score one submission; writes report.txt and the JSON report unless told not to."""
+    threads = torch.get_num_threads()
+    try:
+        return _score_submission(cfg)
+    finally:
+        torch.set_num_threads(threads)  # --threads applies to this score only
+
+
+def _score_submission(cfg: ScoreConfig) -> ScoreResult:
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     device = _resolve_device(cfg.device)
