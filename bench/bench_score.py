@@ -64,11 +64,11 @@ def floor_main(challenge: str, raw: str) -> None:
     """Child process: the candidate's forward pass only, in the scorer's batches."""
     import torch
 
-    from scorer import load_nets, net_outputs, open_raw_frames, pair_batches
+    from scorer import load_nets, net_outputs, raw_pair_batches
 
     torch.manual_seed(1234)
     nets = load_nets(Path(challenge) / "models")
-    for batch in pair_batches(iter(open_raw_frames(Path(raw))), 16):
+    for batch in raw_pair_batches(Path(raw), 16):
         net_outputs(*nets, batch)
 
 

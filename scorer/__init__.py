@@ -26,6 +26,7 @@ from ._decode import (
     open_raw_frames,
     pair_batches,
     raw_frame_count,
+    raw_pair_batches,
     upsample_chroma,
     yuv420_to_rgb_pyav,
 )
@@ -105,6 +106,7 @@ __all__ = [
     "open_raw_frames",
     "pair_batches",
     "raw_frame_count",
+    "raw_pair_batches",
     "upsample_chroma",
     "yuv420_to_rgb_pyav",
     "DALI_VARIANTS",

@@ -28,6 +28,7 @@ __all__ = [
     "raw_frame_count",
     "open_raw_frames",
     "pair_batches",
+    "raw_pair_batches",
 ]
 
 
@@ -159,6 +160,30 @@ def open_raw_frames(path: Path, frames: int | None = None) -> np.ndarray:
     if n == 0:
         return np.zeros((0, FRAME_H, FRAME_W, 3), np.uint8)
     return np.memmap(path, dtype=np.uint8, mode="r", shape=(n, FRAME_H, FRAME_W, 3))
+
+
+def raw_pair_batches(path: Path, batch_size: int, frames: int | None = None) -> Iterator[torch.Tensor]:
+    """A .raw's pairs in batches, read straight into each batch's buffer.
+
+    Frames 2i and 2i+1 are consecutive in the file and in a (B, 2, H, W, 3) batch, so
+    one readinto fills a batch: no intermediate copy, and unlike a memory map the
+    file's pages are not kept mapped, so resident memory stays at a few batches.
+    Same pairing as `pair_batches`: an odd last frame dropped, the last batch partial.
+    """
+    pairs = (raw_frame_count(path) if frames is None else frames) // 2
+    with open(path, "rb", buffering=0) as f:
+        for start in range(0, pairs, batch_size):
+            n = min(batch_size, pairs - start)
+            batch = np.empty((n, 2, FRAME_H, FRAME_W, 3), np.uint8)
+            view = memoryview(batch).cast("B")
+            got = 0
+            while got < len(view):
+                read = f.readinto(view[got:])
+                if not read:
+                    raise BadInput(f"raw ended early (read {got:,} of {len(view):,} bytes of a batch)",
+                                   path=path, fix="the file changed while it was scored: rerun")
+                got += read
+            yield torch.from_numpy(batch)
 
 
 def pair_batches(frames: Iterator[np.ndarray], batch_size: int) -> Iterator[torch.Tensor]:

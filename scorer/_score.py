@@ -22,7 +22,7 @@ import torch
 
 from ._assets import FRAME_BYTES, Challenge, VideoAsset
 from ._cache import CacheKey, GroundTruthCache
-from ._decode import YUV_TO_RGB, count_video_frames, iter_rgb_frames, open_raw_frames, pair_batches
+from ._decode import YUV_TO_RGB, count_video_frames, iter_rgb_frames, pair_batches, raw_pair_batches
 from ._distortion import NetOutputs, net_outputs, pose_distortion, seg_distortion
 from ._distributed import Distributed
 from ._errors import BadInput, HarnessError
@@ -478,8 +478,7 @@ def _candidate_stream(
     raws: list[RawCheck], nets: tuple[torch.nn.Module, torch.nn.Module], batch_size: int, read_ahead: int
 ) -> Iterator[NetOutputs]:
     for raw in raws:
-        frames = open_raw_frames(raw.path)
-        for batch in prefetch(pair_batches(iter(frames), batch_size), read_ahead):
+        for batch in prefetch(raw_pair_batches(raw.path, batch_size), read_ahead):
             yield net_outputs(*nets, batch)
 
 

@@ -117,3 +117,18 @@ def test_pair_batches_drop_odd_frame_and_keep_partial_batch() -> None:
     assert [tuple(b.shape) for b in batches] == [(2, 2, FRAME_H, FRAME_W, 3), (1, 2, FRAME_H, FRAME_W, 3)]
     assert [int(batches[0][1, 0, 0, 0, 0]), int(batches[0][1, 1, 0, 0, 0])] == [2, 3]
     assert int(batches[1][0, 1, 0, 0, 0]) == 5  # frame 6 (odd one out) dropped
+
+
+def test_raw_pair_batches_equal_memmap_pairing(tmp_path) -> None:
+    from scorer import FRAME_BYTES, open_raw_frames, raw_pair_batches
+
+    raw = tmp_path / "c.raw"
+    rng = np.random.default_rng(3)
+    with open(raw, "wb") as f:
+        for _ in range(7):  # odd: the last frame is dropped
+            f.write(rng.integers(0, 256, FRAME_BYTES, dtype=np.uint8).tobytes())
+    direct = list(raw_pair_batches(raw, 2))
+    mapped = list(pair_batches(iter(open_raw_frames(raw)), 2))
+    assert [tuple(b.shape) for b in direct] == [tuple(b.shape) for b in mapped] == [
+        (2, 2, FRAME_H, FRAME_W, 3), (1, 2, FRAME_H, FRAME_W, 3)]
+    assert all(torch.equal(a, b) for a, b in zip(direct, mapped, strict=True))
