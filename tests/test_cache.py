@@ -1,0 +1,97 @@
+"""The ground-truth cache: keys, checksums, atomic writes, list/clear."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+import vcc
+from scorer import CacheKey, GroundTruthCache, NetOutputs
+
+
+def _key(**changes: object) -> CacheKey:
+    base = CacheKey(video_sha256="a" * 64, segnet_sha256="b" * 64, posenet_sha256="c" * 64, decode="pyav",
+                    device_type="cpu", batch_size=16, threads=2,
+                    versions=(("av", "17.0.0"), ("torch", "2.14.1")))
+    return dataclasses.replace(base, **changes)
+
+
+def _outputs(n: int = 5, seed: int = 0) -> NetOutputs:
+    g = torch.Generator().manual_seed(seed)
+    return NetOutputs(pose=torch.randn(n, 6, generator=g),
+                      seg=torch.randint(0, 5, (n, 384, 512), generator=g, dtype=torch.uint8))
+
+
+def _equal(a: NetOutputs, b: NetOutputs) -> bool:
+    return torch.equal(a.pose, b.pose) and torch.equal(a.seg, b.seg)
+
+
+def test_round_trip_is_exact(tmp_path: Path) -> None:
+    cache, out = GroundTruthCache(tmp_path), _outputs()
+    cache.put(_key(), out)
+    got = cache.get(_key())
+    assert got is not None and _equal(got, out)
+
+
+@pytest.mark.parametrize("change", [
+    {"video_sha256": "d" * 64},  # another video
+    {"segnet_sha256": "e" * 64},  # other weights
+    {"posenet_sha256": "f" * 64},
+    {"decode": "dali-emulated:1.52"},
+    {"device_type": "cuda"},
+    {"batch_size": 8},
+    {"threads": 4},
+    {"versions": (("av", "17.0.0"), ("torch", "2.10.0"))},
+])
+def test_any_key_change_misses(tmp_path: Path, change: dict) -> None:
+    cache = GroundTruthCache(tmp_path)
+    cache.put(_key(), _outputs())
+    assert cache.get(_key(**change)) is None
+    assert cache.get(_key()) is not None  # the original entry is untouched
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "garbage", "empty"])
+def test_corrupt_entry_is_dropped(tmp_path: Path, damage: str) -> None:
+    cache = GroundTruthCache(tmp_path)
+    path = cache.put(_key(), _outputs())
+    blob = bytearray(path.read_bytes())
+    if damage == "flip":
+        blob[-7] ^= 0x01
+    elif damage == "truncate":
+        blob = blob[: len(blob) // 2]
+    elif damage == "garbage":
+        blob = bytearray(b"not a cache entry" * 10)
+    else:
+        blob = bytearray()
+    path.write_bytes(bytes(blob))
+    assert cache.get(_key()) is None
+    assert not path.exists()  # removed, so the next score rebuilds it
+
+
+def test_concurrent_writers_leave_a_valid_entry(tmp_path: Path) -> None:
+    cache = GroundTruthCache(tmp_path)
+    out = _outputs(n=40)
+    threads = [threading.Thread(target=cache.put, args=(_key(), out)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = cache.get(_key())
+    assert got is not None and _equal(got, out)
+    assert [p.name for p in tmp_path.iterdir()] == [cache.path_for(_key()).name]  # no temp files left
+
+
+def test_cli_list_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    cache = GroundTruthCache(tmp_path)
+    cache.put(_key(), _outputs())
+    cache.put(_key(decode="dali-emulated:1.52"), _outputs())
+    (tmp_path / "keep-me.txt").write_text("not ours")
+    assert vcc.main(["cache", "list", "--cache-dir", str(tmp_path)]) == 0
+    listing = capsys.readouterr().out
+    assert "2 entries" in listing and "decode=dali-emulated:1.52" in listing
+    assert vcc.main(["cache", "clear", "--cache-dir", str(tmp_path)]) == 0
+    assert cache.entries() == [] and (tmp_path / "keep-me.txt").exists()  # only our files go
