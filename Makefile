@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.vcc-installed
 
-.PHONY: setup demo test lint bench docker-base docker-cpu clean
+.PHONY: setup demo test lint bench docker-base docker-cpu docker-t4 test-docker clean
 
 setup: $(STAMP)
 
@@ -32,3 +32,17 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Docker (see docker/README.md). Where no image registry is reachable, build the base with
+# debootstrap first and use the local profile: make docker-base && VCC_DOCKER_PROFILE=local make docker-cpu
+docker-base:
+	docker/build-base.sh
+
+docker-cpu: $(STAMP)
+	docker/build.sh cpu
+
+docker-t4: $(STAMP)
+	docker/build.sh t4
+
+test-docker: $(STAMP)
+	$(BIN)/python -m pytest -q -rs -m docker tests/test_docker.py tests/test_docker_unit.py tests/test_runner_docker.py
