@@ -566,6 +566,12 @@ def _score_submission(cfg: ScoreConfig) -> ScoreResult:
                     raise HarnessError(f"batch size mismatch at {video} pair {first_pair}")
                 acc.update(pose_distortion(gt, cand), seg_distortion(gt, cand), video, first_pair)
             bar.update(1)
+    if not truncated:
+        # zip() stops at the first exhausted stream, leaving the others suspended just before
+        # their end; finishing them runs their cache writes (no batches are left to compute).
+        for stream in streams[1:]:
+            for _ in stream:
+                raise HarnessError("ground-truth streams of different lengths")
     timings["score_s"] = time.perf_counter() - t2
     if dist is not None:
         order = {v.name: i for i, v in enumerate(all_videos)}

@@ -144,3 +144,6 @@ def test_decode_both_keeps_pyav_exact(tmp_path: Path, golden_challenge: Path, ex
     assert any("dali-emulated" in w and "approximates" in w for w in written["warnings"])
     printed = capsys.readouterr().out
     assert "against dali-emulated ground truth" in printed and "dali-emulated minus pyav" in printed
+    # both ground truths were cached, so the next `both` runs only the candidate's forward
+    decodes = {e.key["decode"] for e in GroundTruthCache(gt_cache_dir).entries()}
+    assert {"pyav", "dali-emulated:1.52"} <= decodes
