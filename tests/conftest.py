@@ -111,5 +111,6 @@ def golden_checkout(golden: Path, golden_challenge: Path, tmp_path_factory: pyte
     (root / "models").symlink_to(golden_challenge / "models")
     shutil.copy(golden_challenge / "public_test_video_names.txt", root)
     shutil.copy(Path(__file__).parent / "submissions" / "checkout_root" / "frame_utils.py", root)
-    (root / "make_candidates.py").symlink_to(golden / "make_candidates.py")
+    # A copy, not a link: inflate's sandbox has a private /tmp, and shared/ may live under /tmp.
+    shutil.copy(golden / "make_candidates.py", root / "make_candidates.py")
     return root
