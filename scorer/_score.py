@@ -454,7 +454,7 @@ class _GroundTruth:
                 self.status.add("hit")
                 for start in range(0, len(cached), self.batch_size):
                     stop = start + self.batch_size
-                    yield NetOutputs(cached.pose[start:stop], cached.seg[start:stop])
+                    yield NetOutputs(cached.pose[start:stop].to(self.device), cached.seg[start:stop].to(self.device))
                 return
             self.status.add("miss")
         computed = []
