@@ -73,11 +73,11 @@ def official_report_text(
 
 def terminal_summary(result: dict[str, Any]) -> str:
     """Each term, its contribution to the score, and the score at full precision."""
-    pose, seg, rate = result["posenet_distortion"], result["segnet_distortion"], result["rate"]
+    terms = result["terms"]
     rows = [
-        ("SegNet distortion", seg, 100 * seg, "100 * segnet"),
-        ("PoseNet distortion", pose, math.sqrt(pose * 10), "sqrt(10 * posenet)"),
-        ("Rate", rate, 25 * rate, "25 * rate"),
+        ("SegNet distortion", result["segnet_distortion"], terms["segnet"], "100 * segnet"),
+        ("PoseNet distortion", result["posenet_distortion"], terms["posenet"], "sqrt(10 * posenet)"),
+        ("Rate", result["rate"], terms["rate"], "25 * rate"),
     ]
     out = [
         f"vcc score ({result['decode']} ground truth, {result['device']}, {result['samples']} samples)",

@@ -9,6 +9,7 @@ Python doubles. The candidate's forward runs once however many ground truths
 
 from __future__ import annotations
 
+import math
 import platform
 import queue
 import threading
@@ -329,10 +330,25 @@ class TargetResult:
     official_report: str
 
     def terms(self) -> dict[str, float]:
+        """Each term's contribution, computed as score_formula adds them (math.sqrt, not ** 0.5)."""
         return {
             "segnet": 100 * self.segnet_distortion,
-            "posenet": (self.posenet_distortion * 10) ** 0.5,
+            "posenet": math.sqrt(self.posenet_distortion * 10),
             "rate": 25 * self.rate,
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "decode": self.decode,
+            "samples": self.samples,
+            "posenet_distortion": self.posenet_distortion,
+            "segnet_distortion": self.segnet_distortion,
+            "rate": self.rate,
+            "score": self.score,
+            "terms": self.terms(),
+            "cache": self.cache,
+            "per_pair": self.per_pair,
+            "official_report": self.official_report,
         }
 
 
@@ -358,44 +374,20 @@ class ScoreResult:
         return self.primary.score
 
     def as_json(self) -> dict[str, Any]:
-        p = self.primary
         out: dict[str, Any] = {
-            "samples": p.samples,
-            "posenet_distortion": p.posenet_distortion,
-            "segnet_distortion": p.segnet_distortion,
-            "rate": p.rate,
-            "score": p.score,
-            "terms": p.terms(),
+            **self.primary.as_json(),
             "archive_bytes": self.archive_bytes,
             "original_bytes": self.original_bytes,
-            "decode": p.decode,
             "device": self.device,
-            "per_pair": p.per_pair,
             "versions": self.versions,
             "assets": self.assets,
             "raws": [r.as_json() for r in self.raws],
             "warnings": self.warnings,
-            "official_report": p.official_report,
-            "cache": p.cache,
             "timings": self.timings,
             "truncated": self.truncated,
         }
         if len(self.targets) > 1:
-            out["targets"] = {
-                t.decode: {
-                    "decode": t.decode,
-                    "samples": t.samples,
-                    "posenet_distortion": t.posenet_distortion,
-                    "segnet_distortion": t.segnet_distortion,
-                    "rate": t.rate,
-                    "score": t.score,
-                    "terms": t.terms(),
-                    "cache": t.cache,
-                    "per_pair": t.per_pair,
-                    "official_report": t.official_report,
-                }
-                for t in self.targets
-            }
+            out["targets"] = {t.decode: t.as_json() for t in self.targets}
             first, second = (out["targets"][t.decode] for t in self.targets[:2])
             out["comparison"] = compare_targets(first, second)
         return out
