@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import subprocess
 import sys
 
 __all__ = ["main", "build_parser"]
@@ -35,9 +37,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from scorer import EXIT_HARNESS, VccError
+def _numerics_rerun(argv: list[str]) -> int | None:
+    """Apply --numerics before torch is imported: its caps are read when torch initialises.
 
+    Sets the caps in this process when torch is not loaded yet; otherwise (vcc.main called from
+    a Python program that imported torch) runs the same command in a fresh interpreter and
+    returns its exit code. None: carry on in this process.
+    """
+    from base import NUMERICS_PROFILES, check_profile_supported, numerics_from_argv, profile_env
+
+    profile = NUMERICS_PROFILES.get(numerics_from_argv(argv) or "native")
+    if profile is None or not profile.env:
+        return None  # native, or a wrong name that argparse reports
+    check_profile_supported(profile)
+    if all(os.environ.get(k) == v for k, v in profile.env.items()):
+        return None
+    if "torch" not in sys.modules:
+        os.environ.update(profile.env)
+        return None
+    return subprocess.run([sys.executable, "-m", "vcc", *argv], env=profile_env(profile)).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    from base import EXIT_HARNESS, VccError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        rerun = _numerics_rerun(argv)
+    except VccError as err:
+        print(f"vcc: error: {err.render()}", file=sys.stderr)
+        return err.exit_code
+    if rerun is not None:
+        return rerun
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -174,6 +174,7 @@ class DockerBackend:
             "--device", device, "--decode", decode,
             "--batch-size", str(cfg.batch_size), "--no-cache", "--quiet",
             *(["--threads", str(cfg.threads)] if cfg.threads else []),
+            "--numerics", cfg.numerics,
         ]  # fmt: skip
         mounts = self._challenge_mounts(hide_videos=False)
         mounts += [(str(ws.root), str(ws.root), True), (str(out), str(out), False)]

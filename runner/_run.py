@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from base import apply_profile, get_profile, numerics_identity
 from scorer import (
     BadInput,
     Challenge,
@@ -155,10 +156,13 @@ class RunConfig:
     # torch threads for scoring; default: the runner's CPU count, capped at this machine's.
     # CPU results depend on it in the last bits: the official CPU runner has 4.
     threads: int | None = None
+    # CPU kernel caps for scoring (and inflate, which inherits the environment): see base._numerics.
+    numerics: str = "native"
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)
         self.challenge_dir = Path(self.challenge_dir)
+        get_profile(self.numerics)  # an unknown name is bad input
         if self.runner not in RUNNERS:
             raise BadInput(f"unknown --runner {self.runner!r}", fix=f"use one of {', '.join(RUNNERS)}")
         if self.backend not in BACKENDS:
@@ -229,6 +233,7 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     workspace: str | None = None
     workspace_kept: bool = False
+    numerics: dict[str, Any] = field(default_factory=dict)  # the scorer's, else this process's
 
     @property
     def exit_code(self) -> int:
@@ -294,6 +299,7 @@ class RunResult:
             "out_dir": str(self.out_dir),
             "workspace": self.workspace,
             "workspace_kept": self.workspace_kept,
+            "numerics": (self.score or {}).get("numerics") or self.numerics,
         }
 
 
@@ -493,8 +499,11 @@ def _score(cfg: RunConfig, ws: Workspace, out: Path, device: str, decode: str) -
         cache_dir=cfg.cache_dir,
         use_cache=cfg.use_cache,
         progress=cfg.progress,
-        # The runner has `cpus` cores: scoring with more would flatter the headroom.
-        threads=cfg.threads or max(1, min(torch.get_num_threads(), cfg.cpus or cfg.shape.cpus)),
+        # The runner has `cpus` cores: scoring with more would flatter the headroom. A profile's
+        # thread count (runner: 4) is kept on any machine: the bits depend on it.
+        threads=cfg.threads or get_profile(cfg.numerics).threads
+        or max(1, min(torch.get_num_threads(), cfg.cpus or cfg.shape.cpus)),
+        numerics=cfg.numerics,
     )
     return score_submission(score_cfg).as_json()
 
@@ -543,6 +552,7 @@ def run_submission(cfg: RunConfig) -> RunResult:
     Errors in the arguments (unknown runner, missing challenge) raise before
     anything is written.
     """
+    apply_profile(get_profile(cfg.numerics))  # refuses before anything runs if it cannot apply
     challenge = Challenge.load(cfg.challenge_dir, cfg.names_file)
     name = cfg.submission_name
     out = Path(cfg.out_dir) if cfg.out_dir else default_out_dir(name)
@@ -552,7 +562,7 @@ def run_submission(cfg: RunConfig) -> RunResult:
         raise BadInput("--out cannot be the submission dir itself", path=out, fix="pass a new dir")
     out.mkdir(parents=True, exist_ok=True)
     json_path = Path(cfg.json_path) if cfg.json_path else out / "run.json"
-    result = RunResult(cfg, out.resolve(), json_path)
+    result = RunResult(cfg, out.resolve(), json_path, numerics=numerics_identity(cfg.numerics))
     shape = cfg.shape
     try:
         backend = make_backend(cfg, challenge)

@@ -7,7 +7,8 @@ import re
 import sys
 from pathlib import Path
 
-from scorer import BadInput
+from base import add_numerics_argument
+from scorer import BadInput, numerics_line
 
 from ._archive import ExtractLimits
 from ._run import BACKENDS, RUNNERS, RunConfig, RunResult, run_submission
@@ -140,6 +141,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads for scoring (default: the runner's CPUs, capped at this machine's); "
                    "CPU scores depend on it in the last bits, and the CPU runner has 4")
+    add_numerics_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)
 
@@ -178,6 +180,7 @@ def _config(args: argparse.Namespace) -> RunConfig:
         cache_dir=args.cache_dir,
         docker_image=args.image,
         threads=args.threads,
+        numerics=args.numerics,
     )
 
 
@@ -222,6 +225,8 @@ def summary(result: RunResult) -> str:
             f"segnet {s['segnet_distortion']!r}, rate {s['rate']!r}; "
             f"{s['samples']} samples, {s['decode']})"
         )
+    if r.get("numerics"):
+        lines.append(f"  numerics: {numerics_line(r['numerics'])}")
     for w in r["warnings"]:
         lines.append(f"  warning:  {w}")
     lines.append(f"  report:   {result.json_path}")

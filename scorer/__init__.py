@@ -3,6 +3,19 @@
 The data's path: assets -> decode -> nets -> distortion -> score -> report.
 """
 
+from base import (
+    EXIT_BAD_INPUT,
+    EXIT_GATE,
+    EXIT_HARNESS,
+    EXIT_OK,
+    EXIT_SUBMISSION_FAILED,
+    BadInput,
+    GateFailed,
+    HarnessError,
+    SubmissionFailed,
+    VccError,
+)
+
 from ._assets import (
     FRAME_BYTES,
     FRAME_H,
@@ -48,21 +61,10 @@ from ._distortion import (
     segnet_input,
     to_model_input,
 )
-from ._errors import (
-    EXIT_BAD_INPUT,
-    EXIT_GATE,
-    EXIT_HARNESS,
-    EXIT_OK,
-    EXIT_SUBMISSION_FAILED,
-    BadInput,
-    GateFailed,
-    HarnessError,
-    SubmissionFailed,
-    VccError,
-)
 from ._nets import build_posenet, build_segnet, load_nets, load_weights
 from ._report import (
     compare_targets,
+    numerics_line,
     official_report_text,
     score_formula,
     terminal_summary,
@@ -140,6 +142,7 @@ __all__ = [
     "load_nets",
     "load_weights",
     "compare_targets",
+    "numerics_line",
     "official_report_text",
     "score_formula",
     "terminal_summary",

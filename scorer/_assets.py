@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._errors import BadInput
+from base import BadInput
 
 __all__ = [
     "FRAME_H",

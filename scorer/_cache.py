@@ -1,6 +1,7 @@
 """Ground-truth cache: the originals' per-sample net outputs, keyed by all that changes them.
 
-One file per (video, weights, decode path, device type, batch size, library versions).
+One file per (video, weights, decode path and DALI version, device type, batch size, threads,
+numerics class and caps, library versions).
 Layout: magic, header length, JSON header (key, sample count, sha256 of the payload),
 then PoseNet outputs (float32, N x 6) and SegNet argmax maps (uint8, N x 384 x 512).
 Writes go to a temp file and are renamed into place, so concurrent runs never see
@@ -25,7 +26,7 @@ from ._report import write_atomic
 
 __all__ = ["CACHE_FORMAT", "default_cache_dir", "CacheKey", "CacheEntryInfo", "GroundTruthCache"]
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the key holds the numerics class, profile and caps
 _MAGIC = b"VCCGT\x00\x00\x01"
 
 
@@ -44,6 +45,8 @@ class CacheKey:
     batch_size: int
     threads: int  # CPU results depend on torch's thread count (0 on CUDA)
     versions: tuple[tuple[str, str], ...]  # torch, timm, smp, av, numpy
+    # CPU: numerics class, profile and kernel caps; CUDA: GPU name and compute capability.
+    numerics: tuple[tuple[str, str], ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -56,6 +59,7 @@ class CacheKey:
             "batch_size": self.batch_size,
             "threads": self.threads,
             "versions": dict(self.versions),
+            "numerics": dict(self.numerics),
         }
 
     def digest(self) -> str:

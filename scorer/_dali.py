@@ -50,9 +50,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from base import BadInput, HarnessError
+
 from ._assets import FRAME_H, FRAME_W
 from ._decode import YUV_TO_RGB, YuvFrame, count_video_frames, iter_yuv_frames
-from ._errors import BadInput, HarnessError
 
 __all__ = [
     "DALI_VARIANTS",

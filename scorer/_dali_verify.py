@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from base import EXIT_OK, BadInput, GateFailed
+
 from ._dali import (
     DALI_VARIANTS,
     dali_frame_count,
@@ -28,7 +30,6 @@ from ._dali import (
     yuv420_to_rgb_dali,
 )
 from ._decode import iter_yuv_frames
-from ._errors import EXIT_OK, BadInput, GateFailed
 from ._report import write_json_atomic
 
 __all__ = [

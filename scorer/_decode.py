@@ -14,8 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from base import BadInput
+
 from ._assets import FRAME_BYTES, FRAME_H, FRAME_W
-from ._errors import BadInput
 
 __all__ = [
     "YuvFrame",

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from base import BadInput, HarnessError, SubmissionFailed
+
 from ._assets import FRAME_H, FRAME_W
-from ._errors import BadInput, HarnessError, SubmissionFailed
 
 __all__ = [
     "DEMO_BUILDER_VERSION",

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ._errors import BadInput
+from base import BadInput
 
 __all__ = [
     "MODEL_INPUT_HW",

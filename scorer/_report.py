@@ -17,6 +17,7 @@ __all__ = [
     "score_formula",
     "official_report_text",
     "terminal_summary",
+    "numerics_line",
 ]
 
 
@@ -85,6 +86,8 @@ def terminal_summary(result: dict[str, Any]) -> str:
     ]
     for name, value, contribution, how in rows:
         out.append(f"  {name:<20}{value!r:>24}  {contribution!r:>22}  = {how}")
+    if "numerics" in result:
+        out.append(f"  {'numerics':<20}{numerics_line(result['numerics'])}")
     out.append(f"  {'score':<20}{result['score']!r:>24}  (official report shows {result['score']:.2f})")
     for name, target in result.get("targets", {}).items():
         if name == result["decode"]:
@@ -97,6 +100,16 @@ def terminal_summary(result: dict[str, Any]) -> str:
     for w in result.get("warnings", []):
         out.append(f"  warning: {w}")
     return "\n".join(out)
+
+
+def numerics_line(numerics: dict[str, Any]) -> str:
+    """The CPU numerics class and what set it, in one line."""
+    caps = ", ".join(f"{k}={v}" for k, v in numerics.get("caps", {}).items() if v)
+    text = (f"class {numerics.get('class')} (profile {numerics.get('profile')}, {numerics.get('torch_threads')} "
+            f"torch threads{', ' + caps if caps else ''})")
+    if "gpu" in numerics:
+        text += f"; GPU {numerics['gpu'].get('name')} (sm {numerics['gpu'].get('compute_capability')})"
+    return text
 
 
 def compare_targets(first: dict[str, Any], second: dict[str, Any], top: int = 10) -> dict[str, Any]:

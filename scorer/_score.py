@@ -10,6 +10,7 @@ Python doubles. The candidate's forward runs once however many ground truths
 from __future__ import annotations
 
 import math
+import os
 import platform
 import queue
 import threading
@@ -21,12 +22,13 @@ from typing import Any, TypeVar
 
 import torch
 
+from base import BadInput, HarnessError, apply_profile, get_profile, installed_dali_version, numerics_identity
+
 from ._assets import FRAME_BYTES, Challenge, VideoAsset
 from ._cache import CacheKey, GroundTruthCache
 from ._decode import YUV_TO_RGB, count_video_frames, iter_rgb_frames, pair_batches, raw_pair_batches
 from ._distortion import NetOutputs, net_outputs, pose_distortion, seg_distortion
 from ._distributed import Distributed
-from ._errors import BadInput, HarnessError
 from ._nets import load_nets
 from ._report import compare_targets, official_report_text, score_formula, write_atomic, write_json_atomic
 
@@ -76,6 +78,12 @@ class ScoreConfig:
     # torch's intra-op threads. CPU results depend on it in the last bits (kernels split work
     # by thread count), so it is part of the cache key and the report. None: torch's default.
     threads: int | None = None
+    # CPU kernel caps (native | runner | portable, see base._numerics); applied before torch
+    # runs a kernel. A profile with a thread count sets the threads unless `threads` is given.
+    numerics: str = "native"
+    # Decoded ground-truth frames shared between processes (`--spread`): each video's frames
+    # are read from here when a process before wrote them, else decoded and written here.
+    shared_frames_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)
@@ -91,6 +99,7 @@ class ScoreConfig:
             raise BadInput(f"--threads must be at least 1, got {self.threads}", fix="omit it for torch's default")
         if self.batch_size < 1:
             raise BadInput(f"--batch-size must be at least 1, got {self.batch_size}", fix="use 16 (official)")
+        get_profile(self.numerics)  # an unknown name is bad input
 
     @property
     def inflated(self) -> Path:
@@ -107,6 +116,11 @@ class ScoreConfig:
     @property
     def json_report(self) -> Path:
         return Path(self.json_path) if self.json_path else self.submission_dir / "vcc-report.json"
+
+    @property
+    def effective_threads(self) -> int | None:
+        """The thread count asked for: --threads, else the profile's, else None (torch's default)."""
+        return self.threads if self.threads is not None else get_profile(self.numerics).threads
 
     @property
     def targets(self) -> list[str]:
@@ -364,6 +378,7 @@ class ScoreResult:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     truncated: bool = False  # scored like the official zip() over a short raw
+    numerics: dict[str, Any] = field(default_factory=dict)  # what decides the last bits here
 
     @property
     def primary(self) -> TargetResult:
@@ -385,6 +400,7 @@ class ScoreResult:
             "warnings": self.warnings,
             "timings": self.timings,
             "truncated": self.truncated,
+            "numerics": self.numerics,
         }
         if len(self.targets) > 1:
             out["targets"] = {t.decode: t.as_json() for t in self.targets}
@@ -413,17 +429,21 @@ class _GroundTruth:
         device: torch.device,
         read_ahead: int,
         dali_variant: str,
+        shared_frames_dir: Path | None = None,
     ) -> None:
         self.decode, self.challenge, self.nets, self.cache = decode, challenge, nets, cache
         self.key_fields, self.batch_size, self.device = key_fields, batch_size, device
         self.read_ahead, self.dali_variant = read_ahead, dali_variant
+        self.shared_frames_dir = shared_frames_dir
         self.status: set[str] = set()
 
     @property
     def conversion(self) -> str:
-        """The frames' exact recipe: the cache key's decode field."""
+        """The frames' exact recipe: the cache key's decode field (a DALI upgrade changes the frames)."""
         if self.decode == "dali-emulated":
             return f"dali-emulated:{self.dali_variant}"
+        if self.decode == "dali":
+            return f"dali:{installed_dali_version()}"
         return self.decode
 
     def key(self, video: VideoAsset) -> CacheKey:
@@ -437,7 +457,13 @@ class _GroundTruth:
             return iter_dali_pair_batches(video.path, self.batch_size, self.device)
         if self.conversion not in YUV_TO_RGB:
             raise HarnessError(f"decode path {self.conversion!r} is not available in this build")
-        return pair_batches(iter_rgb_frames(video.path, self.conversion), self.batch_size)
+        frames = iter_rgb_frames(video.path, self.conversion)
+        if self.shared_frames_dir is not None:
+            shared = Path(self.shared_frames_dir) / f"{self.key_fields['videos'][video.name]}.{self.conversion}.rgb"
+            if shared.is_file():
+                return raw_pair_batches(shared, self.batch_size)
+            frames = _tee_frames(frames, shared)
+        return pair_batches(frames, self.batch_size)
 
     def batches(self, video: VideoAsset) -> Iterator[NetOutputs]:
         if self.cache is not None:
@@ -466,12 +492,36 @@ class _GroundTruth:
                 pair += len(out)
 
 
+def _tee_frames(frames: Iterator[Any], path: Path) -> Iterator[Any]:
+    """Yield the frames and write them to `path`; it appears (renamed) only once complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            for frame in frames:
+                f.write(frame.tobytes())
+                yield frame
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _candidate_stream(
     raws: list[RawCheck], nets: tuple[torch.nn.Module, torch.nn.Module], batch_size: int, read_ahead: int
 ) -> Iterator[NetOutputs]:
     for raw in raws:
         for batch in prefetch(raw_pair_batches(raw.path, batch_size), read_ahead):
             yield net_outputs(*nets, batch)
+
+
+def _numerics_key(numerics: dict[str, Any], device: torch.device) -> tuple[tuple[str, str], ...]:
+    """The cache key's share of the numerics: the class, the profile and the caps in force (CPU),
+    the GPU's name and compute capability (CUDA)."""
+    if device.type == "cuda":
+        gpu = numerics.get("gpu", {})
+        return (("gpu", str(gpu.get("name"))), ("compute_capability", str(gpu.get("compute_capability"))))
+    caps = tuple((k, v or "") for k, v in sorted(numerics["caps"].items()))
+    return (("class", numerics["class"]), ("profile", numerics["profile"]), *caps)
 
 
 def _resolve_device(name: str) -> torch.device:
@@ -486,7 +536,12 @@ def _resolve_device(name: str) -> torch.device:
 
 
 def score_submission(cfg: ScoreConfig) -> ScoreResult:
-    """Score one submission; writes report.txt and the JSON report unless told not to."""
+    """Score one submission; writes report.txt and the JSON report unless told not to.
+
+    A numerics profile other than native must be in the environment before torch is imported
+    (the CLI does this); otherwise this refuses rather than report a profile that did not run.
+    """
+    apply_profile(get_profile(cfg.numerics))
     threads = torch.get_num_threads()
     try:
         return _score_submission(cfg)
@@ -515,9 +570,10 @@ def _score_submission(cfg: ScoreConfig) -> ScoreResult:
     warnings += challenge.asset_warnings(assets)
     if truncated:
         warnings.append("scored like the official zip() loop over a short raw: the submission is invalid")
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
+    if cfg.effective_threads is not None:
+        torch.set_num_threads(cfg.effective_threads)
     versions = library_versions()
+    numerics = numerics_identity(cfg.numerics, device=str(device))
     by_path = {a.relpath: a for a in assets}
     key_fields = {
         "videos": {v.name: by_path[v.path.relative_to(challenge.root).as_posix()].sha256 for v in challenge.videos},
@@ -526,6 +582,7 @@ def _score_submission(cfg: ScoreConfig) -> ScoreResult:
         "device_type": device.type,
         "batch_size": cfg.batch_size,
         "threads": torch.get_num_threads() if device.type == "cpu" else 0,
+        "numerics": _numerics_key(numerics, device),
         "versions": tuple(sorted((k, v) for k, v in versions.items() if k not in ("python", "torch_threads"))),
     }
 
@@ -542,7 +599,7 @@ def _score_submission(cfg: ScoreConfig) -> ScoreResult:
     cache = GroundTruthCache(cfg.cache_dir) if cfg.use_cache and not cfg.reference_loop else None
     read_ahead = 0 if cfg.reference_loop else 1
     truths = [_GroundTruth(d, challenge, nets, cache, key_fields, cfg.batch_size, device, read_ahead,
-                           cfg.dali_variant) for d in cfg.targets]
+                           cfg.dali_variant, cfg.shared_frames_dir) for d in cfg.targets]
     accs = [Accumulator(device) for _ in truths]
     total_batches = sum(len(batch_sizes(r.expected_frames // 2, cfg.batch_size)) for r in raws)
 
@@ -617,7 +674,7 @@ def _score_submission(cfg: ScoreConfig) -> ScoreResult:
             warnings.append(note)
     timings["total_s"] = time.perf_counter() - t0
     result = ScoreResult(targets, archive_bytes, original_bytes, cfg.device, versions,
-                         {a.relpath: a.as_json() for a in assets}, raws, warnings, timings, truncated)
+                         {a.relpath: a.as_json() for a in assets}, raws, warnings, timings, truncated, numerics)
     if dist is not None:
         dist.close()
     if cfg.write_reports and (dist is None or dist.is_main):  # rank 0 reports, as officially

@@ -8,9 +8,10 @@ import os
 import sys
 from pathlib import Path
 
+from base import EXIT_BAD_INPUT, EXIT_OK, add_numerics_argument
+
 from ._cache import GroundTruthCache, default_cache_dir
 from ._dali import DALI_VARIANTS
-from ._errors import EXIT_BAD_INPUT, EXIT_OK
 from ._report import terminal_summary
 from ._score import DECODE_CHOICES, ScoreConfig, score_submission
 
@@ -35,6 +36,7 @@ def add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads; results depend on it in the last bits (the CPU runner has 4 cores); "
                    "default: torch's default for this machine")
+    add_numerics_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -60,7 +62,19 @@ def _score(args: argparse.Namespace) -> int:
         reference_loop=args.reference_loop,
         dali_variant=args.dali_variant,
         threads=args.threads,
+        numerics=args.numerics,
+        archive_path=args.archive,
+        shared_frames_dir=args.shared_frames_dir,
     )
+    if args.spread:
+        from ._spread import score_spread, spread_text
+
+        report = score_spread(cfg)
+        print(report["official_report"], end="")
+        print(terminal_summary(report))
+        print(spread_text(report["spread"]))
+        print(f"reports: {cfg.report}  {cfg.json_report}")
+        return EXIT_BAD_INPUT if report["truncated"] else EXIT_OK
     result = score_submission(cfg)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
         return EXIT_OK
@@ -89,6 +103,7 @@ def _cache(args: argparse.Namespace) -> int:
         k = e.key
         print(f"  {e.path.name}  {e.bytes / 1e6:8.1f} MB  {e.samples:5d} samples  "
               f"decode={k.get('decode')} device={k.get('device_type')} batch={k.get('batch_size')} "
+              f"threads={k.get('threads')} numerics={dict(k.get('numerics') or {}).get('class', '-')} "
               f"video={str(k.get('video_sha256'))[:12]}")
     return EXIT_OK
 
@@ -109,12 +124,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("submission_dir", type=Path)
     add_scoring_args(p)
     p.add_argument("--inflated-dir", type=Path, default=None, help="default SUBMISSION_DIR/inflated")
+    p.add_argument("--archive", type=Path, default=None, help="default SUBMISSION_DIR/archive.zip")
     p.add_argument("--report", type=Path, default=None, help="report.txt path (default SUBMISSION_DIR/report.txt)")
     p.add_argument("--json", type=Path, default=None, help="JSON report (default SUBMISSION_DIR/vcc-report.json)")
     p.add_argument("--official-truncation", action="store_true",
                    help="score a short raw as the official zip() loop silently would (still exits 2)")
     p.add_argument("--reference-loop", action="store_true",
                    help="run like the official evaluator (no cache, no read-ahead): the benchmark's baseline")
+    p.add_argument("--spread", action="store_true",
+                   help="score under every numerics profile and thread count this machine can run (one process "
+                   "each, one candidate forward each) and report each figure's min, max and spread")
+    p.add_argument("--shared-frames-dir", type=Path, default=None, help=argparse.SUPPRESS)  # --spread's children
     p.set_defaults(handler=_score)
 
     c = sub.add_parser("cache", help="list or clear the ground-truth cache")

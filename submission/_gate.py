@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from base import numerics_identity
 from runner import RunConfig, RunResult, default_out_dir, run_submission
 from scorer import BadInput, GateFailed, VccError, write_json_atomic
 
@@ -195,6 +196,8 @@ class GateResult:
                 k: run.get(k)
                 for k in ("verdict", "exit_code", "message", "score", "clock", "phases", "repeat", "warnings")
             },
+            "numerics": run["numerics"] if run else numerics_identity(self.config.run_options.get("numerics",
+                                                                                                   "native")),
         }
 
     def summary(self) -> str:

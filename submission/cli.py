@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from base import add_numerics_argument
 from runner import RUNNERS
 from scorer import BadInput, write_json_atomic
 
@@ -125,6 +126,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="seconds the job spends before evaluate.sh (default: the runner's estimate)",
     )
     p.add_argument("--network", choices=("on", "off"), default="on", help="network for inflate")
+    add_numerics_argument(p)
     p.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="results dir (default ./vcc-run-<name>-<time>)"
     )
@@ -200,7 +202,7 @@ def _gate(args: argparse.Namespace) -> int:
         lint_ignore=tuple(args.lint_ignore),
         setup_overhead_s=args.setup_overhead,
         progress=not args.quiet,
-        run_options={"network": args.network == "on"},
+        run_options={"network": args.network == "on", "numerics": args.numerics},
     )
     result = gate_submission(cfg)
     print(result.summary())

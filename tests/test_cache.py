@@ -16,7 +16,8 @@ from scorer import CacheKey, GroundTruthCache, NetOutputs
 def _key(**changes: object) -> CacheKey:
     base = CacheKey(video_sha256="a" * 64, segnet_sha256="b" * 64, posenet_sha256="c" * 64, decode="pyav",
                     device_type="cpu", batch_size=16, threads=2,
-                    versions=(("av", "17.0.0"), ("torch", "2.14.1")))
+                    versions=(("av", "17.0.0"), ("torch", "2.14.1")),
+                    numerics=(("class", "AVX2-AuthenticAMD"), ("profile", "native")))
     return dataclasses.replace(base, **changes)
 
 
@@ -46,6 +47,9 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
     {"batch_size": 8},
     {"threads": 4},
     {"versions": (("av", "17.0.0"), ("torch", "2.10.0"))},
+    {"numerics": (("class", "AVX512-GenuineIntel"), ("profile", "native"))},  # another CPU class
+    {"numerics": (("class", "AVX2-AuthenticAMD"), ("profile", "portable"))},  # other kernel caps
+    {"decode": "dali:1.53.0"},  # a DALI upgrade changes the T4 frames
 ])
 def test_any_key_change_misses(tmp_path: Path, change: dict) -> None:
     cache = GroundTruthCache(tmp_path)

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+from base import EXIT_HARNESS, BadInput, HarnessError
 from scorer import YUV_TO_RGB, YuvFrame, iter_yuv_frames, yuv420_to_rgb_pyav
 from scorer._dali import (
     DALI_VARIANTS,
@@ -31,7 +32,6 @@ from scorer._dali import (
     iter_dali_pair_batches,
     yuv420_to_rgb_dali,
 )
-from scorer._errors import EXIT_HARNESS, BadInput, HarnessError
 
 GOLDEN = Path(__file__).parents[1].parent / "shared" / "golden"
 GOLDEN_VIDEO = GOLDEN / "challenge" / "videos" / "0.mkv"

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 import scorer._dali_verify as dv
+from base import BadInput, GateFailed, HarnessError
 from scorer import iter_yuv_frames, yuv420_to_rgb_pyav
 from scorer._dali import iter_dali_pair_batches, yuv420_to_rgb_dali
-from scorer._errors import BadInput, GateFailed, HarnessError
 
 GOLDEN_VIDEO = Path(__file__).parents[1].parent / "shared" / "golden" / "challenge" / "videos" / "0.mkv"
 needs_golden = pytest.mark.skipif(not GOLDEN_VIDEO.is_file(), reason=f"golden video absent: {GOLDEN_VIDEO}")

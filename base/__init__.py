@@ -1,0 +1,68 @@
+"""vcc's torch-free base: exit codes and errors, CPU numerics profiles.
+
+Every command can import this without loading torch.
+"""
+
+from ._errors import (
+    EXIT_BAD_INPUT,
+    EXIT_GATE,
+    EXIT_HARNESS,
+    EXIT_OK,
+    EXIT_SUBMISSION_FAILED,
+    BadInput,
+    GateFailed,
+    HarnessError,
+    SubmissionFailed,
+    VccError,
+)
+from ._numerics import (
+    CAP_VARIABLES,
+    NUMERICS_HELP,
+    NUMERICS_PROFILES,
+    PORTABLE_THREADS,
+    RUNNER_THREADS,
+    CpuInfo,
+    NumericsProfile,
+    add_numerics_argument,
+    apply_profile,
+    caps_in_force,
+    check_profile_supported,
+    cpu_info,
+    get_profile,
+    installed_dali_version,
+    numerics_class_id,
+    numerics_from_argv,
+    numerics_identity,
+    profile_env,
+)
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_GATE",
+    "EXIT_HARNESS",
+    "EXIT_OK",
+    "EXIT_SUBMISSION_FAILED",
+    "BadInput",
+    "GateFailed",
+    "HarnessError",
+    "SubmissionFailed",
+    "VccError",
+    "CAP_VARIABLES",
+    "NUMERICS_HELP",
+    "NUMERICS_PROFILES",
+    "PORTABLE_THREADS",
+    "RUNNER_THREADS",
+    "CpuInfo",
+    "NumericsProfile",
+    "add_numerics_argument",
+    "apply_profile",
+    "caps_in_force",
+    "check_profile_supported",
+    "cpu_info",
+    "get_profile",
+    "installed_dali_version",
+    "numerics_class_id",
+    "numerics_identity",
+    "numerics_from_argv",
+    "profile_env",
+]
