@@ -1,4 +1,11 @@
-"""Shared fixtures: the golden stand-in challenge (../shared/golden) and its candidates."""
+"""Shared fixtures: the golden stand-in challenge (../shared/golden) and its candidates.
+
+The golden figures depend on the CPU numerics class (torch's kernels differ by instruction set).
+`expected` is the official figures for this machine's class (`expected-<class>.json`) where
+../shared/golden has them; elsewhere it is the same schema computed here by vcc's reference loop
+(the official evaluator's shape: no cache, no read-ahead), so the exactness tests then compare
+the fast paths with the reference on this machine, and the pytest summary says so.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +13,34 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
+# Every golden figure is for 2 torch threads (the thread count changes the last bits).
+GOLDEN_THREADS = 2
 
 
 def golden_or_skip() -> Path:
     if not (GOLDEN / "expected.json").is_file():
         pytest.skip(f"golden data not found at {GOLDEN} (it sits beside the checkout as shared/golden)")
     return GOLDEN
+
+
+@dataclass
+class GoldenFigures:
+    """What the exactness tests compare with on this machine."""
+
+    numerics_class: str
+    source: str  # "official" (a file of ../shared/golden) or "reference" (computed here)
+    path: Path | None  # the official file, when source is official
+    data: dict
+    matches: list[str]  # with source "reference": the golden files it reproduces exactly
+
+
+_FIGURES: list[GoldenFigures] = []  # filled once per session, read by the terminal summary
 
 
 @pytest.fixture(scope="session")
@@ -30,16 +54,90 @@ def golden_challenge(golden: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def expected(golden: Path) -> dict:
+def golden_spec(golden: Path) -> dict:
+    """expected.json: the candidates' arguments and the frame hashes, the same in every class's file."""
     return json.loads((golden / "expected.json").read_text())
 
 
+def class_golden_file(golden: Path, numerics_class: str) -> Path | None:
+    path = golden / f"expected-{numerics_class}.json"
+    return path if path.is_file() else None
+
+
+def reference_figures(golden_challenge: Path, spec: dict, raws: dict[str, Path], root: Path) -> dict:
+    """The golden schema, computed by vcc's reference loop on this machine."""
+    from scorer import ScoreConfig, score_submission
+
+    out: dict = {"about": "computed by vcc's reference loop on this machine",
+                 "pyav_frame_sha256": spec["pyav_frame_sha256"], "candidates": {}}
+    for name, cand in spec["candidates"].items():
+        sub = make_submission(root / name, raws[name], cand["archive_bytes"])
+        result = score_submission(ScoreConfig(
+            submission_dir=sub, challenge_dir=golden_challenge, use_cache=False, progress=False,
+            threads=GOLDEN_THREADS, reference_loop=True, write_reports=False,
+            official_truncation=cand["samples"] < len(spec["pyav_frame_sha256"]) // 2,  # `short`
+        )).as_json()
+        out["library_versions"] = {k: result["versions"][k].split("+")[0]
+                                   for k in ("torch", "timm", "segmentation-models-pytorch", "av", "numpy")}
+        out["candidates"][name] = {
+            **{k: result[k] for k in ("samples", "posenet_distortion", "segnet_distortion", "archive_bytes",
+                                      "original_bytes", "rate", "score")},
+            "per_pair_posenet": [p["posenet"] for p in result["per_pair"]],
+            "per_pair_segnet": [p["segnet"] for p in result["per_pair"]],
+            "make_candidates_args": cand["make_candidates_args"],
+        }
+    return out
+
+
+def _same_figures(a: dict, b: dict) -> bool:
+    keys = ("samples", "posenet_distortion", "segnet_distortion", "score", "per_pair_posenet", "per_pair_segnet")
+    return all(a["candidates"][n][k] == b["candidates"][n][k] for n in a["candidates"] for k in keys)
+
+
 @pytest.fixture(scope="session")
-def candidate_raws(golden: Path, expected: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def golden_figures(golden: Path, golden_challenge: Path, golden_spec: dict, candidate_raws: dict,
+                   tmp_path_factory: pytest.TempPathFactory) -> GoldenFigures:
+    from base import numerics_class_id
+
+    numerics_class = numerics_class_id()
+    path = class_golden_file(golden, numerics_class)
+    if path is not None:
+        figures = GoldenFigures(numerics_class, "official", path, json.loads(path.read_text()), [])
+    else:
+        data = reference_figures(golden_challenge, golden_spec, candidate_raws, tmp_path_factory.mktemp("reference"))
+        matches = [p.name for p in sorted(golden.glob("expected*.json")) if _same_figures(data, json.loads(
+            p.read_text()))]
+        figures = GoldenFigures(numerics_class, "reference", None, data, matches)
+    _FIGURES.append(figures)
+    return figures
+
+
+@pytest.fixture(scope="session")
+def expected(golden_figures: GoldenFigures) -> dict:
+    """The golden figures for this machine: official for its class where they exist, else vcc's reference."""
+    return golden_figures.data
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for figures in _FIGURES:
+        if figures.source == "official":
+            terminalreporter.write_line(
+                f"golden: CPU numerics class {figures.numerics_class}: compared with the official figures in "
+                f"{figures.path.name}")
+            continue
+        terminalreporter.write_line(
+            f"golden: no official figures for CPU numerics class {figures.numerics_class} in {GOLDEN} "
+            f"(expected-{figures.numerics_class}.json is missing): the exactness tests compared vcc's fast paths "
+            "with its reference loop on this machine"
+            + (f"; the reference reproduces {', '.join(figures.matches)} exactly" if figures.matches else ""))
+
+
+@pytest.fixture(scope="session")
+def candidate_raws(golden: Path, golden_spec: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The golden candidates' .raw files, written by the golden make_candidates.py."""
     out = tmp_path_factory.mktemp("candidates")
     raws = {}
-    for name, cand in expected["candidates"].items():
+    for name, cand in golden_spec["candidates"].items():
         raw = out / f"{name}.raw"
         subprocess.run(
             [sys.executable, str(golden / "make_candidates.py"), str(golden / "challenge/videos/0.mkv"), str(raw),

@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import GOLDEN_THREADS
 
 import runner._docker as rd
 from runner._docker import docker_run, docker_unavailable_reason, ensure_image, image_labels
@@ -278,8 +279,7 @@ def test_ensure_image_reuses_and_labels(vcc_image):
 
 
 @pytest.mark.slow
-def test_vcc_score_in_image_matches_golden(vcc_image, tmp_path):
-    expected = json.loads((GOLDEN / "expected.json").read_text())
+def test_vcc_score_in_image_matches_golden(vcc_image, tmp_path, expected):
     near = expected["candidates"]["near"]
     challenge = GOLDEN / "challenge"
     sub = tmp_path / "submission"
@@ -311,6 +311,8 @@ def test_vcc_score_in_image_matches_golden(vcc_image, tmp_path):
             "--json",
             "/out/score.json",
             "--quiet",
+            "--threads",
+            str(GOLDEN_THREADS),
         ],
         mounts=[(str(challenge), "/challenge", True), (str(sub), "/submission", True), (str(out), "/out", False)],
         workdir="/out",

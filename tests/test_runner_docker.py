@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import GOLDEN_THREADS
 
 import runner._docker_backend as docker_backend
 from runner._docker import docker_unavailable_reason
@@ -113,7 +114,7 @@ def test_official_style_submission_in_docker(tmp_path, golden_checkout, golden_c
     shutil.copytree(HERE / "submissions" / "official_style", sub)
     with zipfile.ZipFile(sub / "archive.zip", "w") as zf:
         zf.write(golden_challenge / "videos" / "0.mkv", "v")
-    code, r = run(sub, challenge, tmp_path / "out")
+    code, r = run(sub, challenge, tmp_path / "out", "--threads", str(GOLDEN_THREADS))
     assert code == 0, r["message"] + (r["inflate"] or {}).get("stderr_tail", "")
     near = expected["candidates"]["near"]
     assert r["score"]["samples"] == near["samples"]

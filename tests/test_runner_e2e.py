@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import GOLDEN_THREADS
 
 import scorer
 from runner.cli import main as run_main
@@ -44,7 +45,8 @@ def test_official_style_submission_scores_the_golden_figures(
     with zipfile.ZipFile(sub / "archive.zip", "w") as zf:  # the stream itself, stored
         zf.write(golden_challenge / "videos" / "0.mkv", "v")
     out = tmp_path / "out"
-    code = run_main([str(sub), "--challenge-dir", str(challenge), "--out", str(out), "--quiet", "--repeat", "2"])
+    code = run_main([str(sub), "--challenge-dir", str(challenge), "--out", str(out), "--quiet", "--repeat", "2",
+                     "--threads", str(GOLDEN_THREADS)])
     report = json.loads((out / "run.json").read_text())
     assert code == 0, report["message"] + report["inflate"]["stderr_tail"]
     assert report["verdict"] == "ok"

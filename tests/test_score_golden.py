@@ -1,4 +1,8 @@
-"""The scorer against figures the official code computed on the golden data: float equality."""
+"""The scorer against the golden figures for this machine's CPU class: float equality.
+
+`expected` (conftest) is the official code's figures for this class where ../shared/golden has
+them, else vcc's reference loop run here; no figure is written into a test.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_submission
+from conftest import GOLDEN_THREADS, GoldenFigures, make_submission
 
 import vcc
 from scorer import GroundTruthCache, ScoreConfig, iter_rgb_frames, score_submission
 
 pytestmark = pytest.mark.slow
-
-# CPU results depend on torch's thread count in the last bits; the golden figures match
-# 2 threads (1 thread gives other per-pair values), so every golden score pins 2.
-GOLDEN_THREADS = 2
 
 
 def _score(sub: Path, challenge: Path, cache_dir: Path | None, **kw: object):
@@ -38,6 +38,17 @@ def test_pyav_frames_equal_golden_sha256(golden_challenge: Path, expected: dict)
     got = [hashlib.sha256(np.ascontiguousarray(f).tobytes()).hexdigest()
            for f in iter_rgb_frames(golden_challenge / "videos" / "0.mkv")]
     assert got == expected["pyav_frame_sha256"]
+
+
+def test_reference_loop_matches_the_official_figures(tmp_path: Path, golden_challenge: Path,
+                                                     golden_figures: GoldenFigures, candidate_raws: dict) -> None:
+    """vcc's reference loop, which stands in for the official figures on other classes, is exact itself."""
+    if golden_figures.source != "official":
+        pytest.skip(f"no official golden figures for CPU numerics class {golden_figures.numerics_class}: "
+                    "nothing to check the reference loop against here")
+    exp = golden_figures.data["candidates"]["near"]
+    sub = make_submission(tmp_path / "near", candidate_raws["near"], exp["archive_bytes"])
+    _assert_matches(_score(sub, golden_challenge, None, reference_loop=True).as_json(), exp)
 
 
 def test_near_exact_and_reports(tmp_path: Path, golden_challenge: Path, expected: dict,
@@ -100,7 +111,11 @@ def test_corrupt_cache_entry_is_rebuilt(tmp_path: Path, golden_challenge: Path, 
     exp = expected["candidates"]["coarse"]
     cache_dir = tmp_path / "cache"
     cache_dir.mkdir()
-    [entry] = GroundTruthCache(gt_cache_dir).entries()
+    # The pyav entry of this configuration, whichever tests filled the session cache before.
+    _score(make_submission(tmp_path / "fill", candidate_raws["coarse"], exp["archive_bytes"]), golden_challenge,
+           gt_cache_dir, write_reports=False)
+    [entry] = [e for e in GroundTruthCache(gt_cache_dir).entries()
+               if e.key["decode"] == "pyav" and e.key["threads"] == GOLDEN_THREADS]
     corrupt = cache_dir / entry.path.name
     blob = bytearray(entry.path.read_bytes())
     blob[-1000] ^= 0xFF  # one flipped byte in the SegNet maps

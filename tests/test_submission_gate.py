@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import GOLDEN_THREADS
 
 import submission
 import vcc
@@ -268,7 +269,7 @@ def test_real_gate_scores_the_golden_challenge(tmp_path, golden_checkout, golden
         bounds=GateBounds(max_score=score, max_inflate_s=300.0),
         out_dir=out,
         progress=False,
-        run_options={"use_cache": True, "cache_dir": gt_cache_dir},
+        run_options={"use_cache": True, "cache_dir": gt_cache_dir, "threads": GOLDEN_THREADS},
     )
     r = gate_submission(cfg)
     assert r.exit_code == 0, r.as_json()
