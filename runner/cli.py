@@ -9,6 +9,7 @@ from pathlib import Path
 
 from scorer import BadInput
 
+from . import env_cli
 from ._archive import ExtractLimits
 from ._run import BACKENDS, RUNNERS, RunConfig, RunResult, run_submission
 
@@ -26,6 +27,11 @@ def parse_size(text: str) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    _register_run(subparsers)
+    env_cli.register(subparsers)
+
+
+def _register_run(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "run",
         help="replay the official runner locally: unzip, inflate under the clock, check, score",
