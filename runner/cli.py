@@ -11,7 +11,7 @@ from scorer import BadInput
 
 from . import env_cli
 from ._archive import ExtractLimits
-from ._run import BACKENDS, RUNNERS, RunConfig, RunResult, run_submission
+from ._run import BACKENDS, ENV_CHOICES, RUNNERS, RunConfig, RunResult, run_submission
 
 __all__ = ["register", "main", "parse_size"]
 
@@ -146,6 +146,14 @@ def _register_run(subparsers: argparse._SubParsersAction) -> None:  # type: igno
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads for scoring (default: the runner's CPUs, capped at this machine's); "
                    "CPU scores depend on it in the last bits, and the CPU runner has 4")
+    p.add_argument(
+        "--env",
+        choices=ENV_CHOICES,
+        default="auto",
+        help="inflate's Python (local backend): official = the checkout's `uv sync --group` env (synced if "
+        "missing, see `vcc env sync`); vcc = vcc's own; auto = official where synced, else vcc's with a warning",
+    )
+    p.add_argument("--envs-dir", type=Path, default=None, help="where `vcc env sync` keeps envs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)
 
@@ -184,6 +192,8 @@ def _config(args: argparse.Namespace) -> RunConfig:
         cache_dir=args.cache_dir,
         docker_image=args.image,
         threads=args.threads,
+        env=args.env,
+        envs_dir=args.envs_dir,
     )
 
 
@@ -230,6 +240,11 @@ def summary(result: RunResult) -> str:
         )
     for w in r["warnings"]:
         lines.append(f"  warning:  {w}")
+    inflate_env = r.get("environment", {}).get("inflate")
+    if inflate_env:
+        where = inflate_env.get("path") or inflate_env.get("image") or ""
+        extra = f", {len(inflate_env['fallbacks'])} fallback(s)" if inflate_env.get("fallbacks") else ""
+        lines.append(f"  env:      inflate in {inflate_env['kind']} {where}{extra}")
     lines.append(f"  report:   {result.json_path}")
     return "\n".join(lines)
 
