@@ -348,3 +348,13 @@ def test_fallback_never_covers_other_packages(torch_checkout, tmp_path, monkeypa
     with pytest.raises(HarnessError) as info:
         _env.sync_env(cfg)
     assert "pypi.example.invalid" in str(info.value) and "einops has no PyPI fallback" in (info.value.fix or "")
+
+
+def test_env_official_syncs_when_missing(env_challenge, tmp_path):
+    envs = tmp_path / "fresh-envs"
+    code, r = run(make_sub(tmp_path / "sub"), env_challenge, tmp_path / "out", "--envs-dir", str(envs),
+                  "--env", "official")  # fmt: skip
+    assert code == 0, r["message"]
+    env = r["environment"]["inflate"]
+    assert env["kind"] == "official" and env["reused"] is False
+    assert Path(env["path"]).is_relative_to(envs) and Path(env["record"]).is_file()
