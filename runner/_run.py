@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import re
 import shutil
 import sys
@@ -35,6 +36,7 @@ from scorer import (
 )
 
 from ._archive import ExtractLimits, ExtractResult, extract_archive
+from ._env import RUNNER_GROUPS, EnvConfig, EnvRecord, find_env, sync_env
 from ._sandbox import ProcResult, ResourceLimits, SandboxSpec, python_bin_dir, run_contained
 from ._workspace import Workspace, stage_workspace
 
@@ -110,6 +112,9 @@ RUNNERS: dict[str, RunnerShape] = {
 }
 
 BACKENDS = ("local", "docker")
+# Which Python environment runs inflate with the local backend: the checkout's synced
+# `uv sync --group` env (official), vcc's own (vcc), or official where synced (auto).
+ENV_CHOICES = ("auto", "official", "vcc")
 
 # Verdicts, each with the error class that carries its exit code.
 VERDICTS = {
@@ -158,11 +163,15 @@ class RunConfig:
     threads: int | None = None
     # CPU kernel caps for scoring (and inflate, which inherits the environment): see base._numerics.
     numerics: str = "native"
+    env: str = "auto"  # auto | official | vcc: inflate's Python environment (local backend)
+    envs_dir: Path | None = None  # default: $XDG_CACHE_HOME/vcc/envs
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)
         self.challenge_dir = Path(self.challenge_dir)
         get_profile(self.numerics)  # an unknown name is bad input
+        if self.env not in ENV_CHOICES:
+            raise BadInput(f"unknown --env {self.env!r}", fix=f"use one of {', '.join(ENV_CHOICES)}")
         if self.runner not in RUNNERS:
             raise BadInput(f"unknown --runner {self.runner!r}", fix=f"use one of {', '.join(RUNNERS)}")
         if self.backend not in BACKENDS:
@@ -234,6 +243,7 @@ class RunResult:
     workspace: str | None = None
     workspace_kept: bool = False
     numerics: dict[str, Any] = field(default_factory=dict)  # the scorer's, else this process's
+    environment: dict[str, Any] = field(default_factory=dict)  # which Python ran inflate, which scored
 
     @property
     def exit_code(self) -> int:
@@ -284,6 +294,7 @@ class RunResult:
             },
             "challenge_dir": str(cfg.challenge_dir),
             "runner": self.runner,
+            "environment": self.environment,
             "clock": self.clock,
             "phases": {k: round(v, 3) for k, v in self.phases.items()},
             "isolation": self.isolation,
@@ -345,11 +356,16 @@ def _snapshot(ws: Workspace) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _inflate_env(cfg: RunConfig, ws: Workspace) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
-    env["PATH"] = python_bin_dir() + os.pathsep + env.get("PATH", "/usr/bin:/bin")
-    if sys.prefix != sys.base_prefix:
-        env["VIRTUAL_ENV"] = sys.prefix
+def _inflate_env(cfg: RunConfig, ws: Workspace, official: EnvRecord | None = None) -> dict[str, str]:
+    drop = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "CONDA_PREFIX")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    if official is not None:  # the checkout's `uv sync --group` env, as on the runner
+        env["PATH"] = str(official.bin_dir) + os.pathsep + env.get("PATH", "/usr/bin:/bin")
+        env["VIRTUAL_ENV"] = str(official.path)
+    else:
+        env["PATH"] = python_bin_dir() + os.pathsep + env.get("PATH", "/usr/bin:/bin")
+        if sys.prefix != sys.base_prefix:
+            env["VIRTUAL_ENV"] = sys.prefix
     env["HOME"] = str(ws.home_dir)
     env.pop("XDG_CACHE_HOME", None)  # a fresh runner has no warm caches
     if not cfg.shape.gpu:
@@ -370,8 +386,10 @@ def _hidden_paths(challenge: Challenge) -> tuple[tuple[Path, ...], tuple[Path, .
     return tuple(dirs), tuple(dict.fromkeys(files))
 
 
-def _readable_paths(challenge: Challenge) -> tuple[Path, ...]:
+def _readable_paths(challenge: Challenge, official: EnvRecord | None = None) -> tuple[Path, ...]:
     paths = [challenge.root.resolve(), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
+    if official is not None:  # the env, and the interpreter its python links to
+        paths += [official.path.resolve(), official.base_prefix()]
     for entry in challenge.root.iterdir():  # links in the checkout that point elsewhere
         if entry.is_symlink():
             paths.append(entry.resolve())
@@ -381,9 +399,24 @@ def _readable_paths(challenge: Challenge) -> tuple[Path, ...]:
 _ORIGINALS_HINT = re.compile(r"videos/|\.mkv|\.hevc", re.IGNORECASE)
 
 
-def _failure_hint(proc: ProcResult, challenge: Challenge) -> str:
+_NO_MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
+
+
+def _failure_hint(proc: ProcResult, challenge: Challenge, env_kind: str = "vcc", group: str = "cpu") -> str:
     tail = proc.stderr_tail + proc.stdout_tail
     hints = []
+    missing = _NO_MODULE.search(tail)
+    if missing and env_kind == "vcc":
+        hints.append(
+            f"inflate ran in vcc's own Python environment, which lacks {missing.group(1)!r}; the runner "
+            f"runs inflate in `uv sync --group {group}` of the checkout (brotli, einops, pillow, ...). "
+            f"Run `vcc env sync --challenge-dir {challenge.root}` and rerun (or pass --env official)"
+        )
+    elif missing and env_kind == "official":
+        hints.append(
+            f"{missing.group(1)!r} is not in the checkout's environment (uv.lock, group {group}), so the "
+            "runner's inflate would fail the same way; the runner installs nothing else"
+        )
     names = [v.name for v in challenge.videos]
     if _ORIGINALS_HINT.search(tail) and ("No such file" in tail or "not found" in tail.lower()):
         if any(n in tail for n in names) or "videos/" in tail:
@@ -408,12 +441,13 @@ def _run_inflate(
     index: int,
     budget_s: float,
     logs: Path,
+    official: EnvRecord | None = None,
 ) -> ProcResult:
     hidden_dirs, hidden_files = _hidden_paths(challenge)
     spec = SandboxSpec(
         workdir=ws.root,
         tmp_dir=ws.tmp_dir,
-        readable=_readable_paths(challenge),
+        readable=_readable_paths(challenge, official),
         hidden_dirs=hidden_dirs,
         hidden_files=hidden_files,
         network=cfg.network,
@@ -430,7 +464,7 @@ def _run_inflate(
         ws.inflate_argv(),
         spec,
         limits,
-        env=_inflate_env(cfg, ws),
+        env=_inflate_env(cfg, ws, official),
         timeout_s=budget_s,
         stdout_path=logs / f"inflate{suffix}.stdout.log",
         stderr_path=logs / f"inflate{suffix}.stderr.log",
@@ -525,12 +559,44 @@ class Backend(Protocol):
 class LocalBackend:
     def __init__(self, cfg: RunConfig, challenge: Challenge) -> None:
         self.cfg, self.challenge = cfg, challenge
+        self.official: EnvRecord | None = None  # set by resolve_env
 
     def score_target(self) -> tuple[str, str, str]:
         return _score_target(self.cfg)
 
+    def resolve_env(self, warnings: list[str]) -> dict[str, Any]:
+        """Pick inflate's Python environment (see ENV_CHOICES); its description for the report."""
+        cfg = self.cfg
+        group = RUNNER_GROUPS[cfg.runner]
+        if cfg.env != "vcc":
+            self.official = find_env(cfg.challenge_dir, group, envs_dir=cfg.envs_dir)
+            if self.official is None and cfg.env == "official":
+                env_cfg = EnvConfig(cfg.challenge_dir, group=group, envs_dir=cfg.envs_dir, progress=cfg.progress)
+                self.official = sync_env(
+                    env_cfg, echo=lambda m: print(f"vcc env: {m}", file=sys.stderr) if cfg.progress else None
+                )
+        if self.official is not None:
+            for fb in self.official.fallbacks:
+                warnings.append(
+                    f"inflate's environment takes {fb['package']} {fb.get('installed')} from PyPI instead of the "
+                    f"lock's {fb['locked']} ({fb.get('unreachable_index')} was unreachable when it was synced)"
+                )
+            return self.official.as_json()
+        if cfg.env == "auto":
+            warnings.append(
+                "inflate ran in vcc's own Python environment: no `vcc env sync` environment exists for this "
+                f"checkout's uv.lock (group {group}), so packages the runner has (brotli, einops, pillow, ...) "
+                f"may be missing; run `vcc env sync --challenge-dir {cfg.challenge_dir} --group {group}`"
+            )
+        return {
+            "kind": "vcc",
+            "path": sys.prefix,
+            "python": platform.python_version(),
+            "reason": "--env vcc" if cfg.env == "vcc" else "no synced official environment (--env auto)",
+        }
+
     def inflate(self, ws: Workspace, index: int, budget_s: float, logs: Path) -> ProcResult:
-        return _run_inflate(self.cfg, ws, self.challenge, index, budget_s, logs)
+        return _run_inflate(self.cfg, ws, self.challenge, index, budget_s, logs, self.official)
 
     def score(self, ws: Workspace, out: Path, device: str, decode: str) -> tuple[dict[str, Any], float]:
         t0 = time.perf_counter()
@@ -567,6 +633,11 @@ def run_submission(cfg: RunConfig) -> RunResult:
     try:
         backend = make_backend(cfg, challenge)
         device, decode, label = backend.score_target()
+        if isinstance(backend, LocalBackend):
+            inflate_env = backend.resolve_env(result.warnings)
+        else:
+            inflate_env = {"kind": "docker image", "image": cfg.docker_image, "note": "--env is for --backend local"}
+        result.environment = {"inflate": inflate_env, "scorer": _scorer_env(cfg)}
     except VccError as e:
         result.error, result.verdict, result.message = e, _verdict_for(e), str(e)
         write_json_atomic(json_path, result.as_json())
@@ -630,7 +701,8 @@ def run_submission(cfg: RunConfig) -> RunResult:
             result.isolation = run.proc.isolation.as_json()
             after = _snapshot(ws)
             run.writes_outside = sorted(k for k, v in after.items() if before.get(k) != v)
-            _judge_inflate(run.proc, challenge, budget)
+            env_kind = result.environment.get("inflate", {}).get("kind", "vcc")
+            _judge_inflate(run.proc, challenge, budget, env_kind, RUNNER_GROUPS[cfg.runner])
             _check_outputs(run, ws, challenge, cfg)
         _collect_findings(result)
         _fill_phases(result)
@@ -672,6 +744,21 @@ def run_submission(cfg: RunConfig) -> RunResult:
     return result
 
 
+def _scorer_env(cfg: RunConfig) -> dict[str, Any]:
+    """vcc's own environment, which scores (without importing torch for --no-score runs)."""
+    from importlib import metadata
+
+    def version(pkg: str) -> str | None:
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return None
+
+    if cfg.backend == "docker":
+        return {"kind": "docker image", "image": cfg.docker_image}
+    return {"kind": "vcc", "prefix": sys.prefix, "python": platform.python_version(), "torch": version("torch")}
+
+
 def _remove_workspace(root: Path) -> None:
     for dirpath, dirs, _ in os.walk(root):
         for d in dirs:
@@ -702,7 +789,9 @@ def _verdict_for(e: VccError) -> str:
     return "harness_error"
 
 
-def _judge_inflate(proc: ProcResult, challenge: Challenge, budget: float) -> None:
+def _judge_inflate(
+    proc: ProcResult, challenge: Challenge, budget: float, env_kind: str = "vcc", group: str = "cpu"
+) -> None:
     logs = f"stderr tail:\n{_indent(proc.stderr_tail)}" if proc.stderr_tail.strip() else "no stderr"
     if proc.timed_out:
         raise _fail(
@@ -726,7 +815,7 @@ def _judge_inflate(proc: ProcResult, challenge: Challenge, budget: float) -> Non
         raise _fail(
             "inflate_failed",
             f"inflate exited with status {proc.returncode} after {proc.elapsed_s:.1f} s."
-            f"{_failure_hint(proc, challenge)}\n{logs}",
+            f"{_failure_hint(proc, challenge, env_kind, group)}\n{logs}",
             path=proc.stderr_path,
             fix="run the failing command from the log; the full logs are next to the report",
         )

@@ -10,8 +10,9 @@ from pathlib import Path
 from base import add_numerics_argument
 from scorer import BadInput, numerics_line
 
+from . import env_cli
 from ._archive import ExtractLimits
-from ._run import BACKENDS, RUNNERS, RunConfig, RunResult, run_submission
+from ._run import BACKENDS, ENV_CHOICES, RUNNERS, RunConfig, RunResult, run_submission
 
 __all__ = ["register", "main", "parse_size"]
 
@@ -27,6 +28,11 @@ def parse_size(text: str) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    _register_run(subparsers)
+    env_cli.register(subparsers)
+
+
+def _register_run(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "run",
         help="replay the official runner locally: unzip, inflate under the clock, check, score",
@@ -142,6 +148,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="torch threads for scoring (default: the runner's CPUs, capped at this machine's); "
                    "CPU scores depend on it in the last bits, and the CPU runner has 4")
     add_numerics_argument(p)
+    p.add_argument(
+        "--env",
+        choices=ENV_CHOICES,
+        default="auto",
+        help="inflate's Python (local backend): official = the checkout's `uv sync --group` env (synced if "
+        "missing, see `vcc env sync`); vcc = vcc's own; auto = official where synced, else vcc's with a warning",
+    )
+    p.add_argument("--envs-dir", type=Path, default=None, help="where `vcc env sync` keeps envs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)
 
@@ -181,6 +195,8 @@ def _config(args: argparse.Namespace) -> RunConfig:
         docker_image=args.image,
         threads=args.threads,
         numerics=args.numerics,
+        env=args.env,
+        envs_dir=args.envs_dir,
     )
 
 
@@ -229,6 +245,11 @@ def summary(result: RunResult) -> str:
         lines.append(f"  numerics: {numerics_line(r['numerics'])}")
     for w in r["warnings"]:
         lines.append(f"  warning:  {w}")
+    inflate_env = r.get("environment", {}).get("inflate")
+    if inflate_env:
+        where = inflate_env.get("path") or inflate_env.get("image") or ""
+        extra = f", {len(inflate_env['fallbacks'])} fallback(s)" if inflate_env.get("fallbacks") else ""
+        lines.append(f"  env:      inflate in {inflate_env['kind']} {where}{extra}")
     lines.append(f"  report:   {result.json_path}")
     return "\n".join(lines)
 

@@ -1,0 +1,571 @@
+"""The official job's Python environment: `uv sync --group GROUP` of the challenge checkout.
+
+The runner runs inflate inside the environment that `uv sync --group cpu|cu128` builds from
+the checkout's own pyproject.toml and uv.lock (brotli, einops, pillow, torch 2.10.0+cpu, ...),
+not inside vcc's. `sync_env` builds that environment with uv into vcc's cache:
+
+    $XDG_CACHE_HOME/vcc/envs/<key>/venv          the environment (UV_PROJECT_ENVIRONMENT)
+    $XDG_CACHE_HOME/vcc/envs/<key>/project/      private copies of pyproject.toml and uv.lock
+    $XDG_CACHE_HOME/vcc/envs/<key>/env.json      the record, written atomically, last
+
+<key> is the sha256 of pyproject.toml, uv.lock, the group and the Python version, so an
+environment is built once and reused (a second sync is a no-op and says so). The user's
+checkout is never written to.
+
+When the lock pins wheels from an index this machine cannot reach (the PyTorch index, say),
+torch/torchvision/torchaudio may fall back to PyPI's release of the same base version
+(2.10.0+cpu -> 2.10.0): the lock is exported to requirement lines (`uv export --frozen`), those
+packages' lines are rewritten without their local label and hashes, and the list is installed
+with `uv pip install` so that uv resolves only what PyPI's torch needs beyond the CPU wheel's
+dependencies (nvidia-*, triton); every other package keeps its locked version and hashes.
+Rewriting uv.lock itself was rejected: the lock would need PyPI's wheel URLs and hashes, which
+it does not hold, and a frozen sync cannot resolve them. The fallback is stated in the record
+and in `vcc run`'s report.
+
+No torch import here, and scorer (which imports torch) only when an error is raised.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ENV_SCHEMA",
+    "FALLBACK_PACKAGES",
+    "PYPI_SIMPLE",
+    "EnvConfig",
+    "EnvRecord",
+    "default_envs_dir",
+    "env_key",
+    "find_env",
+    "find_uv",
+    "fallback_requirements",
+    "lock_sources",
+    "stale_requirements",
+    "sync_env",
+]
+
+ENV_SCHEMA = 1
+PYPI_SIMPLE = "https://pypi.org/simple"
+# Packages that may come from PyPI (same base version) when their pinned index is unreachable.
+FALLBACK_PACKAGES = ("torch", "torchvision", "torchaudio")
+RUNNER_GROUPS = {"cpu": "cpu", "t4": "cu128"}
+_UV_TAIL_LINES = 40
+
+
+def _bad_input(message: str, **kw: Any) -> Exception:  # noqa: ANN401 - passes path=/fix= through
+    from scorer import BadInput
+
+    return BadInput(message, **kw)
+
+
+def _harness(message: str, **kw: Any) -> Exception:  # noqa: ANN401 - passes path=/fix= through
+    from scorer import HarnessError
+
+    return HarnessError(message, **kw)
+
+
+def default_envs_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vcc" / "envs"
+
+
+@dataclass
+class EnvConfig:
+    challenge_dir: Path
+    group: str = "cpu"
+    python: str | None = None  # interpreter for the env; default: the one vcc runs on
+    envs_dir: Path | None = None  # default: $XDG_CACHE_HOME/vcc/envs
+    fallback: bool = True  # allow PyPI's torch of the same base version when its index is unreachable
+    rebuild: bool = False  # build afresh even when a complete env exists
+    progress: bool = False  # echo uv's output to stderr
+    probe_timeout_s: float = 10.0  # per index, to tell an unreachable index before uv retries
+
+    def __post_init__(self) -> None:
+        self.challenge_dir = Path(self.challenge_dir)
+        if self.envs_dir is not None:
+            self.envs_dir = Path(self.envs_dir)
+
+    @property
+    def pyproject(self) -> Path:
+        return self.challenge_dir / "pyproject.toml"
+
+    @property
+    def lock(self) -> Path:
+        return self.challenge_dir / "uv.lock"
+
+
+@dataclass
+class EnvRecord:
+    """What env.json says about one synced environment."""
+
+    path: Path  # the venv
+    record_path: Path
+    data: dict[str, Any] = field(default_factory=dict)
+    reused: bool = False  # this call found it complete and did nothing
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.path / "bin"
+
+    @property
+    def python(self) -> Path:
+        return self.bin_dir / "python"
+
+    @property
+    def fallbacks(self) -> list[dict[str, Any]]:
+        return list(self.data.get("fallbacks", []))
+
+    def base_prefix(self) -> Path:
+        """Where the env's interpreter really lives (the sandbox must be able to read it)."""
+        return self.python.resolve().parent.parent
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": "official",
+            "path": str(self.path),
+            "record": str(self.record_path),
+            "group": self.data.get("group"),
+            "python": self.data.get("python", {}).get("version"),
+            "lock_sha256": self.data.get("lock", {}).get("sha256"),
+            "pyproject_sha256": self.data.get("pyproject", {}).get("sha256"),
+            "mode": self.data.get("mode"),
+            "fallbacks": self.fallbacks,
+            "stale_lock": self.data.get("stale_lock", []),
+            "reused": self.reused,
+        }
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+def _read_inputs(cfg: EnvConfig) -> tuple[bytes, bytes, dict[str, Any], dict[str, Any]]:
+    if not cfg.challenge_dir.is_dir():
+        raise _bad_input(
+            "the challenge dir does not exist",
+            path=cfg.challenge_dir,
+            fix="pass --challenge-dir a checkout of the official repository",
+        )
+    for path, what in ((cfg.pyproject, "pyproject.toml"), (cfg.lock, "uv.lock")):
+        if not path.is_file():
+            raise _bad_input(
+                f"the challenge checkout has no {what}: the runner's environment is `uv sync` of its "
+                "pyproject.toml and uv.lock",
+                path=path,
+                fix="check out the whole official repository (its root holds pyproject.toml and uv.lock)"
+                if what == "pyproject.toml"
+                else "check out the official uv.lock (or run `uv lock` in the checkout for a lock of your own)",
+            )
+    pyproject_bytes, lock_bytes = cfg.pyproject.read_bytes(), cfg.lock.read_bytes()
+    parsed = []
+    for path, data in ((cfg.pyproject, pyproject_bytes), (cfg.lock, lock_bytes)):
+        try:
+            parsed.append(tomllib.loads(data.decode("utf-8")))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise _bad_input(f"{path.name} is not valid TOML: {e}", path=path, fix="restore the official file") from e
+    pyproject, lock = parsed
+    groups = pyproject.get("dependency-groups", {})
+    if cfg.group not in groups:
+        known = ", ".join(sorted(groups)) or "none"
+        raise _bad_input(
+            f"unknown dependency group {cfg.group!r}: pyproject.toml defines {known}",
+            path=cfg.pyproject,
+            fix=f"use --group with one of: {known} (the CPU runner syncs 'cpu', the T4 runner 'cu128')",
+        )
+    return pyproject_bytes, lock_bytes, pyproject, lock
+
+
+def _python_info(python: str | None) -> dict[str, str]:
+    if python is None:
+        return {
+            "executable": sys.executable,
+            "version": platform.python_version(),
+            "implementation": sys.implementation.name,
+            "machine": platform.machine(),
+        }
+    code = "import platform, sys; print(platform.python_version(), sys.implementation.name, platform.machine())"
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        raise _bad_input(f"cannot run the interpreter {python!r}: {e}", fix="pass --python a working python") from e
+    version, impl, machine = out.split()
+    return {"executable": python, "version": version, "implementation": impl, "machine": machine}
+
+
+def env_key(pyproject: bytes, lock: bytes, group: str, python_version: str, machine: str = "") -> str:
+    h = hashlib.sha256()
+    for part in (pyproject, lock, group.encode(), python_version.encode(), machine.encode()):
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()
+
+
+# --- what the lock holds -----------------------------------------------------------------------
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+_REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _req_name(spec: str) -> str | None:
+    m = _REQ_NAME.match(spec)
+    return _norm(m.group(1)) if m else None
+
+
+def _group_specs(pyproject: dict[str, Any], group: str, seen: frozenset[str] = frozenset()) -> list[str]:
+    specs: list[str] = []
+    for item in pyproject.get("dependency-groups", {}).get(group, []):
+        if isinstance(item, str):
+            specs.append(item)
+        elif isinstance(item, dict) and "include-group" in item and item["include-group"] not in seen:
+            specs += _group_specs(pyproject, item["include-group"], seen | {group})
+    return specs
+
+
+def _root_package(lock: dict[str, Any]) -> dict[str, Any] | None:
+    for pkg in lock.get("package", []):
+        src = pkg.get("source", {})
+        if src.get("virtual") == "." or src.get("editable") == "." or src.get("directory") == ".":
+            return pkg
+    return None
+
+
+def stale_requirements(pyproject: dict[str, Any], lock: dict[str, Any], group: str) -> list[str]:
+    """pyproject's requirement strings (project deps and the group) whose package the lock lacks.
+
+    The official job's plain `uv sync` re-resolves these; `--frozen` would silently skip them.
+    """
+    root = _root_package(lock) or {}
+    meta = root.get("metadata", {})
+    locked = {_norm(d.get("name", "")) for d in meta.get("requires-dist", [])}
+    locked |= {_norm(d.get("name", "")) for d in meta.get("requires-dev", {}).get(group, [])}
+    locked |= {_norm(p.get("name", "")) for p in lock.get("package", [])}
+    wanted = list(pyproject.get("project", {}).get("dependencies", [])) + _group_specs(pyproject, group)
+    return [s for s in wanted if (n := _req_name(s)) is not None and n not in locked]
+
+
+def lock_sources(lock: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(name, version) -> the registry URL the lock fetches it from (PyPI, the PyTorch index, ...)."""
+    out: dict[tuple[str, str], str] = {}
+    for pkg in lock.get("package", []):
+        registry = pkg.get("source", {}).get("registry")
+        if registry:
+            out[(_norm(pkg["name"]), str(pkg.get("version", "")))] = registry.rstrip("/")
+    return out
+
+
+_EXPORT_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+
+
+def exported_pins(requirements: str) -> list[tuple[str, str]]:
+    """(name, version) of each pinned line in `uv export` output."""
+    pins = []
+    for line in requirements.splitlines():
+        m = _EXPORT_PIN.match(line)
+        if m:
+            pins.append((_norm(m.group(1)), m.group(2)))
+    return pins
+
+
+def fallback_requirements(
+    requirements: str, packages: set[str], extra: list[str] | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """`uv export` output with `packages` re-pinned to their base version, hashes dropped.
+
+    `torch==2.10.0+cpu ; marker \\` with its `--hash` lines becomes `torch==2.10.0 ; marker`.
+    `extra` requirement strings are appended (what pyproject lists but the lock lacks).
+    Returns the new text and one entry per rewritten line.
+    """
+    out: list[str] = []
+    changes: list[dict[str, Any]] = []
+    dropping = False
+    for line in requirements.splitlines():
+        if dropping:
+            if line[:1].isspace() and line.strip().startswith("--hash"):
+                continue
+            dropping = False
+        m = _EXPORT_PIN.match(line)
+        if m and _norm(m.group(1)) in packages:
+            name, version = m.group(1), m.group(2)
+            base = version.split("+", 1)[0]
+            rest = line[m.end() :].rstrip()
+            if rest.endswith("\\"):
+                rest = rest[:-1].rstrip()
+            out.append(f"{name}=={base}{rest}")
+            changes.append({"package": _norm(name), "locked": version, "installed_spec": f"=={base}"})
+            dropping = True
+            continue
+        out.append(line)
+    if extra:
+        out.append("# in pyproject.toml but not in uv.lock (resolved afresh, as the runner's `uv sync` does)")
+        out += list(extra)
+    return "\n".join(out) + "\n", changes
+
+
+# --- uv ----------------------------------------------------------------------------------------
+
+
+def find_uv() -> str:
+    """The uv binary: the `uv` package's (a dependency of vcc), else PATH."""
+    try:
+        import uv  # type: ignore[import-not-found]
+
+        found = uv.find_uv_bin()
+        if found and os.access(found, os.X_OK):
+            return str(found)
+    except (ImportError, FileNotFoundError, AttributeError):
+        pass
+    found = shutil.which("uv")
+    if found:
+        return found
+    raise _harness(
+        "uv is not installed: vcc builds the runner's environment with it",
+        fix="pip install uv (it is one of vcc's dependencies: reinstall vcc)",
+    )
+
+
+def _uv_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "CONDA_PREFIX")}
+    env["UV_PYTHON_DOWNLOADS"] = "never"  # use the interpreter given; never fetch one
+    env["UV_NO_PROGRESS"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def _run_uv(
+    uv: str, args: list[str], *, cwd: Path, env: dict[str, str], progress: bool, log: list[str]
+) -> subprocess.CompletedProcess[str]:
+    log.append("$ uv " + " ".join(args))
+    if progress:
+        print("vcc env: uv " + " ".join(args), file=sys.stderr, flush=True)
+    try:
+        p = subprocess.run([uv, *args], cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    except OSError as e:
+        raise _harness(f"could not start uv ({uv}): {e}", fix="reinstall uv (pip install uv)") from e
+    if progress and p.stderr.strip():
+        print(p.stderr.rstrip(), file=sys.stderr, flush=True)
+    log += p.stderr.splitlines()
+    return p
+
+
+def _uv_failed(what: str, p: subprocess.CompletedProcess[str], path: Path, fix: str) -> Exception:
+    tail = "\n".join("    " + line for line in p.stderr.strip().splitlines()[-_UV_TAIL_LINES:])
+    return _harness(f"{what} failed (uv exit {p.returncode}):\n{tail}", path=path, fix=fix)
+
+
+def _probe(url: str, timeout_s: float) -> str | None:
+    """None when the index answers at all (any HTTP status), else why not."""
+    try:
+        req = urllib.request.Request(url.rstrip("/") + "/", method="HEAD")
+        with urllib.request.urlopen(req, timeout=timeout_s):
+            return None
+    except urllib.error.HTTPError:
+        return None  # it answered
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        return str(reason)
+
+
+# --- sync --------------------------------------------------------------------------------------
+
+
+def _paths(cfg: EnvConfig, key: str) -> tuple[Path, Path, Path, Path]:
+    root = (cfg.envs_dir or default_envs_dir()) / key
+    return root, root / "venv", root / "project", root / "env.json"
+
+
+def _load_record(venv: Path, record_path: Path) -> EnvRecord | None:
+    try:
+        data = json.loads(record_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("vcc_env_schema") != ENV_SCHEMA or not (venv / "bin" / "python").exists():
+        return None
+    return EnvRecord(path=venv, record_path=record_path, data=data)
+
+
+def find_env(
+    challenge_dir: Path, group: str = "cpu", *, envs_dir: Path | None = None, python: str | None = None
+) -> EnvRecord | None:
+    """The complete synced env for this checkout, group and Python; None if not synced (or no lock)."""
+    cfg = EnvConfig(challenge_dir=challenge_dir, group=group, envs_dir=envs_dir, python=python)
+    if not (cfg.pyproject.is_file() and cfg.lock.is_file()):
+        return None
+    info = _python_info(python)
+    key = env_key(cfg.pyproject.read_bytes(), cfg.lock.read_bytes(), group, info["version"], info["machine"])
+    _, venv, _, record_path = _paths(cfg, key)
+    return _load_record(venv, record_path)
+
+
+def _write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        f.write(json.dumps(obj, indent=2) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _installed(uv: str, venv: Path, env: dict[str, str], cwd: Path, log: list[str]) -> dict[str, str]:
+    p = _run_uv(uv, ["pip", "list", "--python", str(venv / "bin" / "python"), "--format", "json"],
+                cwd=cwd, env=env, progress=False, log=log)  # fmt: skip
+    if p.returncode != 0:
+        return {}
+    try:
+        return {_norm(d["name"]): d["version"] for d in json.loads(p.stdout)}
+    except (ValueError, KeyError, TypeError):
+        return {}
+
+
+def sync_env(cfg: EnvConfig, *, echo: Callable[[str], None] | None = None) -> EnvRecord:
+    """Build (or reuse) the official environment for cfg.challenge_dir's lock and cfg.group."""
+    say = echo or (lambda _m: None)
+    pyproject_bytes, lock_bytes, pyproject, lock = _read_inputs(cfg)
+    info = _python_info(cfg.python)
+    key = env_key(pyproject_bytes, lock_bytes, cfg.group, info["version"], info["machine"])
+    root, venv, project, record_path = _paths(cfg, key)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f"{key}.lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)  # one builder per env; others wait, then reuse
+        existing = None if cfg.rebuild else _load_record(venv, record_path)
+        if existing is not None:
+            existing.reused = True
+            say(f"environment already synced, nothing to do: {venv}")
+            return existing
+        return _build(cfg, pyproject_bytes, lock_bytes, pyproject, lock, info, key, say)
+
+
+def _build(
+    cfg: EnvConfig,
+    pyproject_bytes: bytes,
+    lock_bytes: bytes,
+    pyproject: dict[str, Any],
+    lock: dict[str, Any],
+    info: dict[str, str],
+    key: str,
+    say: Callable[[str], None],
+) -> EnvRecord:
+    root, venv, project, record_path = _paths(cfg, key)
+    record_path.unlink(missing_ok=True)
+    shutil.rmtree(venv, ignore_errors=True)
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    (project / "pyproject.toml").write_bytes(pyproject_bytes)
+    (project / "uv.lock").write_bytes(lock_bytes)
+    uv = find_uv()
+    env = _uv_env({"UV_PROJECT_ENVIRONMENT": str(venv)})
+    log: list[str] = []
+    t0 = time.perf_counter()
+    uv_version = _run_uv(uv, ["--version"], cwd=project, env=env, progress=False, log=log).stdout.strip()
+    stale = stale_requirements(pyproject, lock, cfg.group)
+    # The group's closure, and where the lock fetches each package from.
+    p = _run_uv(uv, ["export", "--frozen", "--group", cfg.group, "--no-emit-project", "--no-header"],
+                cwd=project, env=env, progress=False, log=log)  # fmt: skip
+    if p.returncode != 0:
+        raise _uv_failed("`uv export` of the lock", p, cfg.lock, "check that uv.lock matches uv's format")
+    requirements = p.stdout
+    sources = lock_sources(lock)
+    registries: dict[str, list[str]] = {}
+    for name, version in exported_pins(requirements):
+        reg = sources.get((name, version))
+        if reg and reg != PYPI_SIMPLE:
+            registries.setdefault(reg, []).append(f"{name}=={version}")
+    unreachable = {}
+    for reg, pkgs in registries.items():
+        why = _probe(reg, cfg.probe_timeout_s)
+        if why is not None:
+            unreachable[reg] = (pkgs, why)
+    mode = "lock"
+    fallbacks: list[dict[str, Any]] = []
+    if unreachable:
+        blocked = {pkg.split("==")[0] for pkgs, _ in unreachable.values() for pkg in pkgs}
+        not_allowed = sorted(blocked - set(FALLBACK_PACKAGES))
+        listing = "; ".join(f"{reg} ({why}) for {', '.join(pkgs)}" for reg, (pkgs, why) in unreachable.items())
+        if not_allowed or not cfg.fallback:
+            fix = (
+                "run where that index is reachable"
+                + ("" if cfg.fallback else ", or drop --no-fallback to take torch/torchvision from PyPI")
+                + (f" ({', '.join(not_allowed)} has no PyPI fallback)" if not_allowed else "")
+            )
+            raise _harness(f"the lock pins wheels from an index this machine cannot reach: {listing}",
+                           path=cfg.lock, fix=fix)  # fmt: skip
+        mode = "fallback"
+        text, fallbacks = fallback_requirements(requirements, blocked, stale)
+        index_of = {pkg.split("==")[0]: reg for reg, (pkgs, _) in unreachable.items() for pkg in pkgs}
+        for fb in fallbacks:
+            fb["unreachable_index"] = index_of.get(fb["package"])
+            fb["source"] = PYPI_SIMPLE
+        say(f"fallback: {listing} unreachable; taking "
+            + ", ".join(f"{f['package']}{f['installed_spec']}" for f in fallbacks) + " from PyPI")  # fmt: skip
+        req_file = project / "requirements-fallback.txt"
+        req_file.write_text(text)
+        p = _run_uv(uv, ["venv", str(venv), "--python", info["executable"]],
+                    cwd=project, env=env, progress=cfg.progress, log=log)  # fmt: skip
+        if p.returncode != 0:
+            raise _uv_failed("`uv venv`", p, venv, "check the interpreter (--python) and the cache dir")
+        p = _run_uv(uv, ["pip", "install", "--python", str(venv / "bin" / "python"), "-r", str(req_file)],
+                    cwd=project, env=env, progress=cfg.progress, log=log)  # fmt: skip
+        if p.returncode != 0:
+            raise _uv_failed("installing the fallback requirements", p, req_file,
+                             "check that PyPI is reachable and has these versions")  # fmt: skip
+    else:
+        # As the runner's `uv sync --group G`; --frozen when the lock covers pyproject (nothing to
+        # resolve), otherwise a re-lock of the private copy, as the runner's sync re-resolves.
+        args = ["sync", "--group", cfg.group, "--no-install-project", "--python", info["executable"]]
+        if not stale:
+            args.insert(1, "--frozen")
+        p = _run_uv(uv, args, cwd=project, env=env, progress=cfg.progress, log=log)
+        if p.returncode != 0:
+            raise _uv_failed("`uv sync`", p, cfg.lock, "see uv's message; the network must reach the lock's indexes")
+    installed = _installed(uv, venv, env, project, log)
+    for fb in fallbacks:
+        fb["installed"] = installed.get(fb["package"])
+    locked = {n: v for n, v in exported_pins(requirements)}
+    data = {
+        "vcc_env_schema": ENV_SCHEMA,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "key": key,
+        "challenge_dir": str(cfg.challenge_dir.resolve()),
+        "pyproject": {"path": str(cfg.pyproject.resolve()), "sha256": hashlib.sha256(pyproject_bytes).hexdigest()},
+        "lock": {"path": str(cfg.lock.resolve()), "sha256": hashlib.sha256(lock_bytes).hexdigest()},
+        "group": cfg.group,
+        "python": info,
+        "uv": uv_version,
+        "env": str(venv),
+        "mode": mode,
+        "fallbacks": fallbacks,
+        "fallback_note": (
+            "PyPI's Linux torch wheel is the CUDA build (torch.__version__ says +cu128 and it pulls the "
+            "nvidia-* libraries, several GB): the same release as the locked wheel, not the same build"
+            if fallbacks
+            else None
+        ),
+        "stale_lock": stale,
+        "installed": dict(sorted(installed.items())),
+        "not_as_locked": {n: {"locked": v, "installed": installed.get(n)}
+                          for n, v in sorted(locked.items()) if installed.get(n) != v},  # fmt: skip
+        "sync_s": round(time.perf_counter() - t0, 3),
+        "uv_log_tail": log[-_UV_TAIL_LINES:],
+    }
+    _write_json_atomic(record_path, data)
+    say(f"environment synced ({mode}) in {data['sync_s']:.1f} s: {venv}")
+    return EnvRecord(path=venv, record_path=record_path, data=data)
