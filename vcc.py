@@ -15,7 +15,7 @@ import sys
 __all__ = ["main", "build_parser"]
 
 # Packages whose cli module registers subcommands, in help order.
-_CLI_MODULES = ("scorer.cli", "runner.cli", "submission.cli")
+_CLI_MODULES = ("scorer.cli", "runner.cli", "submission.cli", "demo.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from ._errors import (
     SubmissionFailed,
     VccError,
 )
+from ._lazy import lazy_exports
 from ._numerics import (
     CAP_VARIABLES,
     NUMERICS_HELP,
@@ -65,4 +66,5 @@ __all__ = [
     "numerics_identity",
     "numerics_from_argv",
     "profile_env",
+    "lazy_exports",
 ]

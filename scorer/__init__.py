@@ -1,163 +1,148 @@
 """vcc's scorer: recompute the official challenge score bit for bit.
 
-The data's path: assets -> decode -> nets -> distortion -> score -> report.
+The data's path, module by module: _assets (the checkout) -> _decode / _dali (ground-truth frames,
+raws) -> _nets (SegNet, PoseNet) -> _distortion (inputs, per-sample distortions) -> _score (the
+pipeline, accumulation, the score; _cache for the ground truth, _spread across numerics) -> _report.
+
+Names load on first use (PEP 562): `import scorer` does not import torch, so commands that only
+parse arguments or list the cache never pay for it; `from scorer import score_submission` loads
+the pipeline.
 """
 
-from base import (
-    EXIT_BAD_INPUT,
-    EXIT_GATE,
-    EXIT_HARNESS,
-    EXIT_OK,
-    EXIT_SUBMISSION_FAILED,
-    BadInput,
-    GateFailed,
-    HarnessError,
-    SubmissionFailed,
-    VccError,
-)
+from __future__ import annotations
 
-from ._assets import (
-    FRAME_BYTES,
-    FRAME_H,
-    FRAME_W,
-    OFFICIAL_ASSETS,
-    AssetInfo,
-    Challenge,
-    VideoAsset,
-    file_sha256,
-    is_lfs_pointer,
-    read_names_file,
-)
-from ._cache import CacheKey, GroundTruthCache, default_cache_dir
-from ._dali import DALI_VARIANTS, yuv420_to_rgb_dali  # importing registers the DALI emulations
-from ._decode import (
-    YUV_TO_RGB,
-    YuvFrame,
-    count_video_frames,
-    iter_rgb_frames,
-    iter_yuv_frames,
-    open_raw_frames,
-    pair_batches,
-    raw_frame_count,
-    raw_pair_batches,
-    upsample_chroma,
-    yuv420_to_rgb_pyav,
-)
-from ._demo import (
-    DEMO_DEFAULT_FRAMES,
-    build_challenge,
-    build_example_submission,
-    cached_challenge,
-    demo_cache_dir,
-    run_demo,
-)
-from ._distortion import (
-    NetOutputs,
-    net_outputs,
-    pose_distortion,
-    posenet_input,
-    rgb_to_yuv6,
-    seg_distortion,
-    segnet_input,
-    to_model_input,
-)
-from ._nets import build_posenet, build_segnet, load_nets, load_weights
-from ._report import (
-    compare_targets,
-    numerics_line,
-    official_report_text,
-    score_formula,
-    terminal_summary,
-    write_atomic,
-    write_json_atomic,
-)
-from ._score import (
-    DECODE_CHOICES,
-    Accumulator,
-    RawCheck,
-    ScoreConfig,
-    ScoreResult,
-    TargetResult,
-    batch_sizes,
-    check_archive,
-    check_raws,
-    library_versions,
-    official_loop_outcome,
-    score_submission,
-)
+from typing import TYPE_CHECKING
+
+from base import lazy_exports
+
+if TYPE_CHECKING:
+    from base import (
+        EXIT_BAD_INPUT,
+        EXIT_GATE,
+        EXIT_HARNESS,
+        EXIT_OK,
+        EXIT_SUBMISSION_FAILED,
+        BadInput,
+        GateFailed,
+        HarnessError,
+        SubmissionFailed,
+        VccError,
+    )
+
+    from ._assets import (
+        FRAME_BYTES,
+        FRAME_H,
+        FRAME_W,
+        OFFICIAL_ASSETS,
+        AssetInfo,
+        Challenge,
+        VideoAsset,
+        file_sha256,
+        is_lfs_pointer,
+        read_names_file,
+    )
+    from ._cache import CacheKey, GroundTruthCache, default_cache_dir
+    from ._dali import yuv420_to_rgb_dali
+    from ._decode import (
+        YUV_TO_RGB,
+        YuvFrame,
+        count_video_frames,
+        iter_rgb_frames,
+        iter_yuv_frames,
+        open_raw_frames,
+        pair_batches,
+        raw_frame_count,
+        raw_pair_batches,
+        upsample_chroma,
+        yuv420_to_rgb_pyav,
+    )
+    from ._distortion import (
+        NetOutputs,
+        net_outputs,
+        pose_distortion,
+        posenet_input,
+        rgb_to_yuv6,
+        seg_distortion,
+        segnet_input,
+        to_model_input,
+    )
+    from ._nets import build_posenet, build_segnet, load_nets, load_weights
+    from ._report import (
+        compare_targets,
+        numerics_line,
+        official_report_text,
+        score_formula,
+        terminal_summary,
+        write_atomic,
+        write_json_atomic,
+    )
+    from ._score import (
+        Accumulator,
+        RawCheck,
+        ScoreConfig,
+        ScoreResult,
+        TargetResult,
+        batch_sizes,
+        check_archive,
+        check_raws,
+        library_versions,
+        official_loop_outcome,
+        score_submission,
+    )
+    from ._spread import score_spread, spread_variants
+    from ._targets import DALI_VARIANTS, DECODE_CHOICES
+
+# Each module's public names, in the data's order.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "._assets": (
+        "FRAME_BYTES", "FRAME_H", "FRAME_W", "OFFICIAL_ASSETS", "AssetInfo", "Challenge", "VideoAsset",
+        "file_sha256", "is_lfs_pointer", "read_names_file",
+    ),
+    "._targets": ("DECODE_CHOICES", "DALI_VARIANTS"),
+    "._decode": (
+        "YUV_TO_RGB", "YuvFrame", "count_video_frames", "iter_rgb_frames", "iter_yuv_frames",
+        "open_raw_frames", "pair_batches", "raw_frame_count", "raw_pair_batches", "upsample_chroma",
+        "yuv420_to_rgb_pyav",
+    ),
+    "._dali": ("yuv420_to_rgb_dali",),
+    "._nets": ("build_posenet", "build_segnet", "load_nets", "load_weights"),
+    "._distortion": (
+        "NetOutputs", "net_outputs", "pose_distortion", "posenet_input", "rgb_to_yuv6", "seg_distortion",
+        "segnet_input", "to_model_input",
+    ),
+    "._score": (
+        "Accumulator", "RawCheck", "ScoreConfig", "ScoreResult", "TargetResult", "batch_sizes",
+        "check_archive", "check_raws", "library_versions", "official_loop_outcome", "score_submission",
+    ),
+    "._spread": ("score_spread", "spread_variants"),
+    "._cache": ("CacheKey", "GroundTruthCache", "default_cache_dir"),
+    "._report": (
+        "compare_targets", "numerics_line", "official_report_text", "score_formula", "terminal_summary",
+        "write_atomic", "write_json_atomic",
+    ),
+    # Errors live in the torch-free base; re-exported for callers that import them from here.
+    "base": ("BadInput", "GateFailed", "HarnessError", "SubmissionFailed", "VccError", "EXIT_OK", "EXIT_GATE",
+             "EXIT_BAD_INPUT", "EXIT_SUBMISSION_FAILED", "EXIT_HARNESS"),
+}
 
 __all__ = [
-    "FRAME_BYTES",
-    "FRAME_H",
-    "FRAME_W",
-    "OFFICIAL_ASSETS",
-    "AssetInfo",
-    "Challenge",
-    "VideoAsset",
-    "file_sha256",
-    "is_lfs_pointer",
-    "read_names_file",
-    "CacheKey",
-    "GroundTruthCache",
-    "default_cache_dir",
-    "YUV_TO_RGB",
-    "YuvFrame",
-    "count_video_frames",
-    "iter_rgb_frames",
-    "iter_yuv_frames",
-    "open_raw_frames",
-    "pair_batches",
-    "raw_frame_count",
-    "raw_pair_batches",
-    "upsample_chroma",
-    "yuv420_to_rgb_pyav",
-    "DALI_VARIANTS",
+    "FRAME_BYTES", "FRAME_H", "FRAME_W", "OFFICIAL_ASSETS", "AssetInfo", "Challenge", "VideoAsset", "file_sha256",
+    "is_lfs_pointer", "read_names_file",
+    "DECODE_CHOICES", "DALI_VARIANTS",
+    "YUV_TO_RGB", "YuvFrame", "count_video_frames", "iter_rgb_frames", "iter_yuv_frames", "open_raw_frames",
+    "pair_batches", "raw_frame_count", "raw_pair_batches", "upsample_chroma", "yuv420_to_rgb_pyav",
     "yuv420_to_rgb_dali",
-    "DEMO_DEFAULT_FRAMES",
-    "build_challenge",
-    "build_example_submission",
-    "cached_challenge",
-    "demo_cache_dir",
-    "run_demo",
-    "NetOutputs",
-    "net_outputs",
-    "pose_distortion",
-    "posenet_input",
-    "rgb_to_yuv6",
-    "seg_distortion",
-    "segnet_input",
-    "to_model_input",
-    "EXIT_BAD_INPUT",
-    "EXIT_GATE",
-    "EXIT_HARNESS",
-    "EXIT_OK",
-    "EXIT_SUBMISSION_FAILED",
-    "BadInput",
-    "GateFailed",
-    "HarnessError",
-    "SubmissionFailed",
-    "VccError",
-    "build_posenet",
-    "build_segnet",
-    "load_nets",
-    "load_weights",
-    "compare_targets",
-    "numerics_line",
-    "official_report_text",
-    "score_formula",
-    "terminal_summary",
-    "write_atomic",
-    "write_json_atomic",
-    "DECODE_CHOICES",
-    "Accumulator",
-    "RawCheck",
-    "ScoreConfig",
-    "ScoreResult",
-    "TargetResult",
-    "batch_sizes",
-    "check_archive",
-    "check_raws",
-    "library_versions",
-    "official_loop_outcome",
-    "score_submission",
+    "build_posenet", "build_segnet", "load_nets", "load_weights",
+    "NetOutputs", "net_outputs", "pose_distortion", "posenet_input", "rgb_to_yuv6", "seg_distortion",
+    "segnet_input", "to_model_input",
+    "Accumulator", "RawCheck", "ScoreConfig", "ScoreResult", "TargetResult", "batch_sizes", "check_archive",
+    "check_raws", "library_versions", "official_loop_outcome", "score_submission",
+    "score_spread", "spread_variants",
+    "CacheKey", "GroundTruthCache", "default_cache_dir",
+    "compare_targets", "numerics_line", "official_report_text", "score_formula", "terminal_summary",
+    "write_atomic", "write_json_atomic",
+    "BadInput", "GateFailed", "HarnessError", "SubmissionFailed", "VccError", "EXIT_OK", "EXIT_GATE",
+    "EXIT_BAD_INPUT", "EXIT_SUBMISSION_FAILED", "EXIT_HARNESS",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -16,13 +16,12 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-
-from ._distortion import NetOutputs
-from ._nets import MODEL_INPUT_HW, POSE_DIMS
 from ._report import write_atomic
+
+if TYPE_CHECKING:  # listing and clearing the cache needs neither numpy nor torch
+    from ._distortion import NetOutputs
 
 __all__ = ["CACHE_FORMAT", "default_cache_dir", "CacheKey", "CacheEntryInfo", "GroundTruthCache"]
 
@@ -96,6 +95,8 @@ class GroundTruthCache:
         return outputs
 
     def put(self, key: CacheKey, outputs: NetOutputs) -> Path:
+        import numpy as np
+
         pose = np.ascontiguousarray(outputs.pose.cpu().numpy(), dtype=np.float32)
         seg = np.ascontiguousarray(outputs.seg.cpu().numpy(), dtype=np.uint8)
         payload = pose.tobytes() + seg.tobytes()
@@ -108,6 +109,12 @@ class GroundTruthCache:
 
     @staticmethod
     def _decode(blob: bytes, key: CacheKey) -> NetOutputs | None:
+        import numpy as np
+        import torch
+
+        from ._distortion import NetOutputs
+        from ._nets import MODEL_INPUT_HW, POSE_DIMS
+
         try:
             if blob[:8] != _MAGIC:
                 return None

@@ -54,6 +54,7 @@ from base import BadInput, HarnessError
 
 from ._assets import FRAME_H, FRAME_W
 from ._decode import YUV_TO_RGB, YuvFrame, count_video_frames, iter_yuv_frames
+from ._targets import DALI_VARIANTS
 
 __all__ = [
     "DALI_VARIANTS",
@@ -70,10 +71,6 @@ __all__ = [
     "require_dali",
 ]
 
-# "1.52": the official lock's nvidia-dali-cuda120==1.52.0. "post-6076": releases after
-# NVIDIA/DALI PR #6076 (Nov 2025), whose kernel keeps chroma in float. The DALI version
-# changes the T4 runner's target, so both stay selectable.
-DALI_VARIANTS = ("1.52", "post-6076")
 DALI_PIN = "nvidia-dali-cuda120==1.52.0"
 DALI_EXTRA_HINT = f"pip install 'vcc[dali]'  (installs {DALI_PIN}, the official lock's version)"
 

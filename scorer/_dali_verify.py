@@ -23,7 +23,6 @@ import torch
 from base import EXIT_OK, BadInput, GateFailed
 
 from ._dali import (
-    DALI_VARIANTS,
     dali_frame_count,
     iter_dali_pair_batches,
     require_dali,
@@ -31,13 +30,14 @@ from ._dali import (
 )
 from ._decode import iter_yuv_frames
 from ._report import write_json_atomic
+from ._targets import DALI_VARIANTS
 
 __all__ = [
     "CHANNELS",
     "FrameDiffStats",
     "verdict_from_stats",
     "verify_dali",
-    "register",
+
 ]
 
 CHANNELS = ("R", "G", "B")
@@ -187,7 +187,8 @@ def format_result(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _handler(args: argparse.Namespace) -> int:
+def verify_command(args: argparse.Namespace) -> int:
+    """`vcc dali-verify`: compare, print, write the JSON, fail the gate on a mismatch."""
     result = verify_dali(args.video, args.variant, args.device, args.max_frames)
     print(format_result(result))
     if args.json is not None:
@@ -201,17 +202,3 @@ def _handler(args: argparse.Namespace) -> int:
             "or try --variant post-6076",
         )
     return EXIT_OK
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "dali-verify",
-        help="decode VIDEO with real DALI (GPU) and with vcc's CPU emulation; compare per channel",
-    )
-    p.add_argument("video", type=Path)
-    p.add_argument("--variant", choices=DALI_VARIANTS, default="1.52",
-                   help="emulation expected to match (1.52: the official runner's DALI)")
-    p.add_argument("--device", default="cuda", help="CUDA device DALI decodes on (default cuda)")
-    p.add_argument("--max-frames", type=int, default=None, help="compare only the first N frames")
-    p.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
-    p.set_defaults(handler=_handler)

@@ -24,6 +24,7 @@ import torch
 
 from base import BadInput, HarnessError, apply_profile, get_profile, installed_dali_version, numerics_identity
 
+from . import _dali  # noqa: F401 - importing registers the dali-emulated conversions in YUV_TO_RGB
 from ._assets import FRAME_BYTES, Challenge, VideoAsset
 from ._cache import CacheKey, GroundTruthCache
 from ._decode import YUV_TO_RGB, count_video_frames, iter_rgb_frames, pair_batches, raw_pair_batches
@@ -31,6 +32,7 @@ from ._distortion import NetOutputs, net_outputs, pose_distortion, seg_distortio
 from ._distributed import Distributed
 from ._nets import load_nets
 from ._report import compare_targets, official_report_text, score_formula, write_atomic, write_json_atomic
+from ._targets import DALI_VARIANTS, DECODE_CHOICES
 
 __all__ = [
     "DECODE_CHOICES",
@@ -47,7 +49,6 @@ __all__ = [
     "score_submission",
 ]
 
-DECODE_CHOICES = ("pyav", "dali", "dali-emulated", "both")
 
 T = TypeVar("T")
 
@@ -90,8 +91,6 @@ class ScoreConfig:
         self.challenge_dir = Path(self.challenge_dir)
         if self.decode not in DECODE_CHOICES:
             raise BadInput(f"unknown --decode {self.decode!r}", fix=f"use one of {', '.join(DECODE_CHOICES)}")
-        from ._dali import DALI_VARIANTS
-
         if self.dali_variant not in DALI_VARIANTS:
             raise BadInput(f"unknown --dali-variant {self.dali_variant!r}",
                            fix=f"use one of {', '.join(DALI_VARIANTS)}")

@@ -1,4 +1,8 @@
-"""`vcc score`, `vcc cache`, `vcc demo`: argument parsing only; the work is in the library."""
+"""`vcc score`, `vcc cache`, `vcc dali-verify`: argument parsing only; the work is in the library.
+
+Importing this module does not import torch (`vcc --help` and `vcc cache list` stay fast): the
+handlers import the pipeline when they run.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,14 @@ from pathlib import Path
 from base import EXIT_BAD_INPUT, EXIT_OK, add_numerics_argument
 
 from ._cache import GroundTruthCache, default_cache_dir
-from ._dali import DALI_VARIANTS
 from ._report import terminal_summary
-from ._score import DECODE_CHOICES, ScoreConfig, score_submission
+from ._targets import DALI_VARIANTS, DECODE_CHOICES
 
 __all__ = ["register", "main"]
 
 
-def add_scoring_args(p: argparse.ArgumentParser) -> None:
-    """Options shared by every command that scores (score, run, demo)."""
+def _add_score_options(p: argparse.ArgumentParser) -> None:
+    """`vcc score`'s options about what and how to score."""
     p.add_argument("--challenge-dir", type=Path, required=True,
                    help="checkout laid out like the official repo: videos/, models/, public_test_video_names.txt")
     p.add_argument("--names-file", type=Path, default=None, help="override the video names file")
@@ -45,6 +48,8 @@ def default_decode(args: argparse.Namespace) -> str:
 
 
 def _score(args: argparse.Namespace) -> int:
+    from ._score import ScoreConfig, score_submission
+
     cfg = ScoreConfig(
         submission_dir=args.submission_dir,
         challenge_dir=args.challenge_dir,
@@ -108,21 +113,10 @@ def _cache(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from ._demo import run_demo
-
-    result = run_demo(workdir=args.workdir, frames=args.frames, rebuild=args.rebuild, progress=not args.quiet)
-    if args.json:
-        from ._report import write_json_atomic
-
-        write_json_atomic(args.json, result)
-    return EXIT_OK
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="score SUBMISSION_DIR (archive.zip + inflated/*.raw) like evaluate.py")
     p.add_argument("submission_dir", type=Path)
-    add_scoring_args(p)
+    _add_score_options(p)
     p.add_argument("--inflated-dir", type=Path, default=None, help="default SUBMISSION_DIR/inflated")
     p.add_argument("--archive", type=Path, default=None, help="default SUBMISSION_DIR/archive.zip")
     p.add_argument("--report", type=Path, default=None, help="report.txt path (default SUBMISSION_DIR/report.txt)")
@@ -143,19 +137,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--json", action="store_true", help="list as JSON")
     c.set_defaults(handler=_cache)
 
-    from ._demo import DEMO_DEFAULT_FRAMES
-
-    d = sub.add_parser("demo", help="build a synthetic stand-in challenge and example submission, run and score it")
-    d.add_argument("--frames", type=int, default=DEMO_DEFAULT_FRAMES, help="frames in the synthetic video")
-    d.add_argument("--workdir", type=Path, default=None, help="where the example submission and run go")
-    d.add_argument("--rebuild", action="store_true", help="rebuild the cached fixture")
-    d.add_argument("--json", type=Path, default=None, help="also write the score JSON here")
-    d.add_argument("--quiet", action="store_true")
-    d.set_defaults(handler=_demo)
-
-    from ._dali_verify import register as register_dali_verify
-
     register_dali_verify(sub)
+
+
+def register_dali_verify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "dali-verify",
+        help="decode VIDEO with real DALI (GPU) and with vcc's CPU emulation; compare per channel",
+    )
+    p.add_argument("video", type=Path)
+    p.add_argument("--variant", choices=DALI_VARIANTS, default="1.52",
+                   help="emulation expected to match (1.52: the official runner's DALI)")
+    p.add_argument("--device", default="cuda", help="CUDA device DALI decodes on (default cuda)")
+    p.add_argument("--max-frames", type=int, default=None, help="compare only the first N frames")
+    p.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    p.set_defaults(handler=_dali_verify)
+
+
+def _dali_verify(args: argparse.Namespace) -> int:
+    from ._dali_verify import verify_command
+
+    return verify_command(args)
 
 
 def main(argv: list[str] | None = None) -> int:

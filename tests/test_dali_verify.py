@@ -16,6 +16,7 @@ import scorer._dali_verify as dv
 from base import BadInput, GateFailed, HarnessError
 from scorer import iter_yuv_frames, yuv420_to_rgb_pyav
 from scorer._dali import iter_dali_pair_batches, yuv420_to_rgb_dali
+from scorer.cli import register_dali_verify
 
 GOLDEN_VIDEO = Path(__file__).parents[1].parent / "shared" / "golden" / "challenge" / "videos" / "0.mkv"
 needs_golden = pytest.mark.skipif(not GOLDEN_VIDEO.is_file(), reason=f"golden video absent: {GOLDEN_VIDEO}")
@@ -118,7 +119,7 @@ def test_verify_logic_with_stand_in_frames(monkeypatch: pytest.MonkeyPatch, sour
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vcc")
-    dv.register(parser.add_subparsers(dest="command", required=True))
+    register_dali_verify(parser.add_subparsers(dest="command", required=True))
     return parser
 
 

@@ -19,8 +19,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from scorer import FRAME_BYTES, FRAME_H, FRAME_W, BadInput, Challenge, _demo, iter_rgb_frames, load_nets
-from scorer._demo import (
+import demo._fixture
+from base import BadInput
+from demo import (
+    DemoScene,
     build_challenge,
     build_example_submission,
     cached_challenge,
@@ -29,6 +31,7 @@ from scorer._demo import (
     rgb_to_yuv420,
     run_demo,
 )
+from scorer import FRAME_BYTES, FRAME_H, FRAME_W, Challenge, iter_rgb_frames, load_nets
 from scorer._nets import build_posenet, build_segnet
 
 FRAMES = 8
@@ -122,11 +125,11 @@ def test_rebuild_is_deterministic(challenge, tmp_path):
 
 
 def test_seed_changes_the_scene():
-    a = _demo.DemoScene(seed=0).render_next()
-    b = _demo.DemoScene(seed=1).render_next()
+    a = DemoScene(seed=0).render_next()
+    b = DemoScene(seed=1).render_next()
     assert a.shape == (FRAME_H, FRAME_W, 3) and a.dtype == np.uint8
     assert not np.array_equal(a, b)
-    assert np.array_equal(a, _demo.DemoScene(seed=0).render_next())
+    assert np.array_equal(a, DemoScene(seed=0).render_next())
 
 
 def test_rgb_to_yuv420_layout_and_range():
@@ -143,7 +146,7 @@ def test_failed_build_leaves_nothing(monkeypatch, tmp_path):
     def boom(*args, **kwargs):
         raise RuntimeError("simulated crash while calibrating")
 
-    monkeypatch.setattr(_demo, "_build_weights", boom)
+    monkeypatch.setattr(demo._fixture, "_build_weights", boom)
     with pytest.raises(RuntimeError, match="simulated"):
         build_challenge(tmp_path / "ch", frames=2, seed=0)
     assert list(tmp_path.iterdir()) == []

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import GOLDEN_THREADS
 
+import demo
 import runner._docker_backend as docker_backend
 from runner._docker import docker_unavailable_reason
 from runner.cli import main as run_main
@@ -137,11 +138,10 @@ def test_demo_submission_in_docker(tmp_path, golden_challenge, docker_image):
     import subprocess
     import sys
 
-    import scorer
 
-    demo = Path(scorer.__file__).resolve().parent / "demo_submission"
+    example = Path(demo.__file__).resolve().parent / "example_submission"
     sub = tmp_path / "demo"
-    shutil.copytree(demo, sub)
+    shutil.copytree(example, sub)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     names = golden_challenge / "public_test_video_names.txt"
     subprocess.run(

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import GOLDEN_THREADS
 
-import scorer
+import demo
 from runner.cli import main as run_main
 
 HERE = Path(__file__).resolve().parent
@@ -74,11 +74,11 @@ def test_official_style_submission_scores_the_golden_figures(
 
 
 def test_demo_submission_runs_end_to_end(tmp_path, golden_challenge):
-    demo = Path(scorer.__file__).resolve().parent / "demo_submission"
-    if not (demo / "inflate.sh").is_file():
+    example = Path(demo.__file__).resolve().parent / "example_submission"
+    if not (example / "inflate.sh").is_file():
         pytest.skip("the demo's example submission is not in this checkout")
     sub = tmp_path / "demo"
-    shutil.copytree(demo, sub)
+    shutil.copytree(example, sub)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     names = golden_challenge / "public_test_video_names.txt"
     subprocess.run(

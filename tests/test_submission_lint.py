@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import scorer
+import demo
 from submission import CHECKS, ERROR, WARNING, LintConfig, PackConfig, lint_submission, pack_archive
 from submission.cli import main
 
-DEMO = Path(scorer.__file__).resolve().parent / "demo_submission"
+DEMO = Path(demo.__file__).resolve().parent / "example_submission"
 
 
 @pytest.fixture
