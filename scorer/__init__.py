@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         read_names_file,
     )
     from ._cache import CacheKey, GroundTruthCache, default_cache_dir
+    from ._config import ScoreConfig
     from ._dali import yuv420_to_rgb_dali
     from ._decode import (
         YUV_TO_RGB,
@@ -76,21 +77,11 @@ if TYPE_CHECKING:
         write_atomic,
         write_json_atomic,
     )
-    from ._score import (
-        Accumulator,
-        RawCheck,
-        ScoreConfig,
-        ScoreResult,
-        TargetResult,
-        batch_sizes,
-        check_archive,
-        check_raws,
-        library_versions,
-        official_loop_outcome,
-        score_submission,
-    )
+    from ._result import ScoreResult, TargetResult
+    from ._score import Accumulator, library_versions, score_submission
     from ._spread import score_spread, spread_variants
     from ._targets import DALI_VARIANTS, DECODE_CHOICES
+    from ._validate import RawCheck, batch_sizes, check_archive, check_raws, official_loop_outcome
 
 # Each module's public names, in the data's order.
 _EXPORTS: dict[str, tuple[str, ...]] = {
@@ -110,10 +101,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "NetOutputs", "net_outputs", "pose_distortion", "posenet_input", "rgb_to_yuv6", "seg_distortion",
         "segnet_input", "to_model_input",
     ),
-    "._score": (
-        "Accumulator", "RawCheck", "ScoreConfig", "ScoreResult", "TargetResult", "batch_sizes",
-        "check_archive", "check_raws", "library_versions", "official_loop_outcome", "score_submission",
-    ),
+    "._config": ("ScoreConfig",),
+    "._validate": ("RawCheck", "batch_sizes", "check_archive", "check_raws", "official_loop_outcome"),
+    "._score": ("Accumulator", "library_versions", "score_submission"),
+    "._result": ("ScoreResult", "TargetResult"),
     "._spread": ("score_spread", "spread_variants"),
     "._cache": ("CacheKey", "GroundTruthCache", "default_cache_dir"),
     "._report": (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,10 @@ class Challenge:
     @property
     def videos_dir(self) -> Path:
         return self.root / "videos"
+
+    def with_videos(self, videos: list[VideoAsset]) -> Challenge:
+        """The same checkout scoring only `videos` (a torchrun rank's share)."""
+        return dataclasses.replace(self, videos=videos)
 
     @property
     def models_dir(self) -> Path:

@@ -7,7 +7,12 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._assets import Challenge
+    from ._config import ScoreConfig
+    from ._result import ScoreResult
 
 __all__ = [
     "compare_targets",
@@ -15,6 +20,8 @@ __all__ = [
     "write_atomic",
     "write_json_atomic",
     "score_formula",
+    "write_score_reports",
+    "official_config_block",
     "official_report_text",
     "terminal_summary",
     "numerics_line",
@@ -39,6 +46,27 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 
 def write_json_atomic(path: Path, obj: Any) -> None:  # noqa: ANN401 - any JSON value
     write_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_score_reports(result: ScoreResult, report_path: Path, json_path: Path) -> None:
+    """report.txt (the primary target's official text) and the JSON report, each atomically."""
+    write_atomic(report_path, result.primary.official_report)
+    write_json_atomic(json_path, result.as_json())
+
+
+def official_config_block(cfg: ScoreConfig, challenge: Challenge) -> dict[str, object]:
+    """The "Evaluation config" block of report.txt: evaluate.py's arguments, paths as given."""
+    return {
+        "batch_size": cfg.batch_size,
+        "device": cfg.device,
+        "num_threads": 2,  # evaluate.py's DALI threads, printed whatever the decode path
+        "prefetch_queue_depth": 4,
+        "report": cfg.report,
+        "seed": 1234,
+        "submission_dir": cfg.submission_dir,
+        "uncompressed_dir": challenge.videos_dir,
+        "video_names_file": challenge.names_file,
+    }
 
 
 def score_formula(posenet: float, segnet: float, rate: float) -> float:

@@ -21,8 +21,8 @@ from typing import Any
 
 from base import NUMERICS_PROFILES, BadInput, HarnessError, VccError, check_profile_supported, profile_env
 
+from ._config import ScoreConfig
 from ._report import write_atomic, write_json_atomic
-from ._score import ScoreConfig
 
 __all__ = ["SpreadVariant", "spread_variants", "score_spread", "spread_summary", "spread_text"]
 

@@ -48,7 +48,8 @@ def default_decode(args: argparse.Namespace) -> str:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from ._score import ScoreConfig, score_submission
+    from ._config import ScoreConfig
+    from ._score import score_submission
 
     cfg = ScoreConfig(
         submission_dir=args.submission_dir,

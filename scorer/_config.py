@@ -1,0 +1,89 @@
+"""What to score and how: `ScoreConfig` (torch-free, so arguments are checked before torch loads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from base import BadInput, get_profile
+
+from ._targets import DALI_VARIANTS, DECODE_CHOICES
+
+__all__ = ["ScoreConfig"]
+
+
+@dataclass
+class ScoreConfig:
+    """What to score and how. Paths are kept as given: the official report prints them so."""
+
+    submission_dir: Path
+    challenge_dir: Path
+    names_file: Path | None = None
+    inflated_dir: Path | None = None  # default: submission_dir/inflated
+    archive_path: Path | None = None  # default: submission_dir/archive.zip
+    device: str = "cpu"
+    batch_size: int = 16
+    decode: str = "pyav"  # pyav | dali | dali-emulated | both
+    report_path: Path | None = None  # default: submission_dir/report.txt (as the official runner)
+    json_path: Path | None = None  # default: submission_dir/vcc-report.json
+    cache_dir: Path | None = None  # default: $XDG_CACHE_HOME/vcc/ground-truth
+    use_cache: bool = True
+    progress: bool = True
+    official_truncation: bool = False  # score a short raw as the official zip() loop would
+    write_reports: bool = True
+    # The official evaluator's shape: no cache, no read-ahead, one step after another.
+    # The benchmark's baseline; the results are the same either way.
+    reference_loop: bool = False
+    dali_variant: str = "1.52"  # which DALI release's RGB conversion dali-emulated reproduces
+    # torch's intra-op threads. CPU results depend on it in the last bits (kernels split work
+    # by thread count), so it is part of the cache key and the report. None: torch's default.
+    threads: int | None = None
+    # CPU kernel caps (native | runner | portable, see base._numerics); applied before torch
+    # runs a kernel. A profile with a thread count sets the threads unless `threads` is given.
+    numerics: str = "native"
+    # Decoded ground-truth frames shared between processes (`--spread`): each video's frames
+    # are read from here when a process before wrote them, else decoded and written here.
+    shared_frames_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.submission_dir = Path(self.submission_dir)
+        self.challenge_dir = Path(self.challenge_dir)
+        if self.decode not in DECODE_CHOICES:
+            raise BadInput(f"unknown --decode {self.decode!r}", fix=f"use one of {', '.join(DECODE_CHOICES)}")
+        if self.dali_variant not in DALI_VARIANTS:
+            raise BadInput(f"unknown --dali-variant {self.dali_variant!r}",
+                           fix=f"use one of {', '.join(DALI_VARIANTS)}")
+        if self.threads is not None and self.threads < 1:
+            raise BadInput(f"--threads must be at least 1, got {self.threads}", fix="omit it for torch's default")
+        if self.batch_size < 1:
+            raise BadInput(f"--batch-size must be at least 1, got {self.batch_size}", fix="use 16 (official)")
+        get_profile(self.numerics)  # an unknown name is bad input
+
+    @property
+    def inflated(self) -> Path:
+        return Path(self.inflated_dir) if self.inflated_dir else self.submission_dir / "inflated"
+
+    @property
+    def archive(self) -> Path:
+        return Path(self.archive_path) if self.archive_path else self.submission_dir / "archive.zip"
+
+    @property
+    def report(self) -> Path:
+        return Path(self.report_path) if self.report_path else self.submission_dir / "report.txt"
+
+    @property
+    def json_report(self) -> Path:
+        return Path(self.json_path) if self.json_path else self.submission_dir / "vcc-report.json"
+
+    @property
+    def effective_threads(self) -> int | None:
+        """The thread count asked for: --threads, else the profile's, else None (torch's default)."""
+        return self.threads if self.threads is not None else get_profile(self.numerics).threads
+
+    @property
+    def targets(self) -> list[str]:
+        """Ground-truth decode paths to score against."""
+        if self.decode == "both":
+            return ["pyav", "dali" if self.device.startswith("cuda") else "dali-emulated"]
+        return [self.decode]
+

@@ -1,0 +1,93 @@
+"""What a score produces: one `TargetResult` per ground truth, gathered in a `ScoreResult`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._report import compare_targets
+from ._validate import RawCheck
+
+__all__ = ["TargetResult", "ScoreResult"]
+
+
+@dataclass
+class TargetResult:
+    """The score against one ground truth (decode path)."""
+
+    decode: str
+    samples: int
+    posenet_distortion: float
+    segnet_distortion: float
+    rate: float
+    score: float
+    per_pair: list[dict[str, Any]]
+    cache: str  # hit | miss | off
+    official_report: str
+
+    def terms(self) -> dict[str, float]:
+        """Each term's contribution, computed as score_formula adds them (math.sqrt, not ** 0.5)."""
+        return {
+            "segnet": 100 * self.segnet_distortion,
+            "posenet": math.sqrt(self.posenet_distortion * 10),
+            "rate": 25 * self.rate,
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "decode": self.decode,
+            "samples": self.samples,
+            "posenet_distortion": self.posenet_distortion,
+            "segnet_distortion": self.segnet_distortion,
+            "rate": self.rate,
+            "score": self.score,
+            "terms": self.terms(),
+            "cache": self.cache,
+            "per_pair": self.per_pair,
+            "official_report": self.official_report,
+        }
+
+
+@dataclass
+class ScoreResult:
+    targets: list[TargetResult]
+    archive_bytes: int
+    original_bytes: int
+    device: str
+    versions: dict[str, str]
+    assets: dict[str, dict[str, object]]
+    raws: list[RawCheck]
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    truncated: bool = False  # scored like the official zip() over a short raw
+    numerics: dict[str, Any] = field(default_factory=dict)  # what decides the last bits here
+
+    @property
+    def primary(self) -> TargetResult:
+        return self.targets[0]
+
+    @property
+    def score(self) -> float:
+        return self.primary.score
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            **self.primary.as_json(),
+            "archive_bytes": self.archive_bytes,
+            "original_bytes": self.original_bytes,
+            "device": self.device,
+            "versions": self.versions,
+            "assets": self.assets,
+            "raws": [r.as_json() for r in self.raws],
+            "warnings": self.warnings,
+            "timings": self.timings,
+            "truncated": self.truncated,
+            "numerics": self.numerics,
+        }
+        if len(self.targets) > 1:
+            out["targets"] = {t.decode: t.as_json() for t in self.targets}
+            first, second = (out["targets"][t.decode] for t in self.targets[:2])
+            out["comparison"] = compare_targets(first, second)
+        return out
+
