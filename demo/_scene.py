@@ -175,16 +175,28 @@ class DemoScene:
                 car.color = self.palette[int(self.rng.integers(len(self.palette)))]
 
     def _render(self, t: float, shake_y: float, shake_x: float, curv: float) -> np.ndarray:
-        f, h = np.float32(self.focal), np.float32(self.cam_height)
         horizon = np.float32(self.horizon0 + shake_y)
         cx = np.float32(FRAME_W / 2 + shake_x)
         img = np.empty((FRAME_H, FRAME_W, 3), np.float32)
-
-        # Sky: a vertical gradient with clouds, down to the horizon.
         first_ground = int(math.floor(horizon)) + 1
-        sky_rows = first_ground
+        self._draw_sky(img, t, shake_y, shake_x, horizon, first_ground)
+        self._draw_ground(img, horizon, cx, curv, first_ground)
+        self._draw_tree_line(img, t, shake_x, horizon, first_ground)
+        self._draw_objects(img, horizon, cx, curv)
+        self._draw_hood(img)
+        img += self.sensor_noise[self.index % len(self.sensor_noise)]  # a little sensor noise
+        img += np.float32(0.5)
+        np.clip(img, 0, 255, out=img)
+        return img.astype(np.uint8)
+
+    _SKY_TOP = np.array([70, 120, 200], np.float32)
+    _SKY_LOW = np.array([190, 205, 222], np.float32)  # also the haze colour at the horizon
+
+    def _draw_sky(self, img: np.ndarray, t: float, shake_y: float, shake_x: float, horizon: np.float32,
+                  sky_rows: int) -> None:
+        """A vertical gradient with clouds, down to the horizon."""
         grad = np.clip(self.ys[:sky_rows] / max(float(horizon), 1.0), 0, 1)[:, None, None]
-        top, low = np.array([70, 120, 200], np.float32), np.array([190, 205, 222], np.float32)
+        top, low = self._SKY_TOP, self._SKY_LOW
         oy = int(round(self.pad - shake_y))
         ox = int(round(self.pad - shake_x + 40 * math.sin(0.05 * t)))
         cloud = self.clouds[oy : oy + sky_rows, ox : ox + FRAME_W]
@@ -194,7 +206,10 @@ class DemoScene:
         img[:sky_rows] = top * (1 - grad) + low * grad
         img[:sky_rows] += cloud * (np.float32(235) - img[:sky_rows])
 
-        # Ground: each row below the horizon sees the road at one distance z.
+    def _draw_ground(self, img: np.ndarray, horizon: np.float32, cx: np.float32, curv: float,
+                     first_ground: int) -> None:
+        """Each row below the horizon sees the road at one distance z: texture, road, paint, haze."""
+        f, h = np.float32(self.focal), np.float32(self.cam_height)
         rows = self.ys[first_ground:]
         dy = np.maximum(rows - horizon, np.float32(0.5))
         z = f * h / dy  # metres ahead
@@ -234,10 +249,12 @@ class DemoScene:
 
         # Distance haze toward the horizon colour.
         haze = (1 - np.exp(-z / np.float32(260))).astype(np.float32)[:, None, None]
-        g += haze * (low - g)
+        g += haze * (self._SKY_LOW - g)
         img[first_ground:] = g
 
-        # Tree line above the horizon, scrolled by yaw.
+    def _draw_tree_line(self, img: np.ndarray, t: float, shake_x: float, horizon: np.float32,
+                        first_ground: int) -> None:
+        """Trees above the horizon, scrolled by yaw."""
         start = int(round(FRAME_W + shake_x * 3 + 200 * math.sin(0.05 * t))) % (3 * FRAME_W)
         heights = self.treeline[start : start + FRAME_W]
         tree_top = horizon - heights
@@ -247,19 +264,14 @@ class DemoScene:
         band = img[r0:first_ground]
         band += tree * (np.array([46, 66, 40], np.float32) - band)
 
-        self._draw_objects(img, horizon, cx, curv)
-
-        # Hood (rigid with the camera: no shake), then a little sensor noise.
+    def _draw_hood(self, img: np.ndarray) -> None:
+        """The car's hood: rigid with the camera, so no shake."""
         h0 = int(math.floor(float(self.hood_top.min())))  # rows above never show the hood
         ys = self.ys[h0:, None]
         hood = np.clip(ys - self.hood_top[None, :], 0, 1)[..., None]
         hood_col = np.array([30, 32, 36], np.float32) + np.float32(0.06) * (ys[..., None] - FRAME_H)
         band = img[h0:]
         band += hood * (hood_col - band)
-        img += self.sensor_noise[self.index % len(self.sensor_noise)]
-        img += np.float32(0.5)
-        np.clip(img, 0, 255, out=img)
-        return img.astype(np.uint8)
 
     def _project(self, x: float, z: float, horizon: float, cx: float, curv: float) -> tuple[float, float, float]:
         """Screen x of a road-frame point, the ground row under it, pixels per metre there."""
