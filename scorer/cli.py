@@ -7,7 +7,6 @@ handlers import the pipeline when they run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 from base import EXIT_BAD_INPUT, EXIT_OK, add_numerics_argument
 
 from ._cache import GroundTruthCache, default_cache_dir
-from ._report import terminal_summary
+from ._report import terminal_summary, write_json_atomic
 from ._targets import DALI_VARIANTS, DECODE_CHOICES
 
 __all__ = ["register", "main"]
@@ -100,10 +99,9 @@ def _cache(args: argparse.Namespace) -> int:
         print(f"removed {cache.clear()} entries from {cache.root}")
         return EXIT_OK
     entries = cache.entries()
-    if args.json:
-        print(json.dumps([{"path": str(e.path), "bytes": e.bytes, "samples": e.samples, "key": e.key}
-                          for e in entries], indent=2))
-        return EXIT_OK
+    if args.json is not None:  # a path, like every other command's --json
+        write_json_atomic(args.json, [{"path": str(e.path), "bytes": e.bytes, "samples": e.samples, "key": e.key}
+                                      for e in entries])
     print(f"{len(entries)} entries in {cache.root}")
     for e in entries:
         k = e.key
@@ -135,7 +133,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser("cache", help="list or clear the ground-truth cache")
     c.add_argument("cache_command", choices=["list", "clear"])
     c.add_argument("--cache-dir", type=Path, default=None)
-    c.add_argument("--json", action="store_true", help="list as JSON")
+    c.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the listing as JSON here")
     c.set_defaults(handler=_cache)
 
     register_dali_verify(sub)

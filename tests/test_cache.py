@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from pathlib import Path
 
@@ -94,8 +95,10 @@ def test_cli_list_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     cache.put(_key(), _outputs())
     cache.put(_key(decode="dali-emulated:1.52"), _outputs())
     (tmp_path / "keep-me.txt").write_text("not ours")
-    assert vcc.main(["cache", "list", "--cache-dir", str(tmp_path)]) == 0
+    listing_json = tmp_path.parent / "listing.json"
+    assert vcc.main(["cache", "list", "--cache-dir", str(tmp_path), "--json", str(listing_json)]) == 0
     listing = capsys.readouterr().out
     assert "2 entries" in listing and "decode=dali-emulated:1.52" in listing
+    assert sorted(e["key"]["decode"] for e in json.loads(listing_json.read_text())) == ["dali-emulated:1.52", "pyav"]
     assert vcc.main(["cache", "clear", "--cache-dir", str(tmp_path)]) == 0
     assert cache.entries() == [] and (tmp_path / "keep-me.txt").exists()  # only our files go
