@@ -1,0 +1,95 @@
+"""The layers: base <- scorer <- runner <- submission <- demo <- vcc (the CLI), and torch only where needed.
+
+Imports are read from the source (every `import`, at module level or inside a function), so a
+dependency against the layering fails here whichever code path would have taken it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ["base", "scorer", "runner", "submission", "demo"]  # each may import only those before it
+
+# Run a vcc command in a fresh interpreter where importing torch raises.
+_BLOCKED = """
+import importlib.abc, sys
+class NoTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError(f"{name} imported by a command that must not need it")
+sys.meta_path.insert(0, NoTorch())
+import vcc
+code = vcc.main(sys.argv[1:])
+assert "torch" not in sys.modules
+sys.exit(code)
+"""
+
+
+def _imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names & set(LAYERS)
+
+
+def test_packages_import_only_lower_layers() -> None:
+    wrong = []
+    for rank, package in enumerate(LAYERS):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for other in _imported_packages(path):
+                if LAYERS.index(other) > rank:
+                    wrong.append(f"{path.relative_to(ROOT)} imports {other}")
+    assert not wrong, "imports against the layering: " + "; ".join(wrong)
+
+
+def test_base_imports_no_other_package_of_vcc() -> None:
+    for path in (ROOT / "base").rglob("*.py"):
+        assert _imported_packages(path) <= {"base"}, path
+
+
+def _run_blocked(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _BLOCKED, *argv], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+@pytest.fixture
+def small_submission(tmp_path: Path) -> Path:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "inflate.sh").write_text('#!/bin/bash\nset -e\npython3 "$(dirname "$0")/inflate.py" "$1" "$2" "$3"\n')
+    (sub / "inflate.py").write_text("import sys\nprint(sys.argv)\n")
+    with zipfile.ZipFile(sub / "archive.zip", "w") as zf:
+        zf.writestr("a", b"\x00" * 100)
+    return sub
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"],
+    ["score", "--help"],
+    ["run", "--help"],
+    ["gate", "--help"],
+    ["cache", "list", "--cache-dir", "{tmp}/cache"],
+    ["pack", "{sub}/inflate.py", "-o", "{tmp}/out.zip"],
+    ["manifest", "{sub}", "--json", "{tmp}/manifest.json"],
+    ["lint", "{sub}", "--json", "{tmp}/lint.json"],
+    ["lint", "--list"],
+])
+def test_light_commands_never_import_torch(argv: list[str], tmp_path: Path, small_submission: Path) -> None:
+    args = [a.format(tmp=tmp_path, sub=small_submission) for a in argv]
+    proc = _run_blocked(*args, cwd=tmp_path)
+    assert "must not need it" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.returncode in (0, 2), proc.stderr[-2000:]  # lint may find errors (2); nothing crashed
+    if "--json" in args:
+        json.loads(Path(args[args.index("--json") + 1]).read_text())
