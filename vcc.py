@@ -130,7 +130,8 @@ def official_env_command(argv: list[str]) -> tuple[list[str], dict[str, str]] | 
             fix="sync a lock that provides them (the official checkout's uv.lock does: "
             f"`vcc env sync --challenge-dir {challenge_dir} --group {group}`), or score with --env vcc",
         )
-    code = _env.install_vcc_code(record.path.parent)
+    tops = ("base", "vcc", *(name.split(".")[0] for name in _CLI_MODULES))
+    code = _env.install_vcc_code(record.path.parent, _env.vcc_code_sources(tops))
     return [str(record.python), "-m", "vcc", *_child_argv(argv)], _env.scoring_environ(record, code)
 
 

@@ -643,13 +643,15 @@ def missing_modules(
     return {str(k): str(v) for k, v in failed.items()}
 
 
-def vcc_code_sources() -> dict[str, Path]:
+def vcc_code_sources(names: tuple[str, ...] | list[str] | None = None) -> dict[str, Path]:
     """Where this vcc's code lives (name -> package dir, or vcc.py), found without importing it
-    (scorer imports torch)."""
+    (scorer imports torch). names: default VCC_CODE_TOP (vcc.main passes its CLI packages too);
+    one not installed is left out, as vcc's parser leaves out its commands, except base, scorer, vcc.
+    """
     import importlib.util
 
     out: dict[str, Path] = {}
-    for name in VCC_CODE_TOP:
+    for name in dict.fromkeys(VCC_CODE_TOP if names is None else names):
         module = sys.modules.get(name)
         origin = getattr(module, "__file__", None) if module is not None else None
         if origin is None:
@@ -658,6 +660,8 @@ def vcc_code_sources() -> dict[str, Path]:
             except (ImportError, ValueError):
                 spec = None
             origin = spec.origin if spec is not None else None
+        if origin is None and name not in ("base", "scorer", "vcc"):
+            continue
         if not origin or not origin.endswith(".py"):
             raise _harness(f"cannot find vcc's module {name!r} to copy into the environment",
                            fix="reinstall vcc (pip install -e . or pip install vcc)")  # fmt: skip

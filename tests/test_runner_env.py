@@ -502,6 +502,7 @@ def test_vcc_code_sources_are_vccs_own_files():
     assert sorted(sources) == sorted(_env.VCC_CODE_TOP)
     assert sources["base"] == Path(base.__file__).resolve().parent and sources["vcc"].name == "vcc.py"
     assert all("site-packages" not in str(p) or p.name != "torch" for p in sources.values())
+    assert sorted(_env.vcc_code_sources(["base", "vcc", "no_such_vcc_part"])) == ["base", "vcc"]  # optional parts
 
 
 def test_score_report_records_the_scoring_environment(monkeypatch):
