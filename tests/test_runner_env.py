@@ -506,7 +506,7 @@ def test_vcc_code_sources_are_vccs_own_files():
 
 
 def test_score_report_records_the_scoring_environment(monkeypatch):
-    from scorer._score import ScoreResult
+    from scorer._result import ScoreResult
 
     monkeypatch.delenv("VCC_SCORING_ENV", raising=False)
     assert ScoreResult([], 0, 0, "cpu", {}, {}, []).environment == {"kind": "vcc", "prefix": sys.prefix}
