@@ -22,7 +22,11 @@ Rewriting uv.lock itself was rejected: the lock would need PyPI's wheel URLs and
 it does not hold, and a frozen sync cannot resolve them. The fallback is stated in the record
 and in `vcc run`'s report.
 
-No torch import here, and scorer (which imports torch) only when an error is raised.
+`vcc score --env official` scores inside that environment: `missing_modules` checks that its
+Python imports what the scorer needs, and `install_vcc_code` puts a private copy of vcc's own
+pure-Python code beside the env (never vcc's site-packages, which holds vcc's torch).
+
+No torch import here, nor scorer (which imports torch).
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ __all__ = [
     "ENV_SCHEMA",
     "FALLBACK_PACKAGES",
     "PYPI_SIMPLE",
+    "SCORER_MODULES",
+    "VCC_CODE_TOP",
     "EnvConfig",
     "EnvRecord",
     "default_envs_dir",
@@ -57,9 +63,14 @@ __all__ = [
     "find_env",
     "find_uv",
     "fallback_requirements",
+    "install_vcc_code",
     "lock_sources",
+    "missing_modules",
+    "require_env",
+    "scoring_environ",
     "stale_requirements",
     "sync_env",
+    "vcc_code_sources",
 ]
 
 ENV_SCHEMA = 1
@@ -71,13 +82,13 @@ _UV_TAIL_LINES = 40
 
 
 def _bad_input(message: str, **kw: Any) -> Exception:  # noqa: ANN401 - passes path=/fix= through
-    from scorer import BadInput
+    from base import BadInput  # torch-free (scorer re-exports the same class)
 
     return BadInput(message, **kw)
 
 
 def _harness(message: str, **kw: Any) -> Exception:  # noqa: ANN401 - passes path=/fix= through
-    from scorer import HarnessError
+    from base import HarnessError
 
     return HarnessError(message, **kw)
 
@@ -416,6 +427,24 @@ def find_env(
     return _load_record(venv, record_path)
 
 
+def require_env(challenge_dir: Path, group: str = "cpu", *, envs_dir: Path | None = None) -> EnvRecord:
+    """find_env, or BadInput (exit 2) naming `vcc env sync`; no sync here (the lock's torch is gigabytes)."""
+    cfg = EnvConfig(challenge_dir=challenge_dir, group=group, envs_dir=envs_dir)
+    _read_inputs(cfg)  # no checkout, no pyproject.toml/uv.lock, an unknown group: said precisely
+    record = find_env(challenge_dir, group, envs_dir=envs_dir)
+    if record is None:
+        sync = f"vcc env sync --challenge-dir {challenge_dir} --group {group}"
+        if envs_dir is not None:
+            sync += f" --envs-dir {envs_dir}"
+        raise _bad_input(
+            f"--env official: no synced environment for this checkout's uv.lock (group {group}, Python "
+            f"{platform.python_version()}) under {envs_dir or default_envs_dir()}",
+            path=challenge_dir,
+            fix=f"run `{sync}` first, or score with --env vcc",
+        )
+    return record
+
+
 def _write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w") as f:
@@ -569,3 +598,147 @@ def _build(
     _write_json_atomic(record_path, data)
     say(f"environment synced ({mode}) in {data['sync_s']:.1f} s: {venv}")
     return EnvRecord(path=venv, record_path=record_path, data=data)
+
+
+# --- scoring inside the env (`vcc score --env official`) ---------------------------------------
+
+# What the scorer imports (the official evaluate.py's imports and vcc's): the env must provide all.
+SCORER_MODULES = ("torch", "timm", "segmentation_models_pytorch", "av", "numpy", "safetensors", "tqdm")
+# vcc's own pure-Python code: pyproject's packages and its py-module.
+VCC_CODE_TOP = ("base", "scorer", "runner", "submission", "vcc")
+_CODE_KEEP_S = 24 * 3600  # a copy unused this long (another vcc version's) is removed
+
+_IMPORT_CHECK = """\
+import importlib, json, sys
+failed = {}
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except BaseException as e:  # a broken install raises more than ImportError
+        failed[name] = (type(e).__name__ + ": " + str(e))[:300]
+print(json.dumps(failed))
+"""
+
+
+def missing_modules(
+    python: Path | str, modules: tuple[str, ...] | list[str] | None = None, *, timeout_s: float = 600.0
+) -> dict[str, str]:
+    """The modules (default SCORER_MODULES) `python` cannot import (name -> why), in one isolated
+    interpreter: -I, no PYTHONPATH and no user site, so only the environment's own packages count.
+    """
+    modules = SCORER_MODULES if modules is None else modules
+    try:
+        p = subprocess.run([str(python), "-I", "-c", _IMPORT_CHECK, *modules], capture_output=True, text=True,
+                           timeout=timeout_s, env=_uv_env(), stdin=subprocess.DEVNULL)  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as e:
+        raise _harness(f"cannot run the environment's Python: {e}", path=python,
+                       fix="rebuild it: vcc env sync --challenge-dir CH --rebuild") from e  # fmt: skip
+    try:
+        failed = json.loads(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        tail = "\n".join("    " + line for line in p.stderr.strip().splitlines()[-_UV_TAIL_LINES:])
+        raise _harness(f"the environment's Python failed while importing {', '.join(modules)} "
+                       f"(exit {p.returncode}):\n{tail}", path=python,
+                       fix="rebuild it: vcc env sync --challenge-dir CH --rebuild") from None  # fmt: skip
+    return {str(k): str(v) for k, v in failed.items()}
+
+
+def vcc_code_sources(names: tuple[str, ...] | list[str] | None = None) -> dict[str, Path]:
+    """Where this vcc's code lives (name -> package dir, or vcc.py), found without importing it
+    (scorer imports torch). names: default VCC_CODE_TOP (vcc.main passes its CLI packages too);
+    one not installed is left out, as vcc's parser leaves out its commands, except base, scorer, vcc.
+    """
+    import importlib.util
+
+    out: dict[str, Path] = {}
+    for name in dict.fromkeys(VCC_CODE_TOP if names is None else names):
+        module = sys.modules.get(name)
+        origin = getattr(module, "__file__", None) if module is not None else None
+        if origin is None:
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError):
+                spec = None
+            origin = spec.origin if spec is not None else None
+        if origin is None and name not in ("base", "scorer", "vcc"):
+            continue
+        if not origin or not origin.endswith(".py"):
+            raise _harness(f"cannot find vcc's module {name!r} to copy into the environment",
+                           fix="reinstall vcc (pip install -e . or pip install vcc)")  # fmt: skip
+        path = Path(origin).resolve()
+        out[name] = path.parent if path.name == "__init__.py" else path
+    return out
+
+
+def _code_files(sources: dict[str, Path]) -> list[tuple[str, Path]]:
+    files: list[tuple[str, Path]] = []
+    for name, src in sorted(sources.items()):
+        if src.is_dir():
+            for f in sorted(src.rglob("*")):
+                rel = f.relative_to(src)
+                if f.is_file() and "__pycache__" not in rel.parts and f.suffix not in (".pyc", ".pyo"):
+                    files.append((f"{name}/{rel.as_posix()}", f))
+        else:
+            files.append((f"{name}.py", src))
+    return files
+
+
+def install_vcc_code(root: Path, sources: dict[str, Path] | None = None) -> Path:
+    """A private copy of vcc's pure-Python code under root/vcc-code/<digest>/, for PYTHONPATH.
+
+    <digest> hashes every file's path and bytes, so a changed vcc gets a fresh copy and an
+    unchanged one reuses its copy. Never vcc's site-packages: that holds vcc's torch.
+    """
+    files = _code_files(sources or vcc_code_sources())
+    contents = [(rel, f.read_bytes()) for rel, f in files]
+    h = hashlib.sha256()
+    for rel, data in contents:
+        h.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+    digest = h.hexdigest()[:16]
+    base = Path(root) / "vcc-code"
+    dest = base / digest
+    marker = dest / ".complete"
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / ".lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        if marker.is_file():
+            os.utime(marker)  # last used: keeps it from pruning
+        else:
+            tmp = base / f".{digest}.{os.getpid()}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(dest, ignore_errors=True)
+            for rel, data in contents:
+                target = tmp / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            (tmp / ".complete").write_text(json.dumps({"files": len(contents), "sha256": h.hexdigest()}) + "\n")
+            os.replace(tmp, dest)
+        now = time.time()
+        for other in base.iterdir():
+            if other == dest or not other.is_dir():
+                continue
+            stamp = other / ".complete"
+            try:
+                age = now - (stamp if stamp.exists() else other).stat().st_mtime
+            except OSError:
+                continue
+            if age > _CODE_KEEP_S:
+                shutil.rmtree(other, ignore_errors=True)
+    return dest
+
+
+def scoring_environ(record: EnvRecord, code_dir: Path) -> dict[str, str]:
+    """os.environ for a vcc process on record's Python: only code_dir on PYTHONPATH, no user site,
+    no current directory on sys.path (a vcc checkout there would shadow the copy), and
+    VCC_SCORING_ENV naming the env (the score report records it)."""
+    drop = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "CONDA_PREFIX", "__PYVENV_LAUNCHER__")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(
+        PYTHONPATH=str(code_dir),
+        PYTHONNOUSERSITE="1",
+        PYTHONSAFEPATH="1",
+        VIRTUAL_ENV=str(record.path),
+        VCC_SCORING_ENV=str(record.path),
+        PATH=str(record.bin_dir) + os.pathsep + os.environ.get("PATH", os.defpath),
+    )
+    return env

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +64,11 @@ class ScoreResult:
     timings: dict[str, float] = field(default_factory=dict)
     truncated: bool = False  # scored like the official zip() over a short raw
     numerics: dict[str, Any] = field(default_factory=dict)  # what decides the last bits here
+    # Which Python scored: vcc's, or the checkout's synced env (`vcc score --env official` sets VCC_SCORING_ENV).
+    environment: dict[str, str] = field(
+        default_factory=lambda: {"kind": "official" if os.environ.get("VCC_SCORING_ENV") else "vcc",
+                                 "prefix": sys.prefix}  # fmt: skip
+    )
 
     @property
     def primary(self) -> TargetResult:
@@ -84,6 +91,7 @@ class ScoreResult:
             "timings": self.timings,
             "truncated": self.truncated,
             "numerics": self.numerics,
+            "environment": self.environment,
         }
         if len(self.targets) > 1:
             out["targets"] = {t.decode: t.as_json() for t in self.targets}

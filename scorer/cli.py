@@ -128,6 +128,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="score under every numerics profile and thread count this machine can run (one process "
                    "each, one candidate forward each) and report each figure's min, max and spread")
     p.add_argument("--shared-frames-dir", type=Path, default=None, help=argparse.SUPPRESS)  # --spread's children
+    p.add_argument("--env", choices=("vcc", "official"), default="vcc",
+                   help="Python environment that scores: vcc (default: vcc's own) or official (the checkout's "
+                   "environment built by `vcc env sync --challenge-dir CH`, group cpu for --device cpu, cu128 for "
+                   "cuda: torch, timm, smp, av, numpy as its uv.lock pins them); official never syncs: without a "
+                   "synced env it exits 2, with one that lacks the scorer's modules 4")  # applied in vcc.main
     p.set_defaults(handler=_score)
 
     c = sub.add_parser("cache", help="list or clear the ground-truth cache")

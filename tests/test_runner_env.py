@@ -8,9 +8,11 @@ Needs uv (a vcc dependency) and PyPI.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -358,3 +360,155 @@ def test_env_official_syncs_when_missing(env_challenge, tmp_path):
     env = r["environment"]["inflate"]
     assert env["kind"] == "official" and env["reused"] is False
     assert Path(env["path"]).is_relative_to(envs) and Path(env["record"]).is_file()
+
+
+# --- vcc score --env official: scoring inside the synced env ------------------------------------
+# The tiny env has no torch, so these stop at the import check or run only the copied code; a
+# positive score in an env with torch needs the official lock's torch (gigabytes) and is not here.
+
+SCORE_ARGS = ("--env", "official", "--quiet")
+
+
+def vcc_main(*argv: str) -> int:
+    import vcc
+
+    return vcc.main(list(argv))
+
+
+def test_score_env_official_without_a_synced_env_exits_2(env_challenge, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(_env, "default_envs_dir", lambda: tmp_path / "no-envs")
+    assert vcc_main("score", str(tmp_path / "sub"), "--challenge-dir", str(env_challenge), *SCORE_ARGS) == 2
+    err = capsys.readouterr().err
+    assert f"vcc env sync --challenge-dir {env_challenge} --group cpu" in err
+    assert "no synced environment" in err and str(tmp_path / "no-envs") in err
+
+
+def test_score_env_official_cuda_wants_the_cu128_group(env_challenge, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(_env, "default_envs_dir", lambda: tmp_path / "no-envs")
+    code = vcc_main("score", str(tmp_path / "sub"), "--challenge-dir", str(env_challenge), "--device", "cuda",
+                    *SCORE_ARGS)  # fmt: skip
+    assert code == 2
+    assert "unknown dependency group 'cu128'" in capsys.readouterr().err
+
+
+def test_score_env_official_without_torch_exits_4(synced, env_challenge, envs_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(_env, "default_envs_dir", lambda: envs_dir)
+    code = vcc_main("score", str(tmp_path / "sub"), "--challenge-dir", str(env_challenge), "--env=official")
+    assert code == 4
+    err = capsys.readouterr().err
+    assert "cannot import what the scorer needs" in err and "torch" in err and "segmentation_models_pytorch" in err
+    assert synced["env"] in err and "vcc env sync --challenge-dir" in err
+    assert not (Path(synced["env"]).parent / "vcc-code").exists()  # nothing copied for an env that cannot score
+
+
+def test_missing_modules_names_only_what_is_missing(synced):
+    python = Path(synced["env"]) / "bin" / "python"
+    assert _env.missing_modules(python, ["brotli", "einops"]) == {}
+    missing = _env.missing_modules(python, ["brotli", "torch", "tqdm"])
+    assert sorted(missing) == ["torch", "tqdm"] and "ModuleNotFoundError" in missing["torch"]
+
+
+def test_score_env_request_reads_only_score_env_official():
+    import vcc
+
+    ch = ["--challenge-dir", "CH"]
+    assert vcc._score_env_request(["score", "S", *ch, "--env", "official"]) == (Path("CH"), "cpu")
+    abbreviated = ["score", "S", *ch, "--en", "official", "--device", "cuda:0"]
+    assert vcc._score_env_request(abbreviated) == (Path("CH"), "cuda:0")
+    assert vcc._score_env_request(["score", "S", *ch, "--env", "vcc"]) is None
+    assert vcc._score_env_request(["score", "S", *ch]) is None
+    assert vcc._score_env_request(["run", "S", *ch, "--env", "official"]) is None  # vcc run has its own --env
+    assert vcc._score_env_request(["score", "S", *ch, "--env", "official", "--help"]) is None
+    assert vcc._score_env_request(["score", "S", "--env", "official"]) is None  # argparse says what is missing
+    assert vcc._child_argv(["score", "S", "--env", "official", "--quiet"]) == ["score", "S", "--env", "vcc", "--quiet"]
+    assert vcc._child_argv(["score", "S", "--env=official"]) == ["score", "S", "--env=vcc"]
+    assert vcc._child_argv(["score", "S", "--en", "official"]) == ["score", "S", "--en", "official", "--env", "vcc"]
+
+
+def test_score_parser_validates_env():
+    import vcc
+
+    parser = vcc.build_parser()
+    assert parser.parse_args(["score", "S", "--challenge-dir", "CH"]).env == "vcc"
+    assert parser.parse_args(["score", "S", "--challenge-dir", "CH", "--env", "official"]).env == "official"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["score", "S", "--challenge-dir", "CH", "--env", "conda"])
+
+
+def test_official_env_command_runs_vcc_copy_in_the_env(synced, env_challenge, envs_dir, monkeypatch):
+    import vcc
+
+    monkeypatch.setattr(_env, "default_envs_dir", lambda: envs_dir)
+    monkeypatch.setattr(_env, "SCORER_MODULES", ("brotli", "einops"))  # what this env has, in torch's place
+    argv = ["score", "S", "--challenge-dir", str(env_challenge), "--env", "official", "--threads", "2"]
+    cmd, env = vcc.official_env_command(argv)
+    python = str(Path(synced["env"]) / "bin" / "python")
+    assert cmd == [python, "-m", "vcc", "score", "S", "--challenge-dir", str(env_challenge), "--env", "vcc",
+                   "--threads", "2"]  # fmt: skip
+    code = Path(env["PYTHONPATH"])
+    assert code.parent == Path(synced["env"]).parent / "vcc-code" and (code / ".complete").is_file()
+    assert env["VCC_SCORING_ENV"] == synced["env"] and env["PYTHONSAFEPATH"] == "1"
+    assert env["PATH"].split(":")[0] == str(Path(synced["env"]) / "bin")
+    probe = (
+        "import importlib.util, json, sys, vcc, base\n"
+        "runner = importlib.util.find_spec('runner').origin\n"
+        "print(json.dumps({'vcc': vcc.__file__, 'base': base.__file__, 'env': runner,"
+        " 'torch': importlib.util.find_spec('torch') is not None, 'prefix': sys.prefix,"
+        " 'request': str(vcc._score_env_request(sys.argv[1:]))}))"
+    )
+    # From vcc's own checkout: the current directory must not shadow the copy (PYTHONSAFEPATH).
+    p = subprocess.run([python, "-c", probe, *argv], env=env, capture_output=True, text=True,
+                       cwd=Path(vcc.__file__).parent)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    seen = json.loads(p.stdout)
+    for name in ("vcc", "base", "env"):
+        assert Path(seen[name]).is_relative_to(code), seen
+    assert seen["torch"] is False  # vcc's torch (in vcc's site-packages) is not visible
+    assert seen["prefix"] == synced["env"] and seen["request"] == f"(PosixPath('{env_challenge}'), 'cpu')"
+    # the copy, run in the env, takes itself as already there (no second re-run)
+    monkeypatch.setattr(vcc.sys, "prefix", synced["env"])
+    monkeypatch.delenv("VCC_SCORING_ENV", raising=False)
+    assert vcc.official_env_command(argv) is None
+    assert vcc.os.environ["VCC_SCORING_ENV"] == synced["env"]
+
+
+def test_vcc_code_copy_is_reused_and_refreshed(tmp_path):
+    src = tmp_path / "src"
+    (src / "pkg" / "__pycache__").mkdir(parents=True)
+    (src / "pkg" / "__init__.py").write_text("X = 1\n")
+    (src / "pkg" / "data.sh").write_text("echo hi\n")
+    (src / "pkg" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    (src / "cli.py").write_text("import pkg\n")
+    sources = {"pkg": src / "pkg", "cli": src / "cli.py"}
+    first = _env.install_vcc_code(tmp_path / "env", sources)
+    assert sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file()) == [
+        ".complete", "cli.py", "pkg/__init__.py", "pkg/data.sh"]  # fmt: skip
+    stamp = (first / "pkg" / "__init__.py").stat().st_mtime_ns
+    assert _env.install_vcc_code(tmp_path / "env", sources) == first  # unchanged: reused, not copied again
+    assert (first / "pkg" / "__init__.py").stat().st_mtime_ns == stamp
+    (src / "pkg" / "__init__.py").write_text("X = 2\n")
+    second = _env.install_vcc_code(tmp_path / "env", sources)
+    assert second != first and (second / "pkg" / "__init__.py").read_text() == "X = 2\n"
+    assert first.is_dir()  # another vcc may still run from it; pruned after a day unused
+    old = time.time() - 2 * 24 * 3600
+    os.utime(first / ".complete", (old, old))
+    assert _env.install_vcc_code(tmp_path / "env", sources) == second and not first.exists()
+
+
+def test_vcc_code_sources_are_vccs_own_files():
+    import base
+
+    sources = _env.vcc_code_sources()
+    assert sorted(sources) == sorted(_env.VCC_CODE_TOP)
+    assert sources["base"] == Path(base.__file__).resolve().parent and sources["vcc"].name == "vcc.py"
+    assert all("site-packages" not in str(p) or p.name != "torch" for p in sources.values())
+    assert sorted(_env.vcc_code_sources(["base", "vcc", "no_such_vcc_part"])) == ["base", "vcc"]  # optional parts
+
+
+def test_score_report_records_the_scoring_environment(monkeypatch):
+    from scorer._result import ScoreResult
+
+    monkeypatch.delenv("VCC_SCORING_ENV", raising=False)
+    assert ScoreResult([], 0, 0, "cpu", {}, {}, []).environment == {"kind": "vcc", "prefix": sys.prefix}
+    monkeypatch.setenv("VCC_SCORING_ENV", sys.prefix)
+    assert ScoreResult([], 0, 0, "cpu", {}, {}, []).environment["kind"] == "official"
