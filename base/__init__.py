@@ -34,6 +34,7 @@ from ._numerics import (
     numerics_class_id,
     numerics_from_argv,
     numerics_identity,
+    numerics_rerun,
     profile_env,
 )
 
@@ -64,6 +65,7 @@ __all__ = [
     "installed_dali_version",
     "numerics_class_id",
     "numerics_identity",
+    "numerics_rerun",
     "numerics_from_argv",
     "profile_env",
     "lazy_exports",

@@ -37,6 +37,7 @@ __all__ = [
     "numerics_class_id",
     "numerics_identity",
     "installed_dali_version",
+    "numerics_rerun",
 ]
 
 # The public CPU runner has 4 vCPUs and torch uses one thread per core there. The bits depend
@@ -270,3 +271,24 @@ def installed_dali_version() -> str | None:
         except PackageNotFoundError:
             continue
     return None
+
+
+def numerics_rerun(argv: list[str]) -> int | None:
+    """Apply --numerics before torch is imported: its caps are read when torch initialises.
+
+    Sets the caps in this process when torch is not loaded yet; otherwise (vcc.main called from
+    a Python program that imported torch) runs the same command in a fresh interpreter and
+    returns its exit code. None: carry on in this process.
+    """
+    profile = NUMERICS_PROFILES.get(numerics_from_argv(argv) or "native")
+    if profile is None or not profile.env:
+        return None  # native, or a wrong name that argparse reports
+    check_profile_supported(profile)
+    if all(os.environ.get(k) == v for k, v in profile.env.items()):
+        return None
+    if "torch" not in sys.modules:
+        os.environ.update(profile.env)
+        return None
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "vcc", *argv], env=profile_env(profile)).returncode

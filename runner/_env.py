@@ -31,6 +31,7 @@ No torch import here, nor scorer (which imports torch).
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import hashlib
 import json
@@ -48,7 +49,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+from base import HarnessError
 
 __all__ = [
     "ENV_SCHEMA",
@@ -66,6 +69,8 @@ __all__ = [
     "install_vcc_code",
     "lock_sources",
     "missing_modules",
+    "official_env_command",
+    "official_env_rerun",
     "require_env",
     "scoring_environ",
     "stale_requirements",
@@ -742,3 +747,90 @@ def scoring_environ(record: EnvRecord, code_dir: Path) -> dict[str, str]:
         PATH=str(record.bin_dir) + os.pathsep + os.environ.get("PATH", os.defpath),
     )
     return env
+
+
+# --- `vcc score --env official` ---------------------------------------------------------------
+
+
+class _PreParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise ValueError(message)  # the real parser reports it
+
+
+def _score_env_request(argv: list[str]) -> tuple[Path, str] | None:
+    """(challenge dir, device) when argv is `score ... --env official`, else None.
+
+    Reads only --env, --challenge-dir and --device (abbreviations as argparse takes them); a
+    command line this cannot read is left to the real parser.
+    """
+    if not argv or argv[0] != "score" or "-h" in argv or "--help" in argv:
+        return None
+    pre = _PreParser(add_help=False)
+    pre.add_argument("--env")
+    pre.add_argument("--challenge-dir", type=Path)
+    pre.add_argument("--device", default="cpu")
+    try:
+        ns, _ = pre.parse_known_args(argv[1:])
+    except (ValueError, argparse.ArgumentError):
+        return None
+    if ns.env != "official" or ns.challenge_dir is None:
+        return None
+    return ns.challenge_dir, str(ns.device)
+
+
+def _child_argv(argv: list[str]) -> list[str]:
+    """argv with --env official replaced by --env vcc (the child is already in the env)."""
+    out, replaced = [], False
+    for i, arg in enumerate(argv):
+        if i > 0 and argv[i - 1] == "--env":
+            out.append("vcc")
+            replaced = True
+        elif arg.startswith("--env="):
+            out.append("--env=vcc")
+            replaced = True
+        else:
+            out.append(arg)
+    return out if replaced else [*out, "--env", "vcc"]
+
+
+def official_env_command(argv: list[str], tops: tuple[str, ...]) -> tuple[list[str], dict[str, str]] | None:
+    """`vcc score --env official`: the command and environment that score inside the checkout's
+    synced env (group cpu for a CPU device, cu128 for cuda), or None to carry on here.
+
+    No synced env: exit 2 naming `vcc env sync` (it is never built here: the lock's torch is
+    gigabytes). The env lacks what the scorer imports: exit 4 naming the modules. Otherwise the
+    child is [env python, -m, vcc, ...] with PYTHONPATH on a private copy of vcc's code (the
+    top-level packages and modules `tops`).
+    """
+    request = _score_env_request(argv)
+    if request is None:
+        return None
+    challenge_dir, device = request
+    group = "cu128" if device.startswith("cuda") else "cpu"
+    record = require_env(challenge_dir, group)
+    if Path(sys.prefix).resolve() == record.path.resolve():  # already in it
+        os.environ.setdefault("VCC_SCORING_ENV", str(record.path))
+        return None
+    missing = missing_modules(record.python)
+    if missing:
+        why = "; ".join(f"{name} ({reason})" for name, reason in missing.items())
+        raise HarnessError(
+            f"--env official: the synced environment cannot import what the scorer needs: "
+            f"{', '.join(missing)} [{why}]",
+            path=record.path,
+            fix="sync a lock that provides them (the official checkout's uv.lock does: "
+            f"`vcc env sync --challenge-dir {challenge_dir} --group {group}`), or score with --env vcc",
+        )
+    code = install_vcc_code(record.path.parent, vcc_code_sources(tops))
+    return [str(record.python), "-m", "vcc", *_child_argv(argv)], scoring_environ(record, code)
+
+
+def official_env_rerun(argv: list[str], tops: tuple[str, ...]) -> int | None:
+    """Run `vcc score --env official` in the synced environment; its exit code, or None to carry on."""
+    planned = official_env_command(argv, tops)
+    if planned is None:
+        return None
+    cmd, env = planned
+    if "--quiet" not in argv:
+        print(f"vcc score: scoring in the synced environment {env['VCC_SCORING_ENV']}", file=sys.stderr, flush=True)
+    return subprocess.run(cmd, env=env).returncode

@@ -409,20 +409,19 @@ def test_missing_modules_names_only_what_is_missing(synced):
 
 
 def test_score_env_request_reads_only_score_env_official():
-    import vcc
 
     ch = ["--challenge-dir", "CH"]
-    assert vcc._score_env_request(["score", "S", *ch, "--env", "official"]) == (Path("CH"), "cpu")
+    assert _env._score_env_request(["score", "S", *ch, "--env", "official"]) == (Path("CH"), "cpu")
     abbreviated = ["score", "S", *ch, "--en", "official", "--device", "cuda:0"]
-    assert vcc._score_env_request(abbreviated) == (Path("CH"), "cuda:0")
-    assert vcc._score_env_request(["score", "S", *ch, "--env", "vcc"]) is None
-    assert vcc._score_env_request(["score", "S", *ch]) is None
-    assert vcc._score_env_request(["run", "S", *ch, "--env", "official"]) is None  # vcc run has its own --env
-    assert vcc._score_env_request(["score", "S", *ch, "--env", "official", "--help"]) is None
-    assert vcc._score_env_request(["score", "S", "--env", "official"]) is None  # argparse says what is missing
-    assert vcc._child_argv(["score", "S", "--env", "official", "--quiet"]) == ["score", "S", "--env", "vcc", "--quiet"]
-    assert vcc._child_argv(["score", "S", "--env=official"]) == ["score", "S", "--env=vcc"]
-    assert vcc._child_argv(["score", "S", "--en", "official"]) == ["score", "S", "--en", "official", "--env", "vcc"]
+    assert _env._score_env_request(abbreviated) == (Path("CH"), "cuda:0")
+    assert _env._score_env_request(["score", "S", *ch, "--env", "vcc"]) is None
+    assert _env._score_env_request(["score", "S", *ch]) is None
+    assert _env._score_env_request(["run", "S", *ch, "--env", "official"]) is None  # vcc run has its own --env
+    assert _env._score_env_request(["score", "S", *ch, "--env", "official", "--help"]) is None
+    assert _env._score_env_request(["score", "S", "--env", "official"]) is None  # argparse says what is missing
+    assert _env._child_argv(["score", "S", "--env", "official", "--quiet"]) == ["score", "S", "--env", "vcc", "--quiet"]
+    assert _env._child_argv(["score", "S", "--env=official"]) == ["score", "S", "--env=vcc"]
+    assert _env._child_argv(["score", "S", "--en", "official"]) == ["score", "S", "--en", "official", "--env", "vcc"]
 
 
 def test_score_parser_validates_env():
@@ -441,7 +440,7 @@ def test_official_env_command_runs_vcc_copy_in_the_env(synced, env_challenge, en
     monkeypatch.setattr(_env, "default_envs_dir", lambda: envs_dir)
     monkeypatch.setattr(_env, "SCORER_MODULES", ("brotli", "einops"))  # what this env has, in torch's place
     argv = ["score", "S", "--challenge-dir", str(env_challenge), "--env", "official", "--threads", "2"]
-    cmd, env = vcc.official_env_command(argv)
+    cmd, env = _env.official_env_command(argv, ("base", "vcc", "scorer", "runner", "submission", "demo"))
     python = str(Path(synced["env"]) / "bin" / "python")
     assert cmd == [python, "-m", "vcc", "score", "S", "--challenge-dir", str(env_challenge), "--env", "vcc",
                    "--threads", "2"]  # fmt: skip
@@ -453,8 +452,7 @@ def test_official_env_command_runs_vcc_copy_in_the_env(synced, env_challenge, en
         "import importlib.util, json, sys, vcc, base\n"
         "runner = importlib.util.find_spec('runner').origin\n"
         "print(json.dumps({'vcc': vcc.__file__, 'base': base.__file__, 'env': runner,"
-        " 'torch': importlib.util.find_spec('torch') is not None, 'prefix': sys.prefix,"
-        " 'request': str(vcc._score_env_request(sys.argv[1:]))}))"
+        " 'torch': importlib.util.find_spec('torch') is not None, 'prefix': sys.prefix}))"
     )
     # From vcc's own checkout: the current directory must not shadow the copy (PYTHONSAFEPATH).
     p = subprocess.run([python, "-c", probe, *argv], env=env, capture_output=True, text=True,
@@ -464,11 +462,11 @@ def test_official_env_command_runs_vcc_copy_in_the_env(synced, env_challenge, en
     for name in ("vcc", "base", "env"):
         assert Path(seen[name]).is_relative_to(code), seen
     assert seen["torch"] is False  # vcc's torch (in vcc's site-packages) is not visible
-    assert seen["prefix"] == synced["env"] and seen["request"] == f"(PosixPath('{env_challenge}'), 'cpu')"
+    assert seen["prefix"] == synced["env"]
     # the copy, run in the env, takes itself as already there (no second re-run)
     monkeypatch.setattr(vcc.sys, "prefix", synced["env"])
     monkeypatch.delenv("VCC_SCORING_ENV", raising=False)
-    assert vcc.official_env_command(argv) is None
+    assert _env.official_env_command(argv, ("base", "vcc", "scorer", "runner", "submission", "demo")) is None
     assert vcc.os.environ["VCC_SCORING_ENV"] == synced["env"]
 
 
