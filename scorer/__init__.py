@@ -43,16 +43,13 @@ if TYPE_CHECKING:
     )
     from ._cache import CacheKey, GroundTruthCache, default_cache_dir
     from ._config import ScoreConfig
+    from ._container import YuvFrame, count_video_frames, iter_yuv_frames, raw_frame_count
     from ._dali import yuv420_to_rgb_dali
     from ._decode import (
         YUV_TO_RGB,
-        YuvFrame,
-        count_video_frames,
         iter_rgb_frames,
-        iter_yuv_frames,
         open_raw_frames,
         pair_batches,
-        raw_frame_count,
         raw_pair_batches,
         upsample_chroma,
         yuv420_to_rgb_pyav,
@@ -90,9 +87,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "file_sha256", "is_lfs_pointer", "read_names_file",
     ),
     "._targets": ("DECODE_CHOICES", "DALI_VARIANTS"),
+    "._container": ("YuvFrame", "count_video_frames", "iter_yuv_frames", "raw_frame_count"),
     "._decode": (
-        "YUV_TO_RGB", "YuvFrame", "count_video_frames", "iter_rgb_frames", "iter_yuv_frames",
-        "open_raw_frames", "pair_batches", "raw_frame_count", "raw_pair_batches", "upsample_chroma",
+        "YUV_TO_RGB", "iter_rgb_frames", "open_raw_frames", "pair_batches", "raw_pair_batches", "upsample_chroma",
         "yuv420_to_rgb_pyav",
     ),
     "._dali": ("yuv420_to_rgb_dali",),

@@ -53,7 +53,8 @@ import torch
 from base import BadInput, HarnessError
 
 from ._assets import FRAME_H, FRAME_W
-from ._decode import YUV_TO_RGB, YuvFrame, count_video_frames, iter_yuv_frames
+from ._container import YuvFrame, count_video_frames, iter_yuv_frames
+from ._decode import YUV_TO_RGB
 from ._targets import DALI_VARIANTS
 
 __all__ = [

@@ -22,13 +22,13 @@ import torch
 
 from base import EXIT_OK, BadInput, GateFailed
 
+from ._container import iter_yuv_frames
 from ._dali import (
     dali_frame_count,
     iter_dali_pair_batches,
     require_dali,
     yuv420_to_rgb_dali,
 )
-from ._decode import iter_yuv_frames
 from ._report import write_json_atomic
 from ._targets import DALI_VARIANTS
 

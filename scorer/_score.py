@@ -26,7 +26,7 @@ from ._nets import load_nets
 from ._report import official_config_block, official_report_text, score_formula, write_score_reports
 from ._result import ScoreResult, TargetResult
 from ._streams import GroundTruthStream, candidate_stream
-from ._validate import RawCheck, batch_sizes, check_archive, check_raws
+from ._validate import CheckedSubmission, RawCheck, batch_sizes, validate_submission
 
 __all__ = ["Accumulator", "library_versions", "score_submission"]
 
@@ -75,16 +75,18 @@ class Accumulator:
         )
 
 
-def score_submission(cfg: ScoreConfig) -> ScoreResult:
+def score_submission(cfg: ScoreConfig, checked: CheckedSubmission | None = None) -> ScoreResult:
     """Score one submission; writes report.txt and the JSON report unless told not to.
 
-    A numerics profile other than native must be in the environment before torch is imported
-    (the CLI does this); otherwise this refuses rather than report a profile that did not run.
+    `checked`: the inputs already validated by `validate_submission(cfg)` (the CLI does so
+    before importing torch), else validated here. A numerics profile other than native must be
+    in the environment before torch is imported (the CLI does this); otherwise this refuses
+    rather than report a profile that did not run.
     """
     apply_profile(get_profile(cfg.numerics))
     threads = torch.get_num_threads()
     try:
-        result, dist = _score(cfg)
+        result, dist = _score(cfg, checked)
     finally:
         torch.set_num_threads(threads)  # --threads applies to this score only
     if cfg.write_reports and (dist is None or dist.is_main):  # rank 0 reports, as officially
@@ -110,9 +112,9 @@ class _Plan:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _score(cfg: ScoreConfig) -> tuple[ScoreResult, Distributed | None]:
+def _score(cfg: ScoreConfig, checked: CheckedSubmission | None) -> tuple[ScoreResult, Distributed | None]:
     t0 = time.perf_counter()
-    plan = _plan(cfg, *_validate(cfg))
+    plan = _plan(cfg, *_validate(cfg, checked))
     plan.timings["validate_s"] = time.perf_counter() - t0
     truths, accs = _stream(cfg, plan)
     _reduce(plan, accs)
@@ -123,7 +125,8 @@ def _score(cfg: ScoreConfig) -> tuple[ScoreResult, Distributed | None]:
     return result, plan.dist
 
 
-def _validate(cfg: ScoreConfig) -> tuple[torch.device, Distributed | None, Challenge, int, list[RawCheck]]:
+def _validate(cfg: ScoreConfig, checked: CheckedSubmission | None
+              ) -> tuple[torch.device, Distributed | None, Challenge, int, list[RawCheck]]:
     """The device, the torchrun share, the checkout, the archive's size, the raws: all checked."""
     device = _resolve_device(cfg.device)
     dist = Distributed.from_env()
@@ -132,10 +135,8 @@ def _validate(cfg: ScoreConfig) -> tuple[torch.device, Distributed | None, Chall
     if "dali" in cfg.targets and device.type != "cuda":
         raise BadInput("--decode dali needs a CUDA device (the T4 runner's path)",
                        fix="add --device cuda on a GPU machine, or use --decode dali-emulated on the CPU")
-    challenge = Challenge.load(cfg.challenge_dir, cfg.names_file)
-    archive_bytes = check_archive(cfg.archive)
-    raws = check_raws(challenge, cfg.inflated, cfg.batch_size, allow_official_truncation=cfg.official_truncation)
-    return device, dist, challenge, archive_bytes, raws
+    checked = checked or validate_submission(cfg)
+    return device, dist, checked.challenge, checked.archive_bytes, checked.raws
 
 
 def _resolve_device(name: str) -> torch.device:

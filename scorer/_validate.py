@@ -8,13 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from base import BadInput
 
 from ._assets import FRAME_BYTES, Challenge
-from ._decode import count_video_frames
+from ._container import count_video_frames
 
-__all__ = ["RawCheck", "batch_sizes", "official_loop_outcome", "check_archive", "check_raws"]
+if TYPE_CHECKING:
+    from ._config import ScoreConfig
+
+__all__ = [
+    "RawCheck",
+    "CheckedSubmission",
+    "batch_sizes",
+    "official_loop_outcome",
+    "check_archive",
+    "check_raws",
+    "validate_submission",
+]
 
 
 def batch_sizes(pairs: int, batch_size: int) -> list[int]:
@@ -120,3 +132,20 @@ def check_raws(
         if not (allow_official_truncation and completes):
             raise err
     return checks
+
+
+@dataclass(frozen=True)
+class CheckedSubmission:
+    """A submission that passed validation: its checkout, archive size and raws."""
+
+    challenge: Challenge
+    archive_bytes: int
+    raws: list[RawCheck]
+
+
+def validate_submission(cfg: ScoreConfig) -> CheckedSubmission:
+    """Everything about the inputs that can be wrong, checked without torch (fast refusals)."""
+    challenge = Challenge.load(cfg.challenge_dir, cfg.names_file)
+    archive_bytes = check_archive(cfg.archive)
+    raws = check_raws(challenge, cfg.inflated, cfg.batch_size, allow_official_truncation=cfg.official_truncation)
+    return CheckedSubmission(challenge, archive_bytes, raws)

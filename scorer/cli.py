@@ -48,7 +48,7 @@ def default_decode(args: argparse.Namespace) -> str:
 
 def _score(args: argparse.Namespace) -> int:
     from ._config import ScoreConfig
-    from ._score import score_submission
+    from ._validate import validate_submission
 
     cfg = ScoreConfig(
         submission_dir=args.submission_dir,
@@ -71,6 +71,7 @@ def _score(args: argparse.Namespace) -> int:
         archive_path=args.archive,
         shared_frames_dir=args.shared_frames_dir,
     )
+    checked = validate_submission(cfg)  # bad input is refused before torch is imported
     if args.spread:
         from ._spread import score_spread, spread_text
 
@@ -80,7 +81,10 @@ def _score(args: argparse.Namespace) -> int:
         print(spread_text(report["spread"]))
         print(f"reports: {cfg.report}  {cfg.json_report}")
         return EXIT_BAD_INPUT if report["truncated"] else EXIT_OK
-    result = score_submission(cfg)
+
+    from ._score import score_submission
+
+    result = score_submission(cfg, checked)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
         return EXIT_OK
     print(result.primary.official_report, end="")

@@ -93,3 +93,15 @@ def test_light_commands_never_import_torch(argv: list[str], tmp_path: Path, smal
     assert proc.returncode in (0, 2), proc.stderr[-2000:]  # lint may find errors (2); nothing crashed
     if "--json" in args:
         json.loads(Path(args[args.index("--json") + 1]).read_text())
+
+
+def test_bad_submission_is_refused_before_torch_loads(tmp_path: Path, mini_challenge: Path) -> None:
+    """A short raw: exit 2 naming the file, and torch never imported (the refusal is fast)."""
+    sub = tmp_path / "short"
+    (sub / "inflated").mkdir(parents=True)
+    (sub / "archive.zip").write_bytes(b"\0" * 1000)
+    (sub / "inflated" / "0.raw").write_bytes(b"\0" * (874 * 1164 * 3 * 2))  # 2 of the 4 frames
+    proc = _run_blocked("score", str(sub), "--challenge-dir", str(mini_challenge), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "raw frame count differs" in proc.stderr and "0.raw" in proc.stderr
+
