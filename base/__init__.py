@@ -1,4 +1,4 @@
-"""vcc's torch-free base: exit codes and errors, CPU numerics profiles.
+"""vcc's torch-free base: exit codes and errors, CPU numerics profiles, files.
 
 Every command can import this without loading torch.
 """
@@ -15,6 +15,7 @@ from ._errors import (
     SubmissionFailed,
     VccError,
 )
+from ._files import file_sha256, remove_tree, vcc_cache_root, write_atomic, write_json_atomic
 from ._numerics import (
     CAP_VARIABLES,
     NUMERICS_HELP,
@@ -65,4 +66,9 @@ __all__ = [
     "numerics_identity",
     "numerics_from_argv",
     "profile_env",
+    "file_sha256",
+    "remove_tree",
+    "vcc_cache_root",
+    "write_atomic",
+    "write_json_atomic",
 ]

@@ -9,7 +9,6 @@ and absurd sizes are refused as BadInput. CRCs are verified while extracting.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import struct
 import time
@@ -18,7 +17,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from scorer import BadInput
+from base import BadInput, remove_tree
 
 __all__ = [
     "ExtractLimits",
@@ -295,7 +294,7 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
     if dest.is_symlink() or dest.is_file():
         dest.unlink()
     elif dest.exists():
-        _rmtree(dest)
+        remove_tree(dest)  # also the read-only dirs a previous extraction left
     dest.mkdir(parents=True)
     umask = _current_umask()
     written: list[ExtractedMember] = []
@@ -365,14 +364,3 @@ def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-def _rmtree(path: Path) -> None:
-    """rm -rf that also removes read-only dirs a previous extraction left."""
-    for root, dirs, _ in os.walk(path):
-        for d in dirs:
-            p = os.path.join(root, d)
-            if not os.path.islink(p):
-                os.chmod(p, 0o700)
-    os.chmod(path, 0o700)
-    shutil.rmtree(path)

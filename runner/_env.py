@@ -22,7 +22,7 @@ Rewriting uv.lock itself was rejected: the lock would need PyPI's wheel URLs and
 it does not hold, and a frozen sync cannot resolve them. The fallback is stated in the record
 and in `vcc run`'s report.
 
-No torch import here, and scorer (which imports torch) only when an error is raised.
+No torch import here: errors, atomic writes and the cache root come from base.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from base import BadInput, HarnessError, vcc_cache_root, write_json_atomic
 
 __all__ = [
     "ENV_SCHEMA",
@@ -70,21 +72,9 @@ RUNNER_GROUPS = {"cpu": "cpu", "t4": "cu128"}
 _UV_TAIL_LINES = 40
 
 
-def _bad_input(message: str, **kw: Any) -> Exception:  # noqa: ANN401 - passes path=/fix= through
-    from scorer import BadInput
-
-    return BadInput(message, **kw)
-
-
-def _harness(message: str, **kw: Any) -> Exception:  # noqa: ANN401 - passes path=/fix= through
-    from scorer import HarnessError
-
-    return HarnessError(message, **kw)
-
-
 def default_envs_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vcc" / "envs"
+    """$XDG_CACHE_HOME/vcc/envs (default ~/.cache/vcc/envs)."""
+    return vcc_cache_root() / "envs"
 
 
 @dataclass
@@ -158,14 +148,14 @@ class EnvRecord:
 
 def _read_inputs(cfg: EnvConfig) -> tuple[bytes, bytes, dict[str, Any], dict[str, Any]]:
     if not cfg.challenge_dir.is_dir():
-        raise _bad_input(
+        raise BadInput(
             "the challenge dir does not exist",
             path=cfg.challenge_dir,
             fix="pass --challenge-dir a checkout of the official repository",
         )
     for path, what in ((cfg.pyproject, "pyproject.toml"), (cfg.lock, "uv.lock")):
         if not path.is_file():
-            raise _bad_input(
+            raise BadInput(
                 f"the challenge checkout has no {what}: the runner's environment is `uv sync` of its "
                 "pyproject.toml and uv.lock",
                 path=path,
@@ -179,12 +169,12 @@ def _read_inputs(cfg: EnvConfig) -> tuple[bytes, bytes, dict[str, Any], dict[str
         try:
             parsed.append(tomllib.loads(data.decode("utf-8")))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise _bad_input(f"{path.name} is not valid TOML: {e}", path=path, fix="restore the official file") from e
+            raise BadInput(f"{path.name} is not valid TOML: {e}", path=path, fix="restore the official file") from e
     pyproject, lock = parsed
     groups = pyproject.get("dependency-groups", {})
     if cfg.group not in groups:
         known = ", ".join(sorted(groups)) or "none"
-        raise _bad_input(
+        raise BadInput(
             f"unknown dependency group {cfg.group!r}: pyproject.toml defines {known}",
             path=cfg.pyproject,
             fix=f"use --group with one of: {known} (the CPU runner syncs 'cpu', the T4 runner 'cu128')",
@@ -204,7 +194,7 @@ def _python_info(python: str | None) -> dict[str, str]:
     try:
         out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
     except (OSError, subprocess.SubprocessError) as e:
-        raise _bad_input(f"cannot run the interpreter {python!r}: {e}", fix="pass --python a working python") from e
+        raise BadInput(f"cannot run the interpreter {python!r}: {e}", fix="pass --python a working python") from e
     version, impl, machine = out.split()
     return {"executable": python, "version": version, "implementation": impl, "machine": machine}
 
@@ -337,7 +327,7 @@ def find_uv() -> str:
     found = shutil.which("uv")
     if found:
         return found
-    raise _harness(
+    raise HarnessError(
         "uv is not installed: vcc builds the runner's environment with it",
         fix="pip install uv (it is one of vcc's dependencies: reinstall vcc)",
     )
@@ -360,16 +350,16 @@ def _run_uv(
     try:
         p = subprocess.run([uv, *args], cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     except OSError as e:
-        raise _harness(f"could not start uv ({uv}): {e}", fix="reinstall uv (pip install uv)") from e
+        raise HarnessError(f"could not start uv ({uv}): {e}", fix="reinstall uv (pip install uv)") from e
     if progress and p.stderr.strip():
         print(p.stderr.rstrip(), file=sys.stderr, flush=True)
     log += p.stderr.splitlines()
     return p
 
 
-def _uv_failed(what: str, p: subprocess.CompletedProcess[str], path: Path, fix: str) -> Exception:
+def _uv_failed(what: str, p: subprocess.CompletedProcess[str], path: Path, fix: str) -> HarnessError:
     tail = "\n".join("    " + line for line in p.stderr.strip().splitlines()[-_UV_TAIL_LINES:])
-    return _harness(f"{what} failed (uv exit {p.returncode}):\n{tail}", path=path, fix=fix)
+    return HarnessError(f"{what} failed (uv exit {p.returncode}):\n{tail}", path=path, fix=fix)
 
 
 def _probe(url: str, timeout_s: float) -> str | None:
@@ -414,15 +404,6 @@ def find_env(
     key = env_key(cfg.pyproject.read_bytes(), cfg.lock.read_bytes(), group, info["version"], info["machine"])
     _, venv, _, record_path = _paths(cfg, key)
     return _load_record(venv, record_path)
-
-
-def _write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        f.write(json.dumps(obj, indent=2) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _installed(uv: str, venv: Path, env: dict[str, str], cwd: Path, log: list[str]) -> dict[str, str]:
@@ -506,7 +487,7 @@ def _build(
                 + ("" if cfg.fallback else ", or drop --no-fallback to take torch/torchvision from PyPI")
                 + (f" ({', '.join(not_allowed)} has no PyPI fallback)" if not_allowed else "")
             )
-            raise _harness(f"the lock pins wheels from an index this machine cannot reach: {listing}",
+            raise HarnessError(f"the lock pins wheels from an index this machine cannot reach: {listing}",
                            path=cfg.lock, fix=fix)  # fmt: skip
         mode = "fallback"
         text, fallbacks = fallback_requirements(requirements, blocked, stale)
@@ -566,6 +547,6 @@ def _build(
         "sync_s": round(time.perf_counter() - t0, 3),
         "uv_log_tail": log[-_UV_TAIL_LINES:],
     }
-    _write_json_atomic(record_path, data)
+    write_json_atomic(record_path, data)
     say(f"environment synced ({mode}) in {data['sync_s']:.1f} s: {venv}")
     return EnvRecord(path=venv, record_path=record_path, data=data)

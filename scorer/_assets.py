@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from base import BadInput
+from base import file_sha256 as _read_sha256
 
 __all__ = [
     "FRAME_H",
@@ -42,15 +42,11 @@ _hash_memo: dict[tuple[str, int, int], str] = {}
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 of a file, memoised per (path, size, mtime) within the process."""
+    """sha256 of a file, memoised per (path, size, mtime) within the process (base.file_sha256 reads afresh)."""
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _hash_memo:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-        _hash_memo[key] = h.hexdigest()
+        _hash_memo[key] = _read_sha256(path)
     return _hash_memo[key]
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from base import vcc_cache_root, write_atomic
+
 from ._distortion import NetOutputs
 from ._nets import MODEL_INPUT_HW, POSE_DIMS
-from ._report import write_atomic
 
 __all__ = ["CACHE_FORMAT", "default_cache_dir", "CacheKey", "CacheEntryInfo", "GroundTruthCache"]
 
@@ -31,8 +31,8 @@ _MAGIC = b"VCCGT\x00\x00\x01"
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vcc" / "ground-truth"
+    """$XDG_CACHE_HOME/vcc/ground-truth (default ~/.cache/vcc/ground-truth)."""
+    return vcc_cache_root() / "ground-truth"
 
 
 @dataclass(frozen=True)

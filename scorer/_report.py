@@ -1,13 +1,11 @@
-"""Reports: the official report.txt text, vcc's JSON report, atomic writes, the terminal summary."""
+"""Reports: the official report.txt text, vcc's JSON report, the terminal summary (atomic writes: base)."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
+
+from base import write_atomic, write_json_atomic  # moved to base; still importable from here
 
 __all__ = [
     "compare_targets",
@@ -19,26 +17,6 @@ __all__ = [
     "terminal_summary",
     "numerics_line",
 ]
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write via a temp file in the same directory and rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:  # noqa: ANN401 - any JSON value
-    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def score_formula(posenet: float, segnet: float, rate: float) -> float:
