@@ -1,4 +1,4 @@
-"""vcc's torch-free base: exit codes and errors, CPU numerics profiles, files.
+"""vcc's torch-free base: exit codes and errors, CPU numerics profiles, files, the challenge's layout.
 
 Every command can import this without loading torch.
 """
@@ -16,6 +16,7 @@ from ._errors import (
     VccError,
 )
 from ._files import file_sha256, remove_tree, vcc_cache_root, write_atomic, write_json_atomic
+from ._layout import FRAME_BYTES, FRAME_H, FRAME_W, OFFICIAL_ASSETS, OFFICIAL_ORIGINAL_BYTES
 from ._numerics import (
     CAP_VARIABLES,
     NUMERICS_HELP,
@@ -71,4 +72,9 @@ __all__ = [
     "vcc_cache_root",
     "write_atomic",
     "write_json_atomic",
+    "FRAME_BYTES",
+    "FRAME_H",
+    "FRAME_W",
+    "OFFICIAL_ASSETS",
+    "OFFICIAL_ORIGINAL_BYTES",
 ]
