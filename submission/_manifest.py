@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from base import BadInput, GateFailed, file_sha256, write_json_atomic
+from base import METHOD_NAMES, BadInput, GateFailed, file_sha256, write_json_atomic
 
 from ._files import ARCHIVE_NAME, submission_files
 from ._pack import OFFICIAL_ORIGINAL_BYTES, rate_contribution
@@ -33,14 +33,6 @@ __all__ = [
 ]
 
 MANIFEST_SCHEMA = 1
-
-_METHODS = {
-    zipfile.ZIP_STORED: "stored",
-    zipfile.ZIP_DEFLATED: "deflated",
-    zipfile.ZIP_BZIP2: "bzip2",
-    zipfile.ZIP_LZMA: "lzma",
-}
-
 
 def _members(archive: Path) -> tuple[list[dict[str, Any]] | None, str | None]:
     """The archive's members, or None and why when it cannot be read as a zip."""
@@ -58,7 +50,7 @@ def _members(archive: Path) -> tuple[list[dict[str, Any]] | None, str | None]:
                         "bytes": info.file_size,
                         "compressed_bytes": info.compress_size,
                         "crc32": f"{info.CRC:08x}",
-                        "method": _METHODS.get(info.compress_type, str(info.compress_type)),
+                        "method": METHOD_NAMES.get(info.compress_type, str(info.compress_type)),
                         "sha256": digest,
                     }
                 )

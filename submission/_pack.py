@@ -19,19 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from runner import vet_archive
-from scorer import OFFICIAL_ASSETS, BadInput
-
-from ._files import LITTER, sha256_file
-from ._zipfmt import (
+from base import (
     DEFLATE_LEVEL,
     FIXED_DATE_TIME,
     METHOD_DEFLATED,
     ZipEntry,
+    vet_archive,
     write_central_directory,
     write_directory,
     write_member,
 )
+from scorer import OFFICIAL_ASSETS, BadInput
+
+from ._files import LITTER, sha256_file
 
 __all__ = [
     "OFFICIAL_ORIGINAL_BYTES",
