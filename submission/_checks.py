@@ -19,10 +19,10 @@ from base import (
     DATA_DESCRIPTOR_SIZE,
     FLAG_DATA_DESCRIPTOR,
     LOCAL_HEADER,
+    BadInput,
     read_local_header,
     vet_archive,
 )
-from scorer import BadInput
 
 from ._files import ARCHIVE_NAME
 from ._lint import ERROR, WARNING, Hit, Submission, register_check
