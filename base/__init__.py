@@ -1,4 +1,4 @@
-"""vcc's torch-free base: exit codes and errors, CPU numerics profiles.
+"""vcc's torch-free base: exit codes and errors, CPU numerics profiles, files, the challenge's layout, zip.
 
 Every command can import this without loading torch.
 """
@@ -15,6 +15,8 @@ from ._errors import (
     SubmissionFailed,
     VccError,
 )
+from ._files import file_sha256, remove_tree, vcc_cache_root, write_atomic, write_json_atomic
+from ._layout import FRAME_BYTES, FRAME_H, FRAME_W, OFFICIAL_ASSETS, OFFICIAL_ORIGINAL_BYTES
 from ._lazy import lazy_exports
 from ._numerics import (
     CAP_VARIABLES,
@@ -36,6 +38,34 @@ from ._numerics import (
     numerics_identity,
     numerics_rerun,
     profile_env,
+)
+from ._zip import (
+    CENTRAL_HEADER,
+    CENTRAL_SIGNATURE,
+    DATA_DESCRIPTOR_SIZE,
+    DEFLATE_LEVEL,
+    END_RECORD,
+    END_SIGNATURE,
+    FIXED_DATE_TIME,
+    FLAG_DATA_DESCRIPTOR,
+    FLAG_ENCRYPTED,
+    FLAG_UTF8,
+    LOCAL_HEADER,
+    LOCAL_SIGNATURE,
+    METHOD_DEFLATED,
+    METHOD_NAMES,
+    METHOD_STORED,
+    UNZIP_METHODS,
+    ExtractLimits,
+    GiB,
+    LocalHeader,
+    ZipEntry,
+    archive_error,
+    read_local_header,
+    vet_archive,
+    write_central_directory,
+    write_directory,
+    write_member,
 )
 
 __all__ = [
@@ -69,4 +99,40 @@ __all__ = [
     "numerics_from_argv",
     "profile_env",
     "lazy_exports",
+    "file_sha256",
+    "remove_tree",
+    "vcc_cache_root",
+    "write_atomic",
+    "write_json_atomic",
+    "FRAME_BYTES",
+    "FRAME_H",
+    "FRAME_W",
+    "OFFICIAL_ASSETS",
+    "OFFICIAL_ORIGINAL_BYTES",
+    "LOCAL_HEADER",
+    "CENTRAL_HEADER",
+    "END_RECORD",
+    "LOCAL_SIGNATURE",
+    "CENTRAL_SIGNATURE",
+    "END_SIGNATURE",
+    "DATA_DESCRIPTOR_SIZE",
+    "FLAG_ENCRYPTED",
+    "FLAG_DATA_DESCRIPTOR",
+    "FLAG_UTF8",
+    "METHOD_STORED",
+    "METHOD_DEFLATED",
+    "METHOD_NAMES",
+    "LocalHeader",
+    "read_local_header",
+    "FIXED_DATE_TIME",
+    "DEFLATE_LEVEL",
+    "ZipEntry",
+    "write_member",
+    "write_directory",
+    "write_central_directory",
+    "GiB",
+    "UNZIP_METHODS",
+    "ExtractLimits",
+    "archive_error",
+    "vet_archive",
 ]

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from base import BadInput, HarnessError
-from scorer import FRAME_H, FRAME_W
+from base import FRAME_H, FRAME_W, BadInput, HarnessError, file_sha256, vcc_cache_root
 
 from ._scene import (
     _CALIBRATION_BATCH,
@@ -125,8 +124,7 @@ def _build_weights(video: Path, models_dir: Path, frames: int, seed: int) -> Non
 
 def demo_cache_dir() -> Path:
     """Where built demo challenges live: $XDG_CACHE_HOME/vcc/demo (default ~/.cache/vcc/demo)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vcc" / "demo"
+    return vcc_cache_root() / "demo"
 
 
 def _fixture_files() -> list[str]:
@@ -174,8 +172,6 @@ def build_challenge(dest: Path, *, frames: int, seed: int = 0, progress: bool = 
     `dest` is either absent or complete. An existing complete build with the
     same parameters is reused unless `rebuild`.
     """
-    from scorer import file_sha256
-
     dest = Path(dest)
     if frames < 2:
         raise BadInput(f"the demo needs at least 2 frames, got {frames}", fix="pass --frames 2 or more")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scorer import FRAME_H, FRAME_W
+from base import FRAME_H, FRAME_W
 
 # Bump when the scene, encoder settings or calibration change: it keys the cache.
 DEMO_BUILDER_VERSION = 1

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from scorer import write_json_atomic
+    from base import write_json_atomic
 
     from ._example import run_demo
 

@@ -1,24 +1,23 @@
 """Safe extraction of archive.zip, producing what the runner's `unzip -o` would.
 
-Every member is vetted before a single byte is written: unsafe names, links,
-device files, duplicates, encryption, compression methods the runner's
-Info-ZIP unzip 6.0 cannot read, overlapping members (the "better zip bomb")
-and absurd sizes are refused as BadInput. CRCs are verified while extracting.
+Every member is vetted before a single byte is written (base._zip.vet_archive: unsafe
+names, links, device files, duplicates, encryption, compression methods the runner's
+Info-ZIP unzip 6.0 cannot read, overlapping members, absurd sizes are refused as
+BadInput). CRCs are verified while extracting.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import stat
-import struct
 import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from scorer import BadInput
+from base import UNZIP_METHODS, ExtractLimits, archive_error, remove_tree, vet_archive
+
+# ExtractLimits, UNZIP_METHODS and vet_archive live in base (torch-free); still importable from here.
 
 __all__ = [
     "ExtractLimits",
@@ -29,35 +28,7 @@ __all__ = [
     "extract_archive",
 ]
 
-GiB = 1 << 30
-
-# Compression methods Info-ZIP unzip 6.0 (Ubuntu's and Debian's) extracts that
-# Python can also read: stored, deflated, bzip2. LZMA (14) and zstd (93) zips
-# extract with Python but fail with "unsupported compression method" on the runner.
-UNZIP_METHODS: dict[int, str] = {
-    zipfile.ZIP_STORED: "stored",
-    zipfile.ZIP_DEFLATED: "deflated",
-    zipfile.ZIP_BZIP2: "bzip2",
-}
-
-_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # 30 bytes, PKZIP APPNOTE 4.3.7
-_LOCAL_MAGIC = b"PK\x03\x04"
 _COPY_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class ExtractLimits:
-    """Caps that separate a real archive from a zip bomb; all overridable.
-
-    The defaults sit far above any plausible submission (the official video is
-    37.5 MB and the decoded raws 3.6 GB are written by inflate, not unzipped)
-    while keeping an extraction from filling a disk.
-    """
-
-    max_total_bytes: int = 8 * GiB  # sum of uncompressed member sizes
-    max_ratio: float = 1000.0  # per member, uncompressed / compressed
-    ratio_floor_bytes: int = 1 << 20  # members smaller than this skip the ratio check
-    max_members: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -85,18 +56,6 @@ class ExtractResult:
             "elapsed_s": round(self.elapsed_s, 3),
             "warnings": self.warnings,
         }
-
-
-def _bad(archive: Path, message: str, fix: str) -> BadInput:
-    return BadInput(f"archive.zip: {message}", path=archive, fix=fix)
-
-
-def _unix_mode(info: zipfile.ZipInfo) -> int | None:
-    """st_mode stored by a Unix zip tool, else None."""
-    if info.create_system != 3:  # 3 = Unix
-        return None
-    mode = info.external_attr >> 16
-    return mode or None
 
 
 # Hosts whose zips carry Unix permission bits that unzip restores as they are.
@@ -136,143 +95,6 @@ def _unzip_mode(info: zipfile.ZipInfo, umask: int) -> int:
     return mode & ~umask & 0o777
 
 
-def _safe_name(archive: Path, raw: str) -> str:
-    """The member's path relative to the destination, or BadInput if it could escape."""
-    fix = "rebuild the zip from inside the directory with relative paths (e.g. `cd dir && zip -r ../archive.zip .`)"
-    if "\x00" in raw:
-        raise _bad(archive, f"member name {raw!r} contains a NUL byte", fix)
-    name = raw.replace("\\", "/")  # unzip treats backslashes from DOS tools as separators
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise _bad(archive, f"member {raw!r} has an absolute path", fix)
-    parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
-    if ".." in parts:
-        raise _bad(archive, f"member {raw!r} climbs out of the extraction dir with '..' (zip slip)", fix)
-    if not parts:
-        raise _bad(archive, f"member {raw!r} has an empty name", fix)
-    return "/".join(parts)
-
-
-def _local_span(fh: object, info: zipfile.ZipInfo, archive: Path) -> tuple[int, int]:
-    """Byte range [start, end) that a member's local header and data occupy."""
-    fh.seek(info.header_offset)  # type: ignore[attr-defined]
-    head = fh.read(_LOCAL_HEADER.size)  # type: ignore[attr-defined]
-    if len(head) != _LOCAL_HEADER.size or head[:4] != _LOCAL_MAGIC:
-        raise _bad(
-            archive,
-            f"member {info.filename!r}: local header missing or corrupt",
-            "re-create the zip",
-        )
-    fields = _LOCAL_HEADER.unpack(head)
-    name_len, extra_len = fields[-2], fields[-1]
-    end = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len + info.compress_size
-    return info.header_offset, end
-
-
-def vet_archive(archive: Path, limits: ExtractLimits | None = None) -> list[tuple[zipfile.ZipInfo, str]]:
-    """Check every member; return (info, safe relative name) pairs in archive order."""
-    limits = limits or ExtractLimits()
-    archive = Path(archive)
-    if not archive.is_file():
-        raise BadInput("archive.zip not found", path=archive, fix="put the submission's archive.zip in the dir")
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise _bad(archive, f"not a readable zip file ({e})", "re-create it with `zip` or Python's zipfile") from e
-    with zf:
-        infos = zf.infolist()
-        if not infos:
-            raise _bad(
-                archive,
-                "the zip has no members (the runner's unzip fails on an empty zip)",
-                "add the data",
-            )
-        if len(infos) > limits.max_members:
-            raise _bad(
-                archive,
-                f"{len(infos):,} members exceed the cap of {limits.max_members:,}",
-                "pack the data into fewer files, or raise the cap with --max-members",
-            )
-        seen: dict[str, str] = {}
-        out: list[tuple[zipfile.ZipInfo, str]] = []
-        total = 0
-        for info in infos:
-            name = _safe_name(archive, info.filename)
-            key = name.rstrip("/")
-            if key in seen:
-                raise _bad(
-                    archive,
-                    f"member {info.filename!r} duplicates {seen[key]!r}; `unzip -o` would keep only the last",
-                    "re-create the zip so that each path appears once",
-                )
-            seen[key] = info.filename
-            if info.flag_bits & 0x1:
-                raise _bad(
-                    archive,
-                    f"member {info.filename!r} is encrypted; the runner's unzip would prompt for a password",
-                    "zip without a password",
-                )
-            mode = _unix_mode(info)
-            if mode is not None and not info.is_dir():
-                kind = stat.S_IFMT(mode)
-                if stat.S_ISLNK(mode):
-                    raise _bad(
-                        archive,
-                        f"member {info.filename!r} is a symbolic link",
-                        "store the file itself (zip without -y / --symlinks)",
-                    )
-                if kind not in (0, stat.S_IFREG):
-                    raise _bad(
-                        archive,
-                        f"member {info.filename!r} is a special file (mode {oct(mode)})",
-                        "store only regular files and directories",
-                    )
-            if info.compress_type not in UNZIP_METHODS:
-                raise _bad(
-                    archive,
-                    f"member {info.filename!r} uses compression method {info.compress_type}, "
-                    "which the runner's unzip 6.0 cannot extract",
-                    "use stored, deflate or bzip2 (e.g. zipfile.ZIP_DEFLATED)",
-                )
-            total += info.file_size
-            if total > limits.max_total_bytes:
-                raise _bad(
-                    archive,
-                    f"uncompressed size exceeds the cap of {limits.max_total_bytes:,} bytes (zip bomb?)",
-                    "raise the cap with --max-unzipped-bytes if this is intended",
-                )
-            if info.file_size >= limits.ratio_floor_bytes:
-                ratio = info.file_size / max(info.compress_size, 1)
-                if ratio > limits.max_ratio:
-                    raise _bad(
-                        archive,
-                        f"member {info.filename!r} expands {ratio:,.0f}x "
-                        f"({info.compress_size:,} -> {info.file_size:,} bytes), over the cap of "
-                        f"{limits.max_ratio:,.0f}x (zip bomb?)",
-                        "raise the cap with --max-ratio if this is intended",
-                    )
-            out.append((info, name))
-        files = {name for info, name in out if not info.is_dir()}
-        for info, name in out:
-            for parent in PurePosixPath(name).parents:
-                if str(parent) in files:
-                    raise _bad(
-                        archive,
-                        f"member {info.filename!r} sits under {str(parent)!r}, which is a file",
-                        "re-create the zip so that no file shares its path with a directory",
-                    )
-        # Members whose data overlap share compressed bytes: a non-recursive zip bomb.
-        with open(archive, "rb") as fh:
-            spans = sorted((_local_span(fh, info, archive), info.filename) for info, _ in out)
-        for ((_, end), name_a), ((start, _), name_b) in zip(spans, spans[1:], strict=False):
-            if start < end:
-                raise _bad(
-                    archive,
-                    f"members {name_a!r} and {name_b!r} overlap in the file (zip bomb)",
-                    "re-create the zip with an ordinary zip tool",
-                )
-    return out
-
-
 def _dos_mtime(info: zipfile.ZipInfo) -> float | None:
     try:
         return time.mktime((*info.date_time, 0, 0, -1))
@@ -295,7 +117,7 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
     if dest.is_symlink() or dest.is_file():
         dest.unlink()
     elif dest.exists():
-        _rmtree(dest)
+        remove_tree(dest)  # also the read-only dirs a previous extraction left
     dest.mkdir(parents=True)
     umask = _current_umask()
     written: list[ExtractedMember] = []
@@ -314,7 +136,7 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
             try:
                 src = zf.open(info)
             except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as e:
-                raise _bad(
+                raise archive_error(
                     archive,
                     f"member {info.filename!r} cannot be opened ({e})",
                     "re-create the zip; `unzip -t archive.zip` shows the damage",
@@ -324,7 +146,7 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
                     try:
                         chunk = src.read(_COPY_CHUNK)
                     except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as e:
-                        raise _bad(
+                        raise archive_error(
                             archive,
                             f"member {info.filename!r} is corrupt ({e})",
                             "re-create the zip; `unzip -t archive.zip` shows the damage",
@@ -334,7 +156,7 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
                     size += len(chunk)
                     total += len(chunk)
                     if total > limits.max_total_bytes:
-                        raise _bad(
+                        raise archive_error(
                             archive,
                             f"extraction passed the cap of {limits.max_total_bytes:,} bytes",
                             "raise the cap with --max-unzipped-bytes if this is intended",
@@ -365,14 +187,3 @@ def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-def _rmtree(path: Path) -> None:
-    """rm -rf that also removes read-only dirs a previous extraction left."""
-    for root, dirs, _ in os.walk(path):
-        for d in dirs:
-            p = os.path.join(root, d)
-            if not os.path.islink(p):
-                os.chmod(p, 0o700)
-    os.chmod(path, 0o700)
-    shutil.rmtree(path)

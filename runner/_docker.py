@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from scorer import BadInput, HarnessError
+from base import BadInput, HarnessError, file_sha256
 
 __all__ = [
     "RUNNER_KINDS",
@@ -243,7 +243,7 @@ def image_spec(runner_kind: str, root: Path | None = None) -> ImageSpec:
     h.update(f"vcc-image-v1\0{runner_kind}\0".encode())
     for rel in files:
         h.update(str(rel).encode() + b"\0")
-        h.update(hashlib.sha256((root / rel).read_bytes()).digest())
+        h.update(bytes.fromhex(file_sha256(root / rel)))
     for key in sorted(args):
         h.update(f"arg\0{key}\0{args[key]}\0".encode())
     # A base named by tag (vcc-base:bookworm) can be rebuilt under the same name: its id counts.
@@ -266,7 +266,7 @@ class _Lock:
 
     def __enter__(self) -> _Lock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "w")  # noqa: SIM115 - held for the with block
+        self._fh = open(self.path, "w")  # held open for the with block
         fcntl.flock(self._fh, fcntl.LOCK_EX)
         return self
 

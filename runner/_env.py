@@ -26,7 +26,7 @@ and in `vcc run`'s report.
 Python imports what the scorer needs, and `install_vcc_code` puts a private copy of vcc's own
 pure-Python code beside the env (never vcc's site-packages, which holds vcc's torch).
 
-No torch import here, nor scorer (which imports torch).
+No torch import here: errors, atomic writes and the cache root come from base.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from base import HarnessError
+from base import BadInput, HarnessError, vcc_cache_root, write_json_atomic
 
 __all__ = [
     "ENV_SCHEMA",
@@ -86,21 +86,9 @@ RUNNER_GROUPS = {"cpu": "cpu", "t4": "cu128"}
 _UV_TAIL_LINES = 40
 
 
-def _bad_input(message: str, **kw: Any) -> Exception:  # noqa: ANN401 - passes path=/fix= through
-    from base import BadInput  # torch-free (scorer re-exports the same class)
-
-    return BadInput(message, **kw)
-
-
-def _harness(message: str, **kw: Any) -> Exception:  # noqa: ANN401 - passes path=/fix= through
-    from base import HarnessError
-
-    return HarnessError(message, **kw)
-
-
 def default_envs_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vcc" / "envs"
+    """$XDG_CACHE_HOME/vcc/envs (default ~/.cache/vcc/envs)."""
+    return vcc_cache_root() / "envs"
 
 
 @dataclass
@@ -174,14 +162,14 @@ class EnvRecord:
 
 def _read_inputs(cfg: EnvConfig) -> tuple[bytes, bytes, dict[str, Any], dict[str, Any]]:
     if not cfg.challenge_dir.is_dir():
-        raise _bad_input(
+        raise BadInput(
             "the challenge dir does not exist",
             path=cfg.challenge_dir,
             fix="pass --challenge-dir a checkout of the official repository",
         )
     for path, what in ((cfg.pyproject, "pyproject.toml"), (cfg.lock, "uv.lock")):
         if not path.is_file():
-            raise _bad_input(
+            raise BadInput(
                 f"the challenge checkout has no {what}: the runner's environment is `uv sync` of its "
                 "pyproject.toml and uv.lock",
                 path=path,
@@ -195,12 +183,12 @@ def _read_inputs(cfg: EnvConfig) -> tuple[bytes, bytes, dict[str, Any], dict[str
         try:
             parsed.append(tomllib.loads(data.decode("utf-8")))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise _bad_input(f"{path.name} is not valid TOML: {e}", path=path, fix="restore the official file") from e
+            raise BadInput(f"{path.name} is not valid TOML: {e}", path=path, fix="restore the official file") from e
     pyproject, lock = parsed
     groups = pyproject.get("dependency-groups", {})
     if cfg.group not in groups:
         known = ", ".join(sorted(groups)) or "none"
-        raise _bad_input(
+        raise BadInput(
             f"unknown dependency group {cfg.group!r}: pyproject.toml defines {known}",
             path=cfg.pyproject,
             fix=f"use --group with one of: {known} (the CPU runner syncs 'cpu', the T4 runner 'cu128')",
@@ -220,7 +208,7 @@ def _python_info(python: str | None) -> dict[str, str]:
     try:
         out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
     except (OSError, subprocess.SubprocessError) as e:
-        raise _bad_input(f"cannot run the interpreter {python!r}: {e}", fix="pass --python a working python") from e
+        raise BadInput(f"cannot run the interpreter {python!r}: {e}", fix="pass --python a working python") from e
     version, impl, machine = out.split()
     return {"executable": python, "version": version, "implementation": impl, "machine": machine}
 
@@ -353,7 +341,7 @@ def find_uv() -> str:
     found = shutil.which("uv")
     if found:
         return found
-    raise _harness(
+    raise HarnessError(
         "uv is not installed: vcc builds the runner's environment with it",
         fix="pip install uv (it is one of vcc's dependencies: reinstall vcc)",
     )
@@ -376,16 +364,16 @@ def _run_uv(
     try:
         p = subprocess.run([uv, *args], cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     except OSError as e:
-        raise _harness(f"could not start uv ({uv}): {e}", fix="reinstall uv (pip install uv)") from e
+        raise HarnessError(f"could not start uv ({uv}): {e}", fix="reinstall uv (pip install uv)") from e
     if progress and p.stderr.strip():
         print(p.stderr.rstrip(), file=sys.stderr, flush=True)
     log += p.stderr.splitlines()
     return p
 
 
-def _uv_failed(what: str, p: subprocess.CompletedProcess[str], path: Path, fix: str) -> Exception:
+def _uv_failed(what: str, p: subprocess.CompletedProcess[str], path: Path, fix: str) -> HarnessError:
     tail = "\n".join("    " + line for line in p.stderr.strip().splitlines()[-_UV_TAIL_LINES:])
-    return _harness(f"{what} failed (uv exit {p.returncode}):\n{tail}", path=path, fix=fix)
+    return HarnessError(f"{what} failed (uv exit {p.returncode}):\n{tail}", path=path, fix=fix)
 
 
 def _probe(url: str, timeout_s: float) -> str | None:
@@ -441,22 +429,13 @@ def require_env(challenge_dir: Path, group: str = "cpu", *, envs_dir: Path | Non
         sync = f"vcc env sync --challenge-dir {challenge_dir} --group {group}"
         if envs_dir is not None:
             sync += f" --envs-dir {envs_dir}"
-        raise _bad_input(
+        raise BadInput(
             f"--env official: no synced environment for this checkout's uv.lock (group {group}, Python "
             f"{platform.python_version()}) under {envs_dir or default_envs_dir()}",
             path=challenge_dir,
             fix=f"run `{sync}` first, or score with --env vcc",
         )
     return record
-
-
-def _write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        f.write(json.dumps(obj, indent=2) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _installed(uv: str, venv: Path, env: dict[str, str], cwd: Path, log: list[str]) -> dict[str, str]:
@@ -540,7 +519,7 @@ def _build(
                 + ("" if cfg.fallback else ", or drop --no-fallback to take torch/torchvision from PyPI")
                 + (f" ({', '.join(not_allowed)} has no PyPI fallback)" if not_allowed else "")
             )
-            raise _harness(f"the lock pins wheels from an index this machine cannot reach: {listing}",
+            raise HarnessError(f"the lock pins wheels from an index this machine cannot reach: {listing}",
                            path=cfg.lock, fix=fix)  # fmt: skip
         mode = "fallback"
         text, fallbacks = fallback_requirements(requirements, blocked, stale)
@@ -600,7 +579,7 @@ def _build(
         "sync_s": round(time.perf_counter() - t0, 3),
         "uv_log_tail": log[-_UV_TAIL_LINES:],
     }
-    _write_json_atomic(record_path, data)
+    write_json_atomic(record_path, data)
     say(f"environment synced ({mode}) in {data['sync_s']:.1f} s: {venv}")
     return EnvRecord(path=venv, record_path=record_path, data=data)
 
@@ -636,13 +615,13 @@ def missing_modules(
         p = subprocess.run([str(python), "-I", "-c", _IMPORT_CHECK, *modules], capture_output=True, text=True,
                            timeout=timeout_s, env=_uv_env(), stdin=subprocess.DEVNULL)  # fmt: skip
     except (OSError, subprocess.SubprocessError) as e:
-        raise _harness(f"cannot run the environment's Python: {e}", path=python,
+        raise HarnessError(f"cannot run the environment's Python: {e}", path=python,
                        fix="rebuild it: vcc env sync --challenge-dir CH --rebuild") from e  # fmt: skip
     try:
         failed = json.loads(p.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         tail = "\n".join("    " + line for line in p.stderr.strip().splitlines()[-_UV_TAIL_LINES:])
-        raise _harness(f"the environment's Python failed while importing {', '.join(modules)} "
+        raise HarnessError(f"the environment's Python failed while importing {', '.join(modules)} "
                        f"(exit {p.returncode}):\n{tail}", path=python,
                        fix="rebuild it: vcc env sync --challenge-dir CH --rebuild") from None  # fmt: skip
     return {str(k): str(v) for k, v in failed.items()}
@@ -668,7 +647,7 @@ def vcc_code_sources(names: tuple[str, ...] | list[str] | None = None) -> dict[s
         if origin is None and name not in ("base", "scorer", "vcc"):
             continue
         if not origin or not origin.endswith(".py"):
-            raise _harness(f"cannot find vcc's module {name!r} to copy into the environment",
+            raise HarnessError(f"cannot find vcc's module {name!r} to copy into the environment",
                            fix="reinstall vcc (pip install -e . or pip install vcc)")  # fmt: skip
         path = Path(origin).resolve()
         out[name] = path.parent if path.name == "__init__.py" else path

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
         AssetInfo,
         Challenge,
         VideoAsset,
-        file_sha256,
+        asset_sha256,
         is_lfs_pointer,
         read_names_file,
     )
@@ -84,7 +84,7 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "._assets": (
         "FRAME_BYTES", "FRAME_H", "FRAME_W", "OFFICIAL_ASSETS", "AssetInfo", "Challenge", "VideoAsset",
-        "file_sha256", "is_lfs_pointer", "read_names_file",
+        "asset_sha256", "is_lfs_pointer", "read_names_file",
     ),
     "._targets": ("DECODE_CHOICES", "DALI_VARIANTS"),
     "._container": ("YuvFrame", "count_video_frames", "iter_yuv_frames", "raw_frame_count"),
@@ -114,7 +114,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 }
 
 __all__ = [
-    "FRAME_BYTES", "FRAME_H", "FRAME_W", "OFFICIAL_ASSETS", "AssetInfo", "Challenge", "VideoAsset", "file_sha256",
+    "FRAME_BYTES", "FRAME_H", "FRAME_W", "OFFICIAL_ASSETS", "AssetInfo", "Challenge", "VideoAsset", "asset_sha256",
     "is_lfs_pointer", "read_names_file",
     "DECODE_CHOICES", "DALI_VARIANTS",
     "YUV_TO_RGB", "YuvFrame", "count_video_frames", "iter_rgb_frames", "iter_yuv_frames", "open_raw_frames",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from base import BadInput
+from base import FRAME_BYTES, FRAME_H, FRAME_W, OFFICIAL_ASSETS, BadInput, file_sha256
+
+# FRAME_H, FRAME_W, FRAME_BYTES and OFFICIAL_ASSETS live in base (torch-free); still importable from here.
 
 __all__ = [
     "FRAME_H",
@@ -17,41 +18,22 @@ __all__ = [
     "AssetInfo",
     "VideoAsset",
     "Challenge",
-    "file_sha256",
+    "asset_sha256",
     "is_lfs_pointer",
     "read_names_file",
 ]
-
-FRAME_H, FRAME_W = 874, 1164
-FRAME_BYTES = FRAME_H * FRAME_W * 3  # one uint8 RGB frame in a .raw
-
-# SPEC section 7: the official checkout's LFS content.
-OFFICIAL_ASSETS: dict[str, tuple[int, str]] = {
-    "videos/0.mkv": (37_545_489, "2611f5f3e186f3529777749f97bd4cce3a208d6b3559e137bd45d256980d2fa9"),
-    "models/segnet.safetensors": (
-        38_502_892,
-        "68956e328d4c5d875389a1a444870e6bac1c052c9986123827af95c07c6991b6",
-    ),
-    "models/posenet.safetensors": (
-        55_835_560,
-        "0f3a0874c5c387f990d7b88bd1d7e1f6de35d98b45f2a289989db2c77b9b6576",
-    ),
-}
 
 _LFS_MAGIC = b"version https://git-lfs.github.com/spec/v1"
 _hash_memo: dict[tuple[str, int, int], str] = {}
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, memoised per (path, size, mtime) within the process."""
+def asset_sha256(path: Path) -> str:
+    """sha256 of an asset, memoised per (path, size, mtime) within the process: the videos and
+    weights are hashed once however many scores a process runs (base.file_sha256 reads afresh)."""
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _hash_memo:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-        _hash_memo[key] = h.hexdigest()
+        _hash_memo[key] = file_sha256(path)
     return _hash_memo[key]
 
 
@@ -194,7 +176,7 @@ class Challenge:
         infos = []
         for p in paths:
             rel = p.relative_to(self.root).as_posix()
-            size, sha = p.stat().st_size, file_sha256(p)
+            size, sha = p.stat().st_size, asset_sha256(p)
             official = OFFICIAL_ASSETS.get(rel)
             infos.append(AssetInfo(rel, size, sha, None if official is None else official == (size, sha)))
         return infos

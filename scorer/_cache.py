@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._report import write_atomic
+from base import vcc_cache_root, write_atomic
 
 if TYPE_CHECKING:  # listing and clearing the cache needs neither numpy nor torch
     from ._distortion import NetOutputs
@@ -30,8 +29,8 @@ _MAGIC = b"VCCGT\x00\x00\x01"
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vcc" / "ground-truth"
+    """$XDG_CACHE_HOME/vcc/ground-truth (default ~/.cache/vcc/ground-truth)."""
+    return vcc_cache_root() / "ground-truth"
 
 
 @dataclass(frozen=True)

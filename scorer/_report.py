@@ -1,18 +1,18 @@
-"""Reports: the official report.txt text, vcc's JSON report, atomic writes, the terminal summary."""
+"""Reports: the official report.txt text, vcc's JSON report, the terminal summary (atomic writes: base)."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from base import write_atomic, write_json_atomic
 
 if TYPE_CHECKING:
     from ._assets import Challenge
     from ._config import ScoreConfig
     from ._result import ScoreResult
+
 
 __all__ = [
     "compare_targets",
@@ -26,26 +26,6 @@ __all__ = [
     "terminal_summary",
     "numerics_line",
 ]
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write via a temp file in the same directory and rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:  # noqa: ANN401 - any JSON value
-    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def write_score_reports(result: ScoreResult, report_path: Path, json_path: Path) -> None:

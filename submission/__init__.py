@@ -3,11 +3,17 @@
 pack (files -> archive.zip, byte-identical everywhere) -> manifest (what exactly
 ships) -> lint (registered checks on the code and the archive) -> gate (lint, the
 runner's replay, bounds on score, headroom and inflate time).
+
+pack, manifest and lint need only base (no torch); the gate runs the runner and the scorer,
+so its names are imported on first use.
 """
+
+from __future__ import annotations
+
+import importlib
 
 from . import _checks  # noqa: F401 - importing registers the built-in lint checks
 from ._files import ARCHIVE_NAME, RUN_OUTPUTS, submission_files
-from ._gate import BoundCheck, GateBounds, GateConfig, GateResult, evaluate_bounds, gate_submission
 from ._lint import (
     CHECKS,
     ERROR,
@@ -82,3 +88,13 @@ __all__ = [
     "parse_name_map",
     "rate_contribution",
 ]
+
+_GATE_NAMES = ("BoundCheck", "GateBounds", "GateConfig", "GateResult", "evaluate_bounds", "gate_submission")
+
+
+def __getattr__(name: str) -> object:
+    """The gate's names (and submission._gate), imported on first use: the gate loads torch."""
+    if name in _GATE_NAMES or name == "_gate":
+        gate = importlib.import_module(f"{__name__}._gate")  # not `from . import`: it would ask this hook again
+        return gate if name == "_gate" else getattr(gate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import re
 import shutil
-import struct
 import subprocess
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 
-from runner import vet_archive
-from scorer import BadInput
+from base import (
+    CENTRAL_HEADER,
+    DATA_DESCRIPTOR_SIZE,
+    FLAG_DATA_DESCRIPTOR,
+    LOCAL_HEADER,
+    BadInput,
+    read_local_header,
+    vet_archive,
+)
 
 from ._files import ARCHIVE_NAME
 from ._lint import ERROR, WARNING, Hit, Submission, register_check
@@ -174,9 +180,6 @@ def _archive_valid(sub: Submission) -> Iterable[Hit]:
         )
 
 
-_LOCAL = struct.Struct("<4s5H3L2H")
-
-
 @register_check("archive-overhead", WARNING, "archive.zip carries no bytes the rate pays for needlessly")
 def _archive_overhead(sub: Submission) -> Iterable[Hit]:
     if not sub.archive.is_file() or isinstance(_vetted(sub), BadInput):
@@ -188,19 +191,18 @@ def _archive_overhead(sub: Submission) -> Iterable[Hit]:
         files = [i.filename for i in infos if not i.is_dir()]
         extra = 0
         for info in infos:
-            fh.seek(info.header_offset)
-            head = fh.read(_LOCAL.size)
-            local_extra = _LOCAL.unpack(head)[-1] if len(head) == _LOCAL.size else 0
-            extra += local_extra + len(info.extra)
+            head = read_local_header(fh, info.header_offset)
+            extra += (head.extra_len if head is not None else 0) + len(info.extra)
         if extra:
             waste.append(f"{extra:,} bytes of extra fields (timestamps, uid/gid: `zip` adds them unless -X)")
             total += extra
         dirs = [i for i in infos if i.is_dir() and any(f.startswith(i.filename) for f in files)]
         if dirs:
-            n = sum(76 + 2 * len(i.filename.encode()) for i in dirs)
+            # a local and a central header, each with the name
+            n = sum(LOCAL_HEADER.size + CENTRAL_HEADER.size + 2 * len(i.filename.encode()) for i in dirs)
             waste.append(f"{len(dirs)} directory entries the file paths already imply ({n:,} bytes; zip -D drops them)")
             total += n
-        descriptors = sum(16 for i in infos if i.flag_bits & 0x08)
+        descriptors = sum(DATA_DESCRIPTOR_SIZE for i in infos if i.flag_bits & FLAG_DATA_DESCRIPTOR)
         if descriptors:
             waste.append(f"{descriptors:,} bytes of data descriptors (streamed zip)")
             total += descriptors

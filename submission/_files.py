@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path, PurePosixPath
+
+# sha256 read afresh every time: a manifest must never reuse a hash of an earlier version of the
+# file (filesystem timestamps are too coarse to tell two quick writes apart). Kept under its old name.
+from base import file_sha256 as sha256_file
 
 __all__ = ["ARCHIVE_NAME", "RUN_OUTPUTS", "LITTER", "submission_files", "sha256_file"]
 
@@ -42,13 +45,3 @@ def submission_files(root: Path, exclude: tuple[Path, ...] = ()) -> list[str]:
                 continue
             out.append(r)
     return sorted(out, key=lambda s: s.encode("utf-8", "surrogateescape"))
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 read afresh every time: a manifest must never reuse a hash of an earlier version
-    of the file (filesystem timestamps are too coarse to tell two quick writes apart)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scorer import EXIT_BAD_INPUT, EXIT_OK, BadInput
+from base import EXIT_BAD_INPUT, EXIT_OK, BadInput
 
 from ._files import ARCHIVE_NAME, submission_files
 from ._source import SourceFile, inflate_time_files
@@ -148,7 +148,7 @@ class Submission:
     def sources(self, lang: str | None = None) -> list[SourceFile]:
         return [s for s in self.inflate_time if lang is None or s.lang == lang]
 
-    def cached(self, key: str, make: Callable[[], Any]) -> Any:  # noqa: ANN401 - any cached value
+    def cached(self, key: str, make: Callable[[], Any]) -> Any:
         if key not in self._cache:
             self._cache[key] = make()
         return self._cache[key]

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scorer import BadInput, GateFailed, write_json_atomic
+from base import METHOD_NAMES, BadInput, GateFailed, file_sha256, write_json_atomic
 
-from ._files import ARCHIVE_NAME, sha256_file, submission_files
+from ._files import ARCHIVE_NAME, submission_files
 from ._pack import OFFICIAL_ORIGINAL_BYTES, rate_contribution
 
 __all__ = [
@@ -34,33 +34,24 @@ __all__ = [
 
 MANIFEST_SCHEMA = 1
 
-_METHODS = {
-    zipfile.ZIP_STORED: "stored",
-    zipfile.ZIP_DEFLATED: "deflated",
-    zipfile.ZIP_BZIP2: "bzip2",
-    zipfile.ZIP_LZMA: "lzma",
-}
-
-
 def _members(archive: Path) -> tuple[list[dict[str, Any]] | None, str | None]:
     """The archive's members, or None and why when it cannot be read as a zip."""
     try:
         with zipfile.ZipFile(archive) as zf:
             out = []
             for info in zf.infolist():
-                h = hashlib.sha256()
+                digest = None
                 if not info.is_dir():
                     with zf.open(info) as f:
-                        while chunk := f.read(1 << 20):
-                            h.update(chunk)
+                        digest = hashlib.file_digest(f, "sha256").hexdigest()
                 out.append(
                     {
                         "name": info.filename,
                         "bytes": info.file_size,
                         "compressed_bytes": info.compress_size,
                         "crc32": f"{info.CRC:08x}",
-                        "method": _METHODS.get(info.compress_type, str(info.compress_type)),
-                        "sha256": None if info.is_dir() else h.hexdigest(),
+                        "method": METHOD_NAMES.get(info.compress_type, str(info.compress_type)),
+                        "sha256": digest,
                     }
                 )
             return out, None
@@ -84,13 +75,13 @@ def build_manifest(submission_dir: Path, exclude: tuple[Path, ...] = ()) -> dict
         if p.is_symlink():
             files.append({"path": rel, "symlink": os.readlink(p)})
         else:
-            files.append({"path": rel, "bytes": p.stat().st_size, "sha256": sha256_file(p)})
+            files.append({"path": rel, "bytes": p.stat().st_size, "sha256": file_sha256(p)})
     manifest: dict[str, Any] = {
         "vcc_manifest_schema": MANIFEST_SCHEMA,
         "archive": {
             "path": ARCHIVE_NAME,
             "bytes": size,
-            "sha256": sha256_file(archive),
+            "sha256": file_sha256(archive),
             "rate_contribution": rate_contribution(size),
             "original_bytes": OFFICIAL_ORIGINAL_BYTES,
             "members": members,

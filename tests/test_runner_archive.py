@@ -6,7 +6,6 @@ The extraction itself is also checked against Info-ZIP `unzip -o` where it is in
 from __future__ import annotations
 
 import io
-import json
 import random
 import shutil
 import stat
@@ -17,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import run as vcc_run
 
 from runner import ExtractLimits, extract_archive, vet_archive
 from runner.cli import main as run_main
@@ -44,26 +44,6 @@ def submission(tmp_path: Path, archive: bytes, inflate: str | None = GOOD_INFLAT
     if inflate is not None:
         (sub / "inflate.sh").write_text(inflate)
     return sub
-
-
-def vcc_run(sub: Path, challenge: Path, out: Path, *extra: str) -> tuple[int, dict]:
-    code = run_main(
-        [
-            str(sub),
-            "--challenge-dir",
-            str(challenge),
-            "--out",
-            str(out),
-            "--no-score",
-            "--quiet",
-            "--setup-overhead",
-            "0",
-            "--score-estimate",
-            "0",
-            *extra,
-        ]
-    )
-    return code, json.loads((out / "run.json").read_text())
 
 
 def tree(path: Path) -> dict[str, bytes]:

@@ -7,7 +7,6 @@ VCC_TEST_DOCKER_IMAGE when set (a prebuilt image: no build in the test run).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import zipfile
@@ -15,18 +14,14 @@ from pathlib import Path
 
 import pytest
 from conftest import GOLDEN_THREADS
+from helpers import WRITE_RAWS, run_vcc
+from helpers import make_sub as make_helper_sub
 
 import demo
 import runner._docker_backend as docker_backend
 from runner._docker import docker_unavailable_reason
-from runner.cli import main as run_main
 
 HERE = Path(__file__).resolve().parent
-FRAME_BYTES = 874 * 1164 * 3
-WRITE_RAWS = f"""
-mkdir -p "$2"
-while read -r n; do [ -n "$n" ] && truncate -s {4 * FRAME_BYTES} "$2/${{n%.*}}.raw"; done < "$3"
-"""
 
 _REASON = docker_unavailable_reason()
 needs_docker = pytest.mark.skipif(_REASON is not None, reason=f"no Docker engine: {_REASON}")
@@ -54,19 +49,12 @@ def image_args() -> list[str]:
 
 
 def make_sub(root: Path, body: str) -> Path:
-    root.mkdir(parents=True)
-    with zipfile.ZipFile(root / "archive.zip", "w") as zf:
-        zf.writestr("a", b"payload")
-    (root / "inflate.sh").write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + body)
-    return root
+    return make_helper_sub(root, body, payload=b"payload")
 
 
 def run(sub: Path, challenge: Path, out: Path, *extra: str) -> tuple[int, dict]:
-    code = run_main(
-        [str(sub), "--challenge-dir", str(challenge), "--out", str(out), "--backend", "docker",
-         "--quiet", *image_args(), *extra]
-    )  # fmt: skip
-    return code, json.loads((out / "run.json").read_text())
+    """`vcc run --backend docker` in the test image."""
+    return run_vcc(sub, challenge, out, "--backend", "docker", "--quiet", *image_args(), *extra)
 
 
 def test_no_engine_is_a_harness_error(tmp_path, mini_challenge, monkeypatch, capsys):

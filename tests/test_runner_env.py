@@ -13,22 +13,19 @@ import shutil
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import RAW_BYTES, run
+from helpers import make_sub as make_inflate_sub
 
 from runner import _env
-from runner.cli import main as run_main
 from runner.env_cli import main as env_main
 from scorer import HarnessError
 
-FRAMES = 4
-RAW_BYTES = FRAMES * 874 * 1164 * 3
-
 try:
     UV = _env.find_uv()
-except Exception:  # noqa: BLE001 - HarnessError when uv is not installed
+except Exception:  # HarnessError when uv is not installed
     UV = None
 
 pytestmark = pytest.mark.skipif(UV is None, reason="uv is not installed (pip install uv)")
@@ -91,20 +88,8 @@ def synced(env_challenge: Path, envs_dir: Path, tmp_path_factory: pytest.TempPat
 
 
 def make_sub(root: Path) -> Path:
-    root.mkdir(parents=True)
-    with zipfile.ZipFile(root / "archive.zip", "w") as zf:
-        zf.writestr("a", b"tiny payload")
-    (root / "inflate.sh").write_text(
-        '#!/usr/bin/env bash\nset -euo pipefail\npython "$(dirname "$0")/inflate.py" "$@"\n'
-    )
-    (root / "inflate.py").write_text(INFLATE_PY)
-    return root
-
-
-def run(sub: Path, challenge: Path, out: Path, *extra: str) -> tuple[int, dict]:
-    code = run_main([str(sub), "--challenge-dir", str(challenge), "--out", str(out), "--no-score", "--quiet",
-                     "--setup-overhead", "0", "--score-estimate", "0", *extra])  # fmt: skip
-    return code, json.loads((out / "run.json").read_text())
+    """inflate.sh runs inflate.py (brotli, einops) with the environment's python."""
+    return make_inflate_sub(root, 'python "$(dirname "$0")/inflate.py" "$@"\n', files={"inflate.py": INFLATE_PY})
 
 
 def test_sync_builds_the_locked_env(synced, env_challenge, envs_dir):

@@ -8,52 +8,18 @@ from __future__ import annotations
 import json
 import os
 import uuid
-import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import FRAME_BYTES, RAW_BYTES, WRITE_RAWS, make_sub, run
 
 from runner import bwrap_unavailable_reason
 from runner.cli import main as run_main
-
-FRAMES = 4
-FRAME_BYTES = 874 * 1164 * 3
-RAW_BYTES = FRAMES * FRAME_BYTES
 
 needs_bwrap = pytest.mark.skipif(
     bwrap_unavailable_reason() is not None,
     reason=f"bubblewrap sandbox unavailable: {bwrap_unavailable_reason()}",
 )
-
-WRITE_RAWS = f"""
-mkdir -p "$2"
-while read -r n; do [ -n "$n" ] && truncate -s {RAW_BYTES} "$2/${{n%.*}}.raw"; done < "$3"
-"""
-
-
-def make_sub(root: Path, body: str, files: dict[str, str] | None = None) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(root / "archive.zip", "w") as zf:
-        zf.writestr("a", b"tiny payload")
-    (root / "inflate.sh").write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + body)
-    for name, text in (files or {}).items():
-        (root / name).write_text(text)
-    return root
-
-
-def run(sub: Path, challenge: Path, out: Path, *extra: str) -> tuple[int, dict]:
-    code = run_main(
-        [
-            str(sub),
-            "--challenge-dir", str(challenge),
-            "--out", str(out),
-            "--no-score", "--quiet",
-            "--setup-overhead", "0", "--score-estimate", "0",
-            *extra,
-        ]
-    )  # fmt: skip
-    return code, json.loads((out / "run.json").read_text())
-
 
 def processes_with(token: str) -> list[int]:
     """Host pids whose command line holds `token` (works across pid namespaces)."""

@@ -1,0 +1,433 @@
+"""Zip, in one place: the format's records, reading them, the deterministic writer, and the vetting.
+
+- Format: the fixed records of PKWARE APPNOTE 6.3 (local header, central directory header,
+  end record), their signatures, the flag bits and the method numbers vcc names.
+- Writing (`vcc pack`): a minimal deterministic zip writer, every byte following from the
+  member names, modes and data. Written out here rather than through `zipfile` so that no
+  Python version's defaults (flag bits, version fields, extra fields, data descriptors) can
+  change the output: local header + name + data per member, then the central directory, then
+  the end record. No extra fields, no comment, no zip64 (members and the archive must stay
+  under 4 GiB), no data descriptors.
+- Vetting (`vcc run` before it extracts, `vcc pack` and `vcc lint` after): every member is
+  checked before a single byte is written: unsafe names, links, device files, duplicates,
+  encryption, compression methods the runner's Info-ZIP unzip 6.0 cannot read, overlapping
+  members (the "better zip bomb") and absurd sizes are refused as BadInput. Extraction itself
+  is runner/_archive.py's.
+
+Torch-free, like the rest of base.
+"""
+
+from __future__ import annotations
+
+import stat
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, NamedTuple
+
+from ._errors import BadInput
+
+__all__ = [
+    # format
+    "LOCAL_HEADER",
+    "CENTRAL_HEADER",
+    "END_RECORD",
+    "LOCAL_SIGNATURE",
+    "CENTRAL_SIGNATURE",
+    "END_SIGNATURE",
+    "DATA_DESCRIPTOR_SIZE",
+    "FLAG_ENCRYPTED",
+    "FLAG_DATA_DESCRIPTOR",
+    "FLAG_UTF8",
+    "METHOD_STORED",
+    "METHOD_DEFLATED",
+    "METHOD_NAMES",
+    "LocalHeader",
+    "read_local_header",
+    # writing
+    "FIXED_DATE_TIME",
+    "DEFLATE_LEVEL",
+    "ZipEntry",
+    "write_member",
+    "write_directory",
+    "write_central_directory",
+    # vetting
+    "GiB",
+    "UNZIP_METHODS",
+    "ExtractLimits",
+    "archive_error",
+    "vet_archive",
+]
+
+# --------------------------------------------------------------------------- format
+
+LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")  # 30 bytes, APPNOTE 4.3.7
+CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")  # 46 bytes, APPNOTE 4.3.12
+END_RECORD = struct.Struct("<IHHHHIIH")  # 22 bytes, APPNOTE 4.3.16
+LOCAL_SIGNATURE = 0x04034B50  # b"PK\x03\x04"
+CENTRAL_SIGNATURE = 0x02014B50
+END_SIGNATURE = 0x06054B50
+DATA_DESCRIPTOR_SIZE = 16  # signature, CRC-32, compressed and uncompressed size (no zip64)
+
+FLAG_ENCRYPTED = 0x1
+FLAG_DATA_DESCRIPTOR = 0x8
+FLAG_UTF8 = 0x800
+
+METHOD_STORED = zipfile.ZIP_STORED  # 0
+METHOD_DEFLATED = zipfile.ZIP_DEFLATED  # 8
+METHOD_NAMES: dict[int, str] = {
+    zipfile.ZIP_STORED: "stored",
+    zipfile.ZIP_DEFLATED: "deflated",
+    zipfile.ZIP_BZIP2: "bzip2",
+    zipfile.ZIP_LZMA: "lzma",
+}
+
+
+class LocalHeader(NamedTuple):
+    """The fixed part of a local file header, as LOCAL_HEADER unpacks it."""
+
+    signature: int
+    version_needed: int
+    flags: int
+    method: int
+    dos_time: int
+    dos_date: int
+    crc: int
+    compressed: int
+    size: int
+    name_len: int
+    extra_len: int
+
+
+def read_local_header(fh: BinaryIO, offset: int) -> LocalHeader | None:
+    """The local header at `offset`, or None when the file ends before its 30 bytes (signature not checked)."""
+    fh.seek(offset)
+    head = fh.read(LOCAL_HEADER.size)
+    if len(head) != LOCAL_HEADER.size:
+        return None
+    return LocalHeader._make(LOCAL_HEADER.unpack(head))
+
+
+# --------------------------------------------------------------------------- writing
+
+FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a DOS timestamp can say
+DEFLATE_LEVEL = 9
+
+_DOS_DATE = ((FIXED_DATE_TIME[0] - 1980) << 9) | (FIXED_DATE_TIME[1] << 5) | FIXED_DATE_TIME[2]
+_DOS_TIME = (FIXED_DATE_TIME[3] << 11) | (FIXED_DATE_TIME[4] << 5) | (FIXED_DATE_TIME[5] // 2)
+_UNIX = 3  # "version made by" host: Unix, so unzip restores the permission bits
+_LIMIT = 0xFFFFFFFF
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ZipEntry:
+    """One member as written; what the central directory repeats."""
+
+    name: str
+    mode: int  # full st_mode (type and permission bits)
+    method: int
+    crc: int
+    compressed: int
+    size: int
+    offset: int
+
+    @property
+    def is_dir(self) -> bool:
+        return self.name.endswith("/")
+
+
+def _name_bytes(name: str) -> tuple[bytes, int]:
+    raw = name.encode("utf-8")
+    return raw, (0 if raw.isascii() else FLAG_UTF8)
+
+
+def _version_needed(method: int, is_dir: bool) -> int:
+    return 20 if method == METHOD_DEFLATED or is_dir else 10
+
+
+def _local_header(name: bytes, flags: int, method: int, crc: int, csize: int, size: int, is_dir: bool) -> bytes:
+    return (
+        LOCAL_HEADER.pack(
+            LOCAL_SIGNATURE,
+            _version_needed(method, is_dir),
+            flags,
+            method,
+            _DOS_TIME,
+            _DOS_DATE,
+            crc,
+            csize,
+            size,
+            len(name),
+            0,  # no extra field
+        )
+        + name
+    )
+
+
+def _chunks(src: BinaryIO) -> Iterator[bytes]:
+    while chunk := src.read(_CHUNK):
+        yield chunk
+
+
+def write_member(out: BinaryIO, name: str, mode: int, src: BinaryIO, deflate: bool) -> ZipEntry:
+    """Append one file member read from `src`; `out` must be seekable (the header is patched).
+
+    With `deflate`, a member that deflate would not shrink is stored instead, as
+    Info-ZIP zip does: the archive's size is what the rate meters.
+    """
+    raw, flags = _name_bytes(name)
+    offset = out.tell()
+    out.write(_local_header(raw, flags, METHOD_STORED, 0, 0, 0, False))  # patched below
+    data_start = out.tell()
+    crc = size = 0
+    if deflate:
+        comp = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
+        for chunk in _chunks(src):
+            crc = zlib.crc32(chunk, crc)
+            size += len(chunk)
+            out.write(comp.compress(chunk))
+        out.write(comp.flush())
+        csize = out.tell() - data_start
+        method = METHOD_DEFLATED
+        if csize >= size:  # no gain: rewrite the data stored
+            src.seek(0)
+            out.seek(data_start)
+            out.truncate()
+            for chunk in _chunks(src):
+                out.write(chunk)
+            csize, method = size, METHOD_STORED
+    else:
+        for chunk in _chunks(src):
+            crc = zlib.crc32(chunk, crc)
+            size += len(chunk)
+            out.write(chunk)
+        csize, method = size, METHOD_STORED
+    if size > _LIMIT or out.tell() > _LIMIT:
+        raise OverflowError(f"{name}: zip64 would be needed (over 4 GiB)")
+    end = out.tell()
+    out.seek(offset)
+    out.write(_local_header(raw, flags, method, crc, csize, size, False))
+    out.seek(end)
+    return ZipEntry(name, mode, method, crc, csize, size, offset)
+
+
+def write_directory(out: BinaryIO, name: str, mode: int) -> ZipEntry:
+    """An explicit directory entry (only for directories that hold nothing)."""
+    name = name.rstrip("/") + "/"
+    raw, flags = _name_bytes(name)
+    offset = out.tell()
+    out.write(_local_header(raw, flags, METHOD_STORED, 0, 0, 0, True))
+    return ZipEntry(name, mode, METHOD_STORED, 0, 0, 0, offset)
+
+
+def write_central_directory(out: BinaryIO, entries: list[ZipEntry]) -> None:
+    start = out.tell()
+    for e in entries:
+        raw, flags = _name_bytes(e.name)
+        dos_dir = 0x10 if e.is_dir else 0
+        out.write(
+            CENTRAL_HEADER.pack(
+                CENTRAL_SIGNATURE,
+                (_UNIX << 8) | 20,
+                _version_needed(e.method, e.is_dir),
+                flags,
+                e.method,
+                _DOS_TIME,
+                _DOS_DATE,
+                e.crc,
+                e.compressed,
+                e.size,
+                len(raw),
+                0,  # extra
+                0,  # comment
+                0,  # disk
+                0,  # internal attributes
+                (e.mode << 16) | dos_dir,
+                e.offset,
+            )
+            + raw
+        )
+    size = out.tell() - start
+    if len(entries) > 0xFFFF or out.tell() > _LIMIT:
+        raise OverflowError("zip64 would be needed (too many members or over 4 GiB)")
+    out.write(END_RECORD.pack(END_SIGNATURE, 0, 0, len(entries), len(entries), size, start, 0))
+
+
+# --------------------------------------------------------------------------- vetting
+
+GiB = 1 << 30
+
+# Compression methods Info-ZIP unzip 6.0 (Ubuntu's and Debian's) extracts that
+# Python can also read: stored, deflated, bzip2. LZMA (14) and zstd (93) zips
+# extract with Python but fail with "unsupported compression method" on the runner.
+UNZIP_METHODS: dict[int, str] = {
+    m: METHOD_NAMES[m] for m in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2)
+}
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """Caps that separate a real archive from a zip bomb; all overridable.
+
+    The defaults sit far above any plausible submission (the official video is
+    37.5 MB and the decoded raws 3.6 GB are written by inflate, not unzipped)
+    while keeping an extraction from filling a disk.
+    """
+
+    max_total_bytes: int = 8 * GiB  # sum of uncompressed member sizes
+    max_ratio: float = 1000.0  # per member, uncompressed / compressed
+    ratio_floor_bytes: int = 1 << 20  # members smaller than this skip the ratio check
+    max_members: int = 10_000
+
+
+def archive_error(archive: Path, message: str, fix: str) -> BadInput:
+    """The BadInput for a fault of archive.zip (exit 2), naming the file and the fix."""
+    return BadInput(f"archive.zip: {message}", path=archive, fix=fix)
+
+
+def _unix_mode(info: zipfile.ZipInfo) -> int | None:
+    """st_mode stored by a Unix zip tool, else None."""
+    if info.create_system != 3:  # 3 = Unix
+        return None
+    mode = info.external_attr >> 16
+    return mode or None
+
+
+def _safe_name(archive: Path, raw: str) -> str:
+    """The member's path relative to the destination, or BadInput if it could escape."""
+    fix = "rebuild the zip from inside the directory with relative paths (e.g. `cd dir && zip -r ../archive.zip .`)"
+    if "\x00" in raw:
+        raise archive_error(archive, f"member name {raw!r} contains a NUL byte", fix)
+    name = raw.replace("\\", "/")  # unzip treats backslashes from DOS tools as separators
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise archive_error(archive, f"member {raw!r} has an absolute path", fix)
+    parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
+    if ".." in parts:
+        raise archive_error(archive, f"member {raw!r} climbs out of the extraction dir with '..' (zip slip)", fix)
+    if not parts:
+        raise archive_error(archive, f"member {raw!r} has an empty name", fix)
+    return "/".join(parts)
+
+
+def _local_span(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> tuple[int, int]:
+    """Byte range [start, end) that a member's local header and data occupy."""
+    head = read_local_header(fh, info.header_offset)
+    if head is None or head.signature != LOCAL_SIGNATURE:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r}: local header missing or corrupt",
+            "re-create the zip",
+        )
+    end = info.header_offset + LOCAL_HEADER.size + head.name_len + head.extra_len + info.compress_size
+    return info.header_offset, end
+
+
+def vet_archive(archive: Path, limits: ExtractLimits | None = None) -> list[tuple[zipfile.ZipInfo, str]]:
+    """Check every member; return (info, safe relative name) pairs in archive order."""
+    limits = limits or ExtractLimits()
+    archive = Path(archive)
+    if not archive.is_file():
+        raise BadInput("archive.zip not found", path=archive, fix="put the submission's archive.zip in the dir")
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise archive_error(
+            archive, f"not a readable zip file ({e})", "re-create it with `zip` or Python's zipfile"
+        ) from e
+    with zf:
+        infos = zf.infolist()
+        if not infos:
+            raise archive_error(
+                archive,
+                "the zip has no members (the runner's unzip fails on an empty zip)",
+                "add the data",
+            )
+        if len(infos) > limits.max_members:
+            raise archive_error(
+                archive,
+                f"{len(infos):,} members exceed the cap of {limits.max_members:,}",
+                "pack the data into fewer files, or raise the cap with --max-members",
+            )
+        seen: dict[str, str] = {}
+        out: list[tuple[zipfile.ZipInfo, str]] = []
+        total = 0
+        for info in infos:
+            name = _safe_name(archive, info.filename)
+            key = name.rstrip("/")
+            if key in seen:
+                raise archive_error(
+                    archive,
+                    f"member {info.filename!r} duplicates {seen[key]!r}; `unzip -o` would keep only the last",
+                    "re-create the zip so that each path appears once",
+                )
+            seen[key] = info.filename
+            if info.flag_bits & FLAG_ENCRYPTED:
+                raise archive_error(
+                    archive,
+                    f"member {info.filename!r} is encrypted; the runner's unzip would prompt for a password",
+                    "zip without a password",
+                )
+            mode = _unix_mode(info)
+            if mode is not None and not info.is_dir():
+                kind = stat.S_IFMT(mode)
+                if stat.S_ISLNK(mode):
+                    raise archive_error(
+                        archive,
+                        f"member {info.filename!r} is a symbolic link",
+                        "store the file itself (zip without -y / --symlinks)",
+                    )
+                if kind not in (0, stat.S_IFREG):
+                    raise archive_error(
+                        archive,
+                        f"member {info.filename!r} is a special file (mode {oct(mode)})",
+                        "store only regular files and directories",
+                    )
+            if info.compress_type not in UNZIP_METHODS:
+                raise archive_error(
+                    archive,
+                    f"member {info.filename!r} uses compression method {info.compress_type}, "
+                    "which the runner's unzip 6.0 cannot extract",
+                    "use stored, deflate or bzip2 (e.g. zipfile.ZIP_DEFLATED)",
+                )
+            total += info.file_size
+            if total > limits.max_total_bytes:
+                raise archive_error(
+                    archive,
+                    f"uncompressed size exceeds the cap of {limits.max_total_bytes:,} bytes (zip bomb?)",
+                    "raise the cap with --max-unzipped-bytes if this is intended",
+                )
+            if info.file_size >= limits.ratio_floor_bytes:
+                ratio = info.file_size / max(info.compress_size, 1)
+                if ratio > limits.max_ratio:
+                    raise archive_error(
+                        archive,
+                        f"member {info.filename!r} expands {ratio:,.0f}x "
+                        f"({info.compress_size:,} -> {info.file_size:,} bytes), over the cap of "
+                        f"{limits.max_ratio:,.0f}x (zip bomb?)",
+                        "raise the cap with --max-ratio if this is intended",
+                    )
+            out.append((info, name))
+        files = {name for info, name in out if not info.is_dir()}
+        for info, name in out:
+            for parent in PurePosixPath(name).parents:
+                if str(parent) in files:
+                    raise archive_error(
+                        archive,
+                        f"member {info.filename!r} sits under {str(parent)!r}, which is a file",
+                        "re-create the zip so that no file shares its path with a directory",
+                    )
+        # Members whose data overlap share compressed bytes: a non-recursive zip bomb.
+        with open(archive, "rb") as fh:
+            spans = sorted((_local_span(fh, info, archive), info.filename) for info, _ in out)
+        for ((_, end), name_a), ((start, _), name_b) in zip(spans, spans[1:], strict=False):
+            if start < end:
+                raise archive_error(
+                    archive,
+                    f"members {name_a!r} and {name_b!r} overlap in the file (zip bomb)",
+                    "re-create the zip with an ordinary zip tool",
+                )
+    return out
