@@ -116,19 +116,6 @@ BACKENDS = ("local", "docker")
 # `uv sync --group` env (official), vcc's own (vcc), or official where synced (auto).
 ENV_CHOICES = ("auto", "official", "vcc")
 
-# Verdicts, each with the error class that carries its exit code.
-VERDICTS = {
-    "ok": None,
-    "bad_input": BadInput,
-    "timeout": SubmissionFailed,
-    "out_of_memory": SubmissionFailed,
-    "inflate_failed": SubmissionFailed,
-    "wrong_output": SubmissionFailed,
-    "over_clock": SubmissionFailed,
-    "harness_error": HarnessError,
-}
-
-
 @dataclass
 class RunConfig:
     submission_dir: Path
@@ -149,7 +136,7 @@ class RunConfig:
     memory_bytes: int | None = None  # default: the runner's
     cpus: int | None = None  # default: the runner's
     sandbox: bool | None = None  # None: bubblewrap where it works; True: require; False: never
-    cgroup: bool = True  # False: rlimits and the process group only (weaker; for testing)
+    cgroup: bool = True  # False (--no-cgroup): rlimits and the process group only (weaker)
     extract_limits: ExtractLimits = field(default_factory=ExtractLimits)
     batch_size: int = 16
     progress: bool = True
@@ -477,7 +464,7 @@ def _check_outputs(run: InflateRun, ws: Workspace, challenge: Challenge, cfg: Ru
         checks = check_raws(challenge, ws.inflated_dir, cfg.batch_size)
     except BadInput as e:
         # A wrong or missing raw here is inflate's output, not the user's input.
-        raise _fail(
+        raise _failure(
             "wrong_output",
             f"inflate wrote the wrong output: {e}",
             path=e.path,
@@ -689,7 +676,7 @@ def run_submission(cfg: RunConfig) -> RunResult:
             budget = cfg.clock_s - setup - run.extract.elapsed_s - score_est
             result.clock["inflate_budget_s"] = round(budget, 3)
             if budget <= 0:
-                raise _fail(
+                raise _failure(
                     "timeout",
                     f"no time is left for inflate: setup {setup:.0f} s + unzip "
                     f"{run.extract.elapsed_s:.1f} s + scoring estimate {score_est:.0f} s exceed "
@@ -711,7 +698,7 @@ def run_submission(cfg: RunConfig) -> RunResult:
         _fill_clock(result, score_est)
         headroom = result.clock["headroom_s"]
         if headroom < 0:
-            raise _fail(
+            raise _failure(
                 "over_clock",
                 f"the job would run past the {cfg.clock_s:.0f} s clock by {-headroom:.0f} s "
                 f"(setup {setup:.0f} s + unzip + inflate + scoring); the runner would cancel it "
@@ -771,8 +758,8 @@ def _remove_workspace(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _fail(verdict: str, message: str, **kw: Any) -> SubmissionFailed:
-    """A SubmissionFailed (exit 3) that carries its verdict for the report."""
+def _failure(verdict: str, message: str, **kw: Any) -> SubmissionFailed:
+    """A SubmissionFailed (exit 3) that carries its verdict for the report; the caller raises it."""
     err = SubmissionFailed(message, **kw)
     err.verdict = verdict  # type: ignore[attr-defined]
     return err
@@ -794,7 +781,7 @@ def _judge_inflate(
 ) -> None:
     logs = f"stderr tail:\n{_indent(proc.stderr_tail)}" if proc.stderr_tail.strip() else "no stderr"
     if proc.timed_out:
-        raise _fail(
+        raise _failure(
             "timeout",
             f"inflate did not finish within its budget of {budget:.1f} s (the clock minus setup, "
             f"unzip and the scoring estimate); killed with its whole process tree after "
@@ -805,14 +792,14 @@ def _judge_inflate(
     if proc.oom_killed:
         peak = proc.peak_memory_bytes or proc.peak_rss_bytes
         peak_text = f", peak {peak / GiB:.2f} GiB" if peak else ""
-        raise _fail(
+        raise _failure(
             "out_of_memory",
             f"inflate ran out of memory under the runner's cap ({proc.isolation.memory_cap}{peak_text}).\n{logs}",
             path=proc.stderr_path,
             fix="stream frames to the raw file instead of holding the video in memory",
         )
     if proc.returncode != 0:
-        raise _fail(
+        raise _failure(
             "inflate_failed",
             f"inflate exited with status {proc.returncode} after {proc.elapsed_s:.1f} s."
             f"{_failure_hint(proc, challenge, env_kind, group)}\n{logs}",

@@ -49,7 +49,7 @@ class GateConfig:
     runner: str = "cpu"
     backend: str = "local"
     repeat: int = 1
-    out_dir: Path | None = None  # default ./vcc-gate-<name>-<timestamp>
+    out_dir: Path | None = None  # default ./vcc-run-<name>-<timestamp> (runner.default_out_dir)
     json_path: Path | None = None  # default OUT/gate.json
     lint: bool = True
     lint_ignore: tuple[str, ...] = ()
