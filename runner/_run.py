@@ -131,7 +131,7 @@ class RunConfig:
     out_dir: Path | None = None  # default: ./vcc-run-<name>-<timestamp>
     json_path: Path | None = None  # default: <out>/run.json
     name: str | None = None  # default: SUBMISSION_DIR's name
-    score: bool = True
+    scoring: bool = True  # False (--no-score): stop after checking the raws
     keep_workspace: bool = False
     memory_bytes: int | None = None  # default: the runner's
     cpus: int | None = None  # default: the runner's
@@ -224,7 +224,7 @@ class RunResult:
     clock: dict[str, Any] = field(default_factory=dict)
     runner: dict[str, Any] = field(default_factory=dict)
     isolation: dict[str, Any] | None = None
-    score: dict[str, Any] | None = None
+    score_report: dict[str, Any] | None = None  # the scorer's JSON (run.json's "score")
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     workspace: str | None = None
@@ -242,6 +242,11 @@ class RunResult:
         if len(hashes) < 2 or len(hashes) < self.config.repeat:
             return None
         return all(h == hashes[0] for h in hashes[1:])
+
+    @property
+    def score(self) -> dict[str, Any] | None:
+        """Read-only alias of `score_report`, kept for callers not yet renamed (scorer/_demo.py)."""
+        return self.score_report
 
     def raise_for_verdict(self) -> None:
         if self.error is not None:
@@ -291,13 +296,13 @@ class RunResult:
             "raws": last.raws if last else {},
             "repeat": repeat,
             "runs": [r.as_json() for r in self.runs],
-            "score": self.score,
+            "score": self.score_report,
             "warnings": self.warnings,
             "notes": self.notes,
             "out_dir": str(self.out_dir),
             "workspace": self.workspace,
             "workspace_kept": self.workspace_kept,
-            "numerics": (self.score or {}).get("numerics") or self.numerics,
+            "numerics": (self.score_report or {}).get("numerics") or self.numerics,
         }
 
 
@@ -693,8 +698,8 @@ def run_submission(cfg: RunConfig) -> RunResult:
             _check_outputs(run, ws, challenge, cfg)
         _collect_findings(result)
         _fill_phases(result)
-        if cfg.score:
-            result.score, result.phases["score_s"] = backend.score(ws, out, device, decode)
+        if cfg.scoring:
+            result.score_report, result.phases["score_s"] = backend.score(ws, out, device, decode)
         _fill_clock(result, score_est)
         headroom = result.clock["headroom_s"]
         if headroom < 0:
@@ -889,6 +894,6 @@ def _ok_message(result: RunResult) -> str:
         f"inflate finished in {c['inflate_s']:.1f} s; "
         f"headroom {c['headroom_s']:.0f} s of the {c['clock_s']:.0f} s clock"
     )
-    if result.score:
-        text += f"; score {result.score.get('score')}"
+    if result.score_report:
+        text += f"; score {result.score_report.get('score')}"
     return text

@@ -177,7 +177,7 @@ def _config(args: argparse.Namespace) -> RunConfig:
         out_dir=args.out,
         json_path=args.json,
         name=args.name,
-        score=not args.no_score,
+        scoring=not args.no_score,
         keep_workspace=args.keep_workspace,
         memory_bytes=args.memory,
         cpus=args.cpus,

@@ -68,7 +68,8 @@ class FakeRun:
         out.mkdir(parents=True)
         result = RunResult(cfg, out, out / "run.json", verdict=self.verdict, message=self.verdict)
         result.error = self.error
-        result.score, result.clock, result.phases = self.report["score"], self.report["clock"], self.report["phases"]
+        result.score_report = self.report["score"]
+        result.clock, result.phases = self.report["clock"], self.report["phases"]
         return result
 
 
@@ -221,7 +222,7 @@ def test_real_gate_on_the_mini_challenge(tmp_path, mini_challenge):
         out_dir=tmp_path / "ok",
         setup_overhead_s=0.0,
         progress=False,
-        run_options={"score": False, "score_estimate_s": 0.0, "sandbox": False},
+        run_options={"scoring": False, "score_estimate_s": 0.0, "sandbox": False},
     )
     r = gate_submission(cfg)
     assert r.exit_code == 0, r.as_json()
@@ -242,7 +243,7 @@ def test_real_gate_keeps_the_runs_exit_code(tmp_path, mini_challenge):
         out_dir=tmp_path / "out",
         setup_overhead_s=0.0,
         progress=False,
-        run_options={"score": False, "score_estimate_s": 0.0, "sandbox": False},
+        run_options={"scoring": False, "score_estimate_s": 0.0, "sandbox": False},
     )
     r = gate_submission(cfg)
     assert r.exit_code == 3 and r.verdict == "inflate_failed"
