@@ -1,4 +1,4 @@
-"""`vcc run`: argument parsing only; the work is in runner._run."""
+"""`vcc run`: argument parsing only; the work is in runner._run (and the modules it uses)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from scorer import BadInput, numerics_line
 
 from . import env_cli
 from ._archive import ExtractLimits
-from ._run import BACKENDS, ENV_CHOICES, RUNNERS, RunConfig, RunResult, run_submission
+from ._config import RunConfig
+from ._result import RunResult
+from ._run import run_submission
+from ._shapes import BACKENDS, ENV_CHOICES, RUNNERS
 
 __all__ = ["register", "main", "parse_size"]
 
