@@ -7,6 +7,7 @@ codes (2 bad input, 3 the submission failed while running, 4 harness).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,39 +43,24 @@ class GateBounds:
 
 @dataclass
 class GateConfig:
-    submission_dir: Path
-    challenge_dir: Path
+    run: RunConfig  # the replay: submission, checkout, runner, limits, ...; its out_dir is the gate's OUT/run
     bounds: GateBounds = field(default_factory=GateBounds)
-    names_file: Path | None = None
-    runner: str = "cpu"
-    backend: str = "local"
-    repeat: int = 1
     out_dir: Path | None = None  # default ./vcc-run-<name>-<timestamp> (runner.default_out_dir)
     json_path: Path | None = None  # default OUT/gate.json
     lint: bool = True
     lint_ignore: tuple[str, ...] = ()
-    setup_overhead_s: float | None = None
-    progress: bool = True
-    # Anything else RunConfig takes (network, memory_bytes, sandbox, docker_image, ...).
-    run_options: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.submission_dir = Path(self.submission_dir)
-        self.challenge_dir = Path(self.challenge_dir)
+    @property
+    def submission_dir(self) -> Path:
+        return self.run.submission_dir
+
+    @property
+    def challenge_dir(self) -> Path:
+        return self.run.challenge_dir
 
     def run_config(self, out_dir: Path) -> RunConfig:
-        return RunConfig(
-            submission_dir=self.submission_dir,
-            challenge_dir=self.challenge_dir,
-            names_file=self.names_file,
-            runner=self.runner,
-            backend=self.backend,
-            repeat=self.repeat,
-            out_dir=out_dir,
-            setup_overhead_s=self.setup_overhead_s,
-            progress=self.progress,
-            **self.run_options,
-        )
+        """The replay's RunConfig, writing its results under the gate's `out_dir`."""
+        return dataclasses.replace(self.run, out_dir=out_dir)
 
 
 @dataclass(frozen=True)
@@ -185,8 +171,8 @@ class GateResult:
             "error": None if self.error is None else self.error.render(),
             "submission_dir": str(self.config.submission_dir),
             "challenge_dir": str(self.config.challenge_dir),
-            "runner": self.config.runner,
-            "backend": self.config.backend,
+            "runner": self.config.run.runner,
+            "backend": self.config.run.backend,
             "bounds": [b.as_json() for b in self.bounds],
             "lint": None if self.lint is None else self.lint.as_json(),
             "run_report": None if self.run is None else str(self.run.json_path),
@@ -196,8 +182,7 @@ class GateResult:
                 k: run.get(k)
                 for k in ("verdict", "exit_code", "message", "score", "clock", "phases", "repeat", "warnings")
             },
-            "numerics": run["numerics"] if run else numerics_identity(self.config.run_options.get("numerics",
-                                                                                                   "native")),
+            "numerics": run["numerics"] if run else numerics_identity(self.config.run.numerics),
         }
 
     def summary(self) -> str:

@@ -115,7 +115,7 @@ def test_bounds_must_be_sane():
 
 def gate(tmp_path: Path, fake: FakeRun, sub: Path | None = None, **bounds) -> submission.GateResult:
     sub = sub or make_sub(tmp_path / "sub")
-    cfg = GateConfig(sub, tmp_path / "challenge", bounds=GateBounds(**bounds), out_dir=tmp_path / "out")
+    cfg = GateConfig(RunConfig(sub, tmp_path / "challenge"), bounds=GateBounds(**bounds), out_dir=tmp_path / "out")
     return gate_submission(cfg, run=fake)
 
 
@@ -166,7 +166,7 @@ def test_lint_errors_stop_the_gate_before_the_run(tmp_path):
     assert r.exit_code == 2 and r.verdict == "lint_failed"
     assert fake.configs == []
     assert "inflate.sh:5: [inflate-fetches]" in str(r.error)
-    cfg = GateConfig(sub, tmp_path / "ch", out_dir=tmp_path / "out2", lint_ignore=("inflate-fetches",))
+    cfg = GateConfig(RunConfig(sub, tmp_path / "ch"), out_dir=tmp_path / "out2", lint_ignore=("inflate-fetches",))
     assert gate_submission(cfg, run=fake).exit_code == 0 and len(fake.configs) == 1
 
 
@@ -212,17 +212,20 @@ def test_ci_example_runs_a_gate_command_vcc_accepts():
 # --------------------------------------------------------------------------- real runs
 
 
+def quick_run(sub: Path, challenge: Path) -> RunConfig:
+    """A real run with nothing to wait for: no setup overhead, no scoring, no sandbox."""
+    return RunConfig(
+        sub, challenge, setup_overhead_s=0.0, progress=False, scoring=False, score_estimate_s=0.0, sandbox=False
+    )
+
+
 def test_real_gate_on_the_mini_challenge(tmp_path, mini_challenge):
     """The real runner, no scoring (the mini challenge's weights are dummies): bounds on time."""
     sub = make_sub(tmp_path / "sub")
     cfg = GateConfig(
-        sub,
-        mini_challenge,
+        quick_run(sub, mini_challenge),
         bounds=GateBounds(min_headroom_s=0.0, max_inflate_s=120.0),
         out_dir=tmp_path / "ok",
-        setup_overhead_s=0.0,
-        progress=False,
-        run_options={"scoring": False, "score_estimate_s": 0.0, "sandbox": False},
     )
     r = gate_submission(cfg)
     assert r.exit_code == 0, r.as_json()
@@ -237,13 +240,9 @@ def test_real_gate_on_the_mini_challenge(tmp_path, mini_challenge):
 def test_real_gate_keeps_the_runs_exit_code(tmp_path, mini_challenge):
     sub = make_sub(tmp_path / "sub", "#!/usr/bin/env bash\nset -euo pipefail\necho 'decoder exploded' >&2\nexit 7\n")
     cfg = GateConfig(
-        sub,
-        mini_challenge,
+        quick_run(sub, mini_challenge),
         bounds=GateBounds(max_inflate_s=60.0),
         out_dir=tmp_path / "out",
-        setup_overhead_s=0.0,
-        progress=False,
-        run_options={"scoring": False, "score_estimate_s": 0.0, "sandbox": False},
     )
     r = gate_submission(cfg)
     assert r.exit_code == 3 and r.verdict == "inflate_failed"
@@ -265,12 +264,9 @@ def test_real_gate_scores_the_golden_challenge(tmp_path, golden_checkout, golden
     out = tmp_path / "out"
     # The ground-truth cache (filled by the scorer's golden tests) keeps this under a minute.
     cfg = GateConfig(
-        sub,
-        golden_checkout,
+        RunConfig(sub, golden_checkout, progress=False, use_cache=True, cache_dir=gt_cache_dir, threads=GOLDEN_THREADS),
         bounds=GateBounds(max_score=score, max_inflate_s=300.0),
         out_dir=out,
-        progress=False,
-        run_options={"use_cache": True, "cache_dir": gt_cache_dir, "threads": GOLDEN_THREADS},
     )
     r = gate_submission(cfg)
     assert r.exit_code == 0, r.as_json()
