@@ -24,7 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -98,16 +98,7 @@ class Isolation:
     notes: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "sandbox": self.sandbox,
-            "originals_hidden": self.originals_hidden,
-            "filesystem_confined": self.filesystem_confined,
-            "network": self.network,
-            "memory_cap": self.memory_cap,
-            "cpus": self.cpus,
-            "kill": self.kill,
-            "notes": self.notes,
-        }
+        return asdict(self)
 
 
 @dataclass
