@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from base import get_profile
-from scorer import Challenge, ScoreConfig, score_submission
+from scorer import Challenge
 
 from ._config import RunConfig
 from ._env import RUNNER_GROUPS, EnvConfig, EnvRecord, find_env, sync_env
@@ -119,6 +119,8 @@ def score_target(cfg: RunConfig) -> tuple[str, str, str]:
 
 def _score(cfg: RunConfig, ws: Workspace, out: Path, device: str, decode: str) -> dict[str, Any]:
     import torch
+
+    from scorer import ScoreConfig, score_submission  # loads torch: only when scoring
 
     score_cfg = ScoreConfig(
         submission_dir=ws.submission,
