@@ -75,7 +75,7 @@ class RunResult:
 
     @property
     def score(self) -> dict[str, Any] | None:
-        """Read-only alias of `score_report`, kept for callers not yet renamed (scorer/_demo.py)."""
+        """Read-only alias of `score_report`, kept for callers not yet renamed (demo/_example.py)."""
         return self.score_report
 
     def raise_for_verdict(self) -> None:
