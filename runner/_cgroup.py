@@ -168,16 +168,6 @@ class Cgroup:
                         break
                     time.sleep(0.02)
 
-    def describe(self) -> dict[str, object]:
-        return {
-            "version": self.version,
-            "paths": [str(d) for d in dict.fromkeys(self.dirs.values())],
-            "memory_bytes": self.memory_bytes,
-            "swap_capped": self.memory_swap_capped,
-            "cpus": self.cpus,
-            "pids_max": self.pids_max,
-        }
-
 
 def _v2_root() -> Path | None:
     for mnt, fstype, _ in _mounts():

@@ -19,8 +19,8 @@ from typing import Any
 
 from scorer import BadInput, Challenge, HarnessError, SubmissionFailed
 
+from ._config import RunConfig
 from ._docker import docker_run, docker_unavailable_reason, ensure_image, image_labels
-from ._run import RunConfig
 from ._sandbox import LEFTOVER_WRAPPER, Isolation, ProcResult
 from ._workspace import Workspace
 

@@ -24,8 +24,9 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import IO
 
 from scorer import HarnessError
 
@@ -97,16 +98,7 @@ class Isolation:
     notes: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "sandbox": self.sandbox,
-            "originals_hidden": self.originals_hidden,
-            "filesystem_confined": self.filesystem_confined,
-            "network": self.network,
-            "memory_cap": self.memory_cap,
-            "cpus": self.cpus,
-            "kill": self.kill,
-            "notes": self.notes,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -256,8 +248,70 @@ def run_contained(
     stderr_path: Path,
 ) -> ProcResult:
     """Run argv in spec.workdir under the limits; kill everything at the deadline."""
+    plan = _contain(argv, spec, limits, env)
+    stdout_path.parent.mkdir(parents=True, exist_ok=True)
+    stderr_path.parent.mkdir(parents=True, exist_ok=True)
+    run = _supervise(plan, spec.workdir, timeout_s, stdout_path, stderr_path)
+    return _proc_result(argv, plan, limits, run, stdout_path, stderr_path)
+
+
+# --- containment policy: what wraps the command, which limits hold, how the tree is killed -----
+
+
+@dataclass
+class _Containment:
+    """How one command is contained; `_supervise` runs it so."""
+
+    argv: list[str]  # what is executed: the command, wrapped by bubblewrap or `unshare --net` where used
+    env: dict[str, str]
+    use_bwrap: bool
+    cg: Cgroup | None
+    cpus: list[int] | None  # CPU affinity set before exec
+    rlimit_as: int | None  # RLIMIT_AS, only without a cgroup
+    reaper: bool  # vcc is the subreaper of the command's orphans (no cgroup, no pid namespace)
+    ours: set[int]  # vcc's own children before the command starts: never touched
+    leftover_file: Path  # where the bubblewrap wrapper lists processes that outlived the command
+    isolation: Isolation
+
+
+def _contain(argv: list[str], spec: SandboxSpec, limits: ResourceLimits, env: dict[str, str]) -> _Containment:
+    """Decide the containment (and set up its cgroup and subreaper); the report's `Isolation`."""
     notes: list[str] = []
-    # bubblewrap
+    why_not = _bwrap_unused_reason(spec)
+    use_bwrap = why_not is None
+    spec.tmp_dir.mkdir(parents=True, exist_ok=True)
+    leftover_file = spec.tmp_dir.parent / f".leftover-{uuid.uuid4().hex[:8]}"
+    if use_bwrap:
+        full = [*_bwrap_argv(spec), "bash", "-c", LEFTOVER_WRAPPER, "vcc-wrap", str(leftover_file), *argv]
+        network = "isolated" if not spec.network else "shared"
+    else:
+        notes.append(f"no sandbox: {why_not}")
+        full, network = _unsandboxed_argv(argv, spec)
+    cpus, cpu_text = _cpu_choice(limits.cpus)
+    cg, cg_why = _cgroup_for(limits, cpus)
+    # Without a cgroup or a pid namespace, orphans that leave the process group
+    # are found by making vcc their subreaper while inflate runs.
+    reaper = cg is None and not use_bwrap and _set_subreaper(True)
+    ours = set(_orphans(0)) if reaper else set()  # vcc's own children: never touched
+    memory_cap, rlimit_as = _memory_policy(limits, cg, cg_why, notes)
+    if cg is not None and cg.cpus:
+        cpu_text += " (cpuset)"
+    env = {**env, "TMPDIR": "/tmp" if use_bwrap else str(spec.tmp_dir)}
+    isolation = Isolation(
+        sandbox="bubblewrap" if use_bwrap else "none",
+        originals_hidden=use_bwrap,
+        filesystem_confined=use_bwrap,
+        network=network,
+        memory_cap=memory_cap,
+        cpus=cpu_text,
+        kill=_kill_policy(reaper, cg, use_bwrap),
+        notes=notes,
+    )
+    return _Containment(full, env, use_bwrap, cg, cpus, rlimit_as, reaper, ours, leftover_file, isolation)
+
+
+def _bwrap_unused_reason(spec: SandboxSpec) -> str | None:
+    """None when bubblewrap contains the command, else why not; HarnessError when it was required."""
     why_not = None if spec.use_bwrap is not False else "disabled (--sandbox off)"
     if why_not is None:
         why_not = bwrap_unavailable_reason(network_off=not spec.network)
@@ -266,67 +320,50 @@ def run_contained(
             f"the sandbox was required but {why_not}",
             fix="install bubblewrap, or drop --sandbox to fall back to plain processes",
         )
-    use_bwrap = why_not is None
-    spec.tmp_dir.mkdir(parents=True, exist_ok=True)
-    leftover_file = spec.tmp_dir.parent / f".leftover-{uuid.uuid4().hex[:8]}"
-    full = list(argv)
-    if use_bwrap:
-        full = [
-            *_bwrap_argv(spec),
-            "bash",
-            "-c",
-            LEFTOVER_WRAPPER,
-            "vcc-wrap",
-            str(leftover_file),
-            *argv,
-        ]
-        network = "isolated" if not spec.network else "shared"
-    else:
-        notes.append(f"no sandbox: {why_not}")
-        network = "shared"
-        if not spec.network:
-            unshare = shutil.which("unshare")
-            if unshare and os.geteuid() == 0:
-                full = [unshare, "--net", "--", *full]
-                network = "isolated"
-            else:
-                network = "NOT isolated (needs bubblewrap, or root for `unshare --net`)"
-    # cgroup
-    cpus, cpu_text = _cpu_choice(limits.cpus)
-    cg: Cgroup | None
-    if limits.use_cgroup:
-        cg, cg_why = create_cgroup(
-            f"vcc-{os.getpid()}-{uuid.uuid4().hex[:8]}",
-            memory_bytes=limits.memory_bytes,
-            cpus=cpus,
-            pids_max=limits.pids_max,
-        )
-    else:
-        cg, cg_why = None, "disabled (--no-cgroup)"
-    # Without a cgroup or a pid namespace, orphans that leave the process group
-    # are found by making vcc their subreaper while inflate runs.
-    reaper = cg is None and not use_bwrap and _set_subreaper(True)
-    ours = set(_orphans(0)) if reaper else set()  # vcc's own children: never touched
-    rlimit_as = None
+    return why_not
+
+
+def _unsandboxed_argv(argv: list[str], spec: SandboxSpec) -> tuple[list[str], str]:
+    """The command without bubblewrap, and its network: `unshare --net` (root only) when it is off."""
+    if spec.network:
+        return list(argv), "shared"
+    unshare = shutil.which("unshare")
+    if unshare and os.geteuid() == 0:
+        return [unshare, "--net", "--", *argv], "isolated"
+    return list(argv), "NOT isolated (needs bubblewrap, or root for `unshare --net`)"
+
+
+def _cgroup_for(limits: ResourceLimits, cpus: list[int] | None) -> tuple[Cgroup | None, str]:
+    if not limits.use_cgroup:
+        return None, "disabled (--no-cgroup)"
+    return create_cgroup(
+        f"vcc-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        memory_bytes=limits.memory_bytes,
+        cpus=cpus,
+        pids_max=limits.pids_max,
+    )
+
+
+def _memory_policy(limits: ResourceLimits, cg: Cgroup | None, cg_why: str, notes: list[str]) -> tuple[str, int | None]:
+    """The memory cap's description and the RLIMIT_AS to set (without a cgroup); adds the cgroup's notes."""
     if cg is not None:
         notes += cg.notes
-        if limits.memory_bytes:
-            swap = "" if cg.memory_swap_capped else ", swap not capped"
-            gib = limits.memory_bytes / (1 << 30)
-            memory_cap = f"{gib:.2f} GiB for the whole process tree (cgroup v{cg.version}{swap})"
-        else:
-            memory_cap = "none"
-        if cg.cpus:
-            cpu_text += " (cpuset)"
-    else:
-        notes.append(f"no cgroup: {cg_why}")
-        rlimit_as = limits.memory_bytes
-        memory_cap = (
-            f"RLIMIT_AS {limits.memory_bytes / (1 << 30):.2f} GiB per process "
-            "(weaker: address space, not memory, and not summed over processes)"
-            if limits.memory_bytes
-            else "none"
-        )
+        if not limits.memory_bytes:
+            return "none", None
+        swap = "" if cg.memory_swap_capped else ", swap not capped"
+        gib = limits.memory_bytes / (1 << 30)
+        return f"{gib:.2f} GiB for the whole process tree (cgroup v{cg.version}{swap})", None
+    notes.append(f"no cgroup: {cg_why}")
+    memory_cap = (
+        f"RLIMIT_AS {limits.memory_bytes / (1 << 30):.2f} GiB per process "
+        "(weaker: address space, not memory, and not summed over processes)"
+        if limits.memory_bytes
+        else "none"
+    )
+    return memory_cap, limits.memory_bytes
+
+
+def _kill_policy(reaper: bool, cg: Cgroup | None, use_bwrap: bool) -> str:
     kill_parts = ["process group"]
     if reaper:
         kill_parts.append("orphans via subreaper")
@@ -337,115 +374,144 @@ def run_contained(
     kill = " + ".join(kill_parts)
     if len(kill_parts) == 1:
         kill += " (descendants that start their own session and daemonize may escape)"
-    env = dict(env)
-    if use_bwrap:
-        env["TMPDIR"] = "/tmp"
-    else:
-        env["TMPDIR"] = str(spec.tmp_dir)
-    isolation = Isolation(
-        sandbox="bubblewrap" if use_bwrap else "none",
-        originals_hidden=use_bwrap,
-        filesystem_confined=use_bwrap,
-        network=network,
-        memory_cap=memory_cap,
-        cpus=cpu_text,
-        kill=kill,
-        notes=notes,
-    )
+    return kill
 
-    stdout_path.parent.mkdir(parents=True, exist_ok=True)
-    stderr_path.parent.mkdir(parents=True, exist_ok=True)
+
+# --- process supervision: start, wait with the deadline, sample memory, kill the tree --------
+
+
+@dataclass
+class _Supervised:
+    """What supervising the command measured."""
+
+    returncode: int | None = None  # None when killed at the deadline
+    elapsed_s: float = 0.0
+    timed_out: bool = False
+    peak_rss_bytes: int | None = None
+    peak_memory_bytes: int | None = None
+    oom_kills: int = 0
+    leftovers: list[str] = field(default_factory=list)
+
+
+def _supervise(
+    plan: _Containment, workdir: Path, timeout_s: float, stdout_path: Path, stderr_path: Path
+) -> _Supervised:
+    """Start the command, wait for it until the deadline, then kill its whole tree and clean up."""
     t0 = time.monotonic()
-    timed_out = False
-    status: int | None = None
-    peak_rss: int | None = None
+    run = _Supervised()
     proc: subprocess.Popen[bytes] | None = None
     try:
         with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-            try:
-                proc = subprocess.Popen(
-                    full,
-                    cwd=spec.workdir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    start_new_session=True,
-                    preexec_fn=_preexec(cg.procs_files if cg else [], cpus, rlimit_as),
-                )
-            except (OSError, subprocess.SubprocessError) as e:
-                raise HarnessError(f"could not start {full[0]}: {e}") from e
-            deadline = t0 + timeout_s
-            while True:
-                pid, st, _ = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    status = st
-                    break
-                if time.monotonic() >= deadline:
-                    timed_out = True
-                    break
-                now = _tree_resident(cg, proc.pid)
-                if now is not None:
-                    peak_rss = max(peak_rss or 0, now)
-                time.sleep(_POLL_S)
-            elapsed = time.monotonic() - t0
-            leftovers: list[str] = []
-            if not timed_out:
-                if use_bwrap:
-                    leftovers = _read_lines(leftover_file)
-                elif cg is not None:
-                    leftovers = [_cmdline(p) for p in sorted(cg.pids())]
-                else:
-                    keep = proc.pid if status is None else 0
-                    leftovers = [_cmdline(p) for p in _orphans(keep, ours)]
-                    if _group_alive(proc.pid):
-                        leftovers += [_cmdline(p) for p in _group_members(proc.pid)]
-                    leftovers = list(dict.fromkeys(leftovers))
-            _kill_tree(proc.pid, cg)
-            if reaper:
-                _kill_orphans(proc.pid if status is None else 0, ours)
+            proc = _start(plan, workdir, out, err)
+            status, run.timed_out, run.peak_rss_bytes = _wait(proc, t0 + timeout_s, plan.cg)
+            run.elapsed_s = time.monotonic() - t0
+            if not run.timed_out:
+                run.leftovers = _leftovers(plan, proc.pid, status)
+            _kill_tree(proc.pid, plan.cg)
+            if plan.reaper:
+                _kill_orphans(proc.pid if status is None else 0, plan.ours)
             if status is None:
                 _, status, _ = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
     finally:
-        if proc is not None and proc.returncode is None:
-            _kill_tree(proc.pid, cg)
-            try:
-                _, status, _ = os.wait4(proc.pid, 0)
-                proc.returncode = os.waitstatus_to_exitcode(status)
-            except ChildProcessError:
-                pass
-        if reaper:
-            _kill_orphans(0, ours)
-            _set_subreaper(False)
-        peak = cg.peak_memory() if cg is not None else None
-        oom_kills = cg.oom_kills() if cg is not None else 0
-        if cg is not None:
-            cg.remove()
-        leftover_file.unlink(missing_ok=True)
+        _release(plan, proc, run)
+    run.returncode = None if run.timed_out else proc.returncode
+    return run
 
-    returncode = None if timed_out else proc.returncode
-    oom = oom_kills > 0 and returncode not in (0, None)
-    if oom_kills and returncode == 0:
-        notes.append(
-            f"the kernel killed {oom_kills} process(es) of inflate for memory, "
+
+def _start(plan: _Containment, workdir: Path, out: IO[bytes], err: IO[bytes]) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(
+            plan.argv,
+            cwd=workdir,
+            env=plan.env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            preexec_fn=_preexec(plan.cg.procs_files if plan.cg else [], plan.cpus, plan.rlimit_as),
+        )
+    except (OSError, subprocess.SubprocessError) as e:
+        raise HarnessError(f"could not start {plan.argv[0]}: {e}") from e
+
+
+def _wait(proc: subprocess.Popen[bytes], deadline: float, cg: Cgroup | None) -> tuple[int | None, bool, int | None]:
+    """(wait status or None, timed out, peak resident bytes sampled every _POLL_S)."""
+    peak_rss: int | None = None
+    while True:
+        pid, st, _ = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            return st, False, peak_rss
+        if time.monotonic() >= deadline:
+            return None, True, peak_rss
+        now = _tree_resident(cg, proc.pid)
+        if now is not None:
+            peak_rss = max(peak_rss or 0, now)
+        time.sleep(_POLL_S)
+
+
+def _leftovers(plan: _Containment, pid: int, status: int | None) -> list[str]:
+    """Command lines of the processes still alive after the command exited."""
+    if plan.use_bwrap:
+        return _read_lines(plan.leftover_file)
+    if plan.cg is not None:
+        return [_cmdline(p) for p in sorted(plan.cg.pids())]
+    keep = pid if status is None else 0
+    leftovers = [_cmdline(p) for p in _orphans(keep, plan.ours)]
+    if _group_alive(pid):
+        leftovers += [_cmdline(p) for p in _group_members(pid)]
+    return list(dict.fromkeys(leftovers))
+
+
+def _release(plan: _Containment, proc: subprocess.Popen[bytes] | None, run: _Supervised) -> None:
+    """Whatever happened: kill and reap the tree, read the cgroup's peak and OOM kills, remove it."""
+    if proc is not None and proc.returncode is None:
+        _kill_tree(proc.pid, plan.cg)
+        try:
+            _, status, _ = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:
+            pass
+    if plan.reaper:
+        _kill_orphans(0, plan.ours)
+        _set_subreaper(False)
+    if plan.cg is not None:
+        run.peak_memory_bytes = plan.cg.peak_memory()
+        run.oom_kills = plan.cg.oom_kills()
+        plan.cg.remove()
+    plan.leftover_file.unlink(missing_ok=True)
+
+
+def _proc_result(
+    argv: list[str],
+    plan: _Containment,
+    limits: ResourceLimits,
+    run: _Supervised,
+    stdout_path: Path,
+    stderr_path: Path,
+) -> ProcResult:
+    returncode = run.returncode
+    oom = run.oom_kills > 0 and returncode not in (0, None)
+    if run.oom_kills and returncode == 0:
+        plan.isolation.notes.append(
+            f"the kernel killed {run.oom_kills} process(es) of inflate for memory, "
             "yet inflate exited 0: it may be retrying or ignoring a failed step"
         )
-    if not oom and cg is None and returncode not in (0, None) and limits.memory_bytes:
+    if not oom and plan.cg is None and returncode not in (0, None) and limits.memory_bytes:
         tail = tail_text(stderr_path)
         oom = any(s in tail for s in _MEMORY_ERRORS)
     return ProcResult(
         argv=list(argv),
         returncode=returncode,
-        elapsed_s=elapsed,
-        timed_out=timed_out,
+        elapsed_s=run.elapsed_s,
+        timed_out=run.timed_out,
         oom_killed=oom,
-        peak_memory_bytes=peak,
-        peak_rss_bytes=peak_rss,
-        leftover_processes=leftovers,
+        peak_memory_bytes=run.peak_memory_bytes,
+        peak_rss_bytes=run.peak_rss_bytes,
+        leftover_processes=run.leftovers,
         stdout_path=stdout_path,
         stderr_path=stderr_path,
-        isolation=isolation,
+        isolation=plan.isolation,
     )
 
 

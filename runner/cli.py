@@ -1,4 +1,4 @@
-"""`vcc run`: argument parsing only; the work is in runner._run."""
+"""`vcc run`: argument parsing only; the work is in runner._run (and the modules it uses)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from scorer import BadInput, numerics_line
 
 from . import env_cli
 from ._archive import ExtractLimits
-from ._run import BACKENDS, ENV_CHOICES, RUNNERS, RunConfig, RunResult, run_submission
+from ._config import RunConfig
+from ._result import RunResult
+from ._run import run_submission
+from ._shapes import BACKENDS, ENV_CHOICES, RUNNERS
 
-__all__ = ["register", "main", "parse_size"]
+__all__ = ["register", "main", "parse_size", "run_options_parser", "run_config"]
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -35,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _register_run(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "run",
+        parents=[run_options_parser()],
         help="replay the official runner locally: unzip, inflate under the clock, check, score",
         description=(
             "Replay the official evaluation job on this machine: stage a repository root, unzip "
@@ -44,7 +48,33 @@ def _register_run(subparsers: argparse._SubParsersAction) -> None:  # type: igno
         ),
     )
     p.add_argument("submission_dir", type=Path, help="dir with archive.zip and inflate.sh (only read)")
-    p.add_argument("--challenge-dir", type=Path, required=True, help="checkout of the official repo")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="report path (default OUT/run.json)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="results dir (default ./vcc-run-<name>-<timestamp>); must be new or empty",
+    )
+    p.set_defaults(handler=_run)
+
+
+def run_options_parser() -> argparse.ArgumentParser:
+    """The options of the runner's replay, shared by `vcc run` and `vcc gate` (argparse parents=[...]).
+
+    SUBMISSION_DIR, --out and --json are each command's own; `run_config` builds the RunConfig.
+    """
+    p = argparse.ArgumentParser(add_help=False)
+    _add_job_options(p)
+    _add_limit_options(p)
+    _add_scoring_options(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _add_job_options(p: argparse.ArgumentParser) -> None:
+    """Which job is replayed: the checkout, the runner, the backend, the clock, repeats."""
+    p.add_argument("--challenge-dir", type=Path, required=True, help="checkout of the official repo (LFS pulled)")
     p.add_argument("--names-file", type=Path, default=None, help="override the video names file")
     p.add_argument(
         "--runner",
@@ -85,19 +115,16 @@ def _register_run(subparsers: argparse._SubParsersAction) -> None:  # type: igno
         type=int,
         default=1,
         metavar="N",
-        help="inflate N times from scratch and compare the raws' sha256",
-    )
-    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="report path (default OUT/run.json)")
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="results dir (default ./vcc-run-<name>-<timestamp>); must be new or empty",
+        help="inflate N times from scratch and compare the raws' sha256 (vcc gate: with N > 1 they must be "
+        "identical, a bound)",
     )
     p.add_argument("--name", default=None, help="submission name in submissions/<name> (default: the dir's)")
     p.add_argument("--no-score", action="store_true", help="stop after checking the raws")
     p.add_argument("--keep-workspace", action="store_true", help="keep OUT/workspace (raws included)")
+
+
+def _add_limit_options(p: argparse.ArgumentParser) -> None:
+    """What inflate gets: memory, CPUs, the sandbox, the archive's caps."""
     p.add_argument(
         "--memory",
         type=parse_size,
@@ -136,6 +163,10 @@ def _register_run(subparsers: argparse._SubParsersAction) -> None:  # type: igno
         default=ExtractLimits.max_members,
         help="cap on the number of zip members (default 10000)",
     )
+
+
+def _add_scoring_options(p: argparse.ArgumentParser) -> None:
+    """How scoring runs, and which Python environments inflate and scoring use."""
     p.add_argument("--batch-size", type=int, default=16, help="pairs per batch (official: 16)")
     p.add_argument(
         "--use-cache",
@@ -156,11 +187,10 @@ def _register_run(subparsers: argparse._SubParsersAction) -> None:  # type: igno
         "missing, see `vcc env sync`); vcc = vcc's own; auto = official where synced, else vcc's with a warning",
     )
     p.add_argument("--envs-dir", type=Path, default=None, help="where `vcc env sync` keeps envs")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(handler=_run)
 
 
-def _config(args: argparse.Namespace) -> RunConfig:
+def run_config(args: argparse.Namespace, *, out_dir: Path | None = None, json_path: Path | None = None) -> RunConfig:
+    """The RunConfig that `run_options_parser()`'s options (and SUBMISSION_DIR) describe."""
     if args.memory is not None and args.memory < (16 << 20):
         raise BadInput(f"--memory {args.memory} bytes is too small to start a shell", fix="use e.g. 512M")
     return RunConfig(
@@ -174,10 +204,10 @@ def _config(args: argparse.Namespace) -> RunConfig:
         score_estimate_s=args.score_estimate,
         network=args.network == "on",
         repeat=args.repeat,
-        out_dir=args.out,
-        json_path=args.json,
+        out_dir=out_dir,
+        json_path=json_path,
         name=args.name,
-        score=not args.no_score,
+        scoring=not args.no_score,
         keep_workspace=args.keep_workspace,
         memory_bytes=args.memory,
         cpus=args.cpus,
@@ -255,7 +285,7 @@ def summary(result: RunResult) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    result = run_submission(_config(args))
+    result = run_submission(run_config(args, out_dir=args.out, json_path=args.json))
     print(summary(result))
     if result.error is not None:
         print(f"vcc run: {result.error.render()}", file=sys.stderr)

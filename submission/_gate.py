@@ -7,6 +7,7 @@ codes (2 bad input, 3 the submission failed while running, 4 harness).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,39 +43,24 @@ class GateBounds:
 
 @dataclass
 class GateConfig:
-    submission_dir: Path
-    challenge_dir: Path
+    run: RunConfig  # the replay: submission, checkout, runner, limits, ...; its out_dir is the gate's OUT/run
     bounds: GateBounds = field(default_factory=GateBounds)
-    names_file: Path | None = None
-    runner: str = "cpu"
-    backend: str = "local"
-    repeat: int = 1
-    out_dir: Path | None = None  # default ./vcc-gate-<name>-<timestamp>
+    out_dir: Path | None = None  # default ./vcc-run-<name>-<timestamp> (runner.default_out_dir)
     json_path: Path | None = None  # default OUT/gate.json
     lint: bool = True
     lint_ignore: tuple[str, ...] = ()
-    setup_overhead_s: float | None = None
-    progress: bool = True
-    # Anything else RunConfig takes (network, memory_bytes, sandbox, docker_image, ...).
-    run_options: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.submission_dir = Path(self.submission_dir)
-        self.challenge_dir = Path(self.challenge_dir)
+    @property
+    def submission_dir(self) -> Path:
+        return self.run.submission_dir
+
+    @property
+    def challenge_dir(self) -> Path:
+        return self.run.challenge_dir
 
     def run_config(self, out_dir: Path) -> RunConfig:
-        return RunConfig(
-            submission_dir=self.submission_dir,
-            challenge_dir=self.challenge_dir,
-            names_file=self.names_file,
-            runner=self.runner,
-            backend=self.backend,
-            repeat=self.repeat,
-            out_dir=out_dir,
-            setup_overhead_s=self.setup_overhead_s,
-            progress=self.progress,
-            **self.run_options,
-        )
+        """The replay's RunConfig, writing its results under the gate's `out_dir`."""
+        return dataclasses.replace(self.run, out_dir=out_dir)
 
 
 @dataclass(frozen=True)
@@ -86,7 +72,7 @@ class BoundCheck:
     message: str
 
     def as_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return dataclasses.asdict(self)
 
 
 def evaluate_bounds(bounds: GateBounds, run: dict[str, Any]) -> list[BoundCheck]:
@@ -94,64 +80,57 @@ def evaluate_bounds(bounds: GateBounds, run: dict[str, Any]) -> list[BoundCheck]
     checks: list[BoundCheck] = []
     score = (run.get("score") or {}).get("score")
     clock = run.get("clock") or {}
+    inflate_s = clock.get("inflate_s")
+    if inflate_s is None:
+        inflate_s = (run.get("phases") or {}).get("inflate_s")
 
-    def add(name: str, limit: float | bool, actual: float | bool | None, ok: bool, text: str) -> None:
-        checks.append(BoundCheck(name, limit, actual, ok, text))
+    def score_text(v: float, limit: float, ok: bool) -> str:
+        return f"score {v!r} {'<=' if ok else '>'} {limit!r}" + ("" if ok else f" (worse by {v - limit:.8f})")
 
-    if bounds.max_score is not None:
-        if score is None:
-            add("max_score", bounds.max_score, None, False, "the run produced no score")
-        else:
-            ok = score <= bounds.max_score
-            add(
-                "max_score",
-                bounds.max_score,
-                score,
-                ok,
-                f"score {score!r} {'<=' if ok else '>'} {bounds.max_score!r}"
-                + ("" if ok else f" (worse by {score - bounds.max_score:.8f})"),
-            )
-    if bounds.min_headroom_s is not None:
-        headroom = clock.get("headroom_s")
-        if headroom is None:
-            add("min_headroom_s", bounds.min_headroom_s, None, False, "the run measured no headroom")
-        else:
-            ok = headroom >= bounds.min_headroom_s
-            add(
-                "min_headroom_s",
-                bounds.min_headroom_s,
-                headroom,
-                ok,
-                f"headroom {headroom:.1f} s {'>=' if ok else '<'} {bounds.min_headroom_s:.1f} s on the "
-                f"{clock.get('clock_s', 1800):.0f} s clock (setup {clock.get('setup_overhead_s', 0):.0f} s "
-                f"+ unzip + inflate {clock.get('inflate_s', 0):.1f} s + scoring {clock.get('score_s', 0):.1f} s)",
-            )
-    if bounds.max_inflate_s is not None:
-        inflate_s = clock.get("inflate_s")
-        if inflate_s is None:
-            inflate_s = (run.get("phases") or {}).get("inflate_s")
-        if inflate_s is None:
-            add("max_inflate_s", bounds.max_inflate_s, None, False, "the run measured no inflate time")
-        else:
-            ok = inflate_s <= bounds.max_inflate_s
-            add(
-                "max_inflate_s",
-                bounds.max_inflate_s,
-                inflate_s,
-                ok,
-                f"inflate took {inflate_s:.1f} s {'<=' if ok else '>'} {bounds.max_inflate_s:.1f} s",
-            )
+    def headroom_text(v: float, limit: float, ok: bool) -> str:
+        return (
+            f"headroom {v:.1f} s {'>=' if ok else '<'} {limit:.1f} s on the "
+            f"{clock.get('clock_s', 1800):.0f} s clock (setup {clock.get('setup_overhead_s', 0):.0f} s "
+            f"+ unzip + inflate {clock.get('inflate_s', 0):.1f} s + scoring {clock.get('score_s', 0):.1f} s)"
+        )
+
+    def inflate_text(v: float, limit: float, ok: bool) -> str:
+        return f"inflate took {v:.1f} s {'<=' if ok else '>'} {limit:.1f} s"
+
+    numeric = (
+        ("max_score", bounds.max_score, score, True, "the run produced no score", score_text),
+        ("min_headroom_s", bounds.min_headroom_s, clock.get("headroom_s"), False, "the run measured no headroom",
+         headroom_text),
+        ("max_inflate_s", bounds.max_inflate_s, inflate_s, True, "the run measured no inflate time", inflate_text),
+    )  # fmt: skip
+    for name, limit, actual, at_most, missing, describe in numeric:
+        if limit is not None:
+            checks.append(_numeric_bound(name, limit, actual, at_most, missing, describe))
     if bounds.deterministic:
         det = (run.get("repeat") or {}).get("deterministic")
-        ok = det is True
         text = {
             True: "repeated inflates wrote identical raws",
             False: "repeated inflates wrote different raws: "
             + ", ".join((run.get("repeat") or {}).get("mismatches", [])),
             None: "determinism was not measured (needs --repeat 2 or more)",
         }[det]
-        add("deterministic", True, det, ok, text)
+        checks.append(BoundCheck("deterministic", True, det, det is True, text))
     return checks
+
+
+def _numeric_bound(
+    name: str,
+    limit: float,
+    actual: float | None,
+    at_most: bool,
+    missing: str,
+    describe: Callable[[float, float, bool], str],
+) -> BoundCheck:
+    """One numeric bound (actual <= limit, or >= with at_most False); failed with `missing` if not measured."""
+    if actual is None:
+        return BoundCheck(name, limit, None, False, missing)
+    ok = actual <= limit if at_most else actual >= limit
+    return BoundCheck(name, limit, actual, ok, describe(actual, limit, ok))
 
 
 @dataclass
@@ -185,8 +164,8 @@ class GateResult:
             "error": None if self.error is None else self.error.render(),
             "submission_dir": str(self.config.submission_dir),
             "challenge_dir": str(self.config.challenge_dir),
-            "runner": self.config.runner,
-            "backend": self.config.backend,
+            "runner": self.config.run.runner,
+            "backend": self.config.run.backend,
             "bounds": [b.as_json() for b in self.bounds],
             "lint": None if self.lint is None else self.lint.as_json(),
             "run_report": None if self.run is None else str(self.run.json_path),
@@ -196,8 +175,7 @@ class GateResult:
                 k: run.get(k)
                 for k in ("verdict", "exit_code", "message", "score", "clock", "phases", "repeat", "warnings")
             },
-            "numerics": run["numerics"] if run else numerics_identity(self.config.run_options.get("numerics",
-                                                                                                   "native")),
+            "numerics": run["numerics"] if run else numerics_identity(self.config.run.numerics),
         }
 
     def summary(self) -> str:
@@ -216,21 +194,15 @@ class GateResult:
         return "\n".join(lines)
 
 
-RunFn = Callable[[RunConfig], RunResult]
-
-
 def _write(result: GateResult) -> GateResult:
     if result.json_path is not None:
         write_json_atomic(result.json_path, result.as_json())
     return result
 
 
-def gate_submission(cfg: GateConfig, run: RunFn | None = None) -> GateResult:
-    """Lint, run, check bounds; always returns (error and verdict set on failure) and writes the report.
-
-    `run` defaults to `runner.run_submission`; tests pass a stand-in with the same signature.
-    """
-    run = run or run_submission
+def gate_submission(cfg: GateConfig) -> GateResult:
+    """Lint, run (`runner.run_submission`), check bounds; always returns (error and verdict set on failure)
+    and writes the report."""
     out = Path(cfg.out_dir) if cfg.out_dir else default_out_dir(cfg.submission_dir.resolve().name)
     if out.exists() and any(out.iterdir()):
         raise BadInput("--out dir exists and is not empty", path=out, fix="pass a new or empty --out dir")
@@ -249,7 +221,7 @@ def gate_submission(cfg: GateConfig, run: RunFn | None = None) -> GateResult:
             result.verdict = "lint_failed"
             return _write(result)
     try:
-        result.run = run(cfg.run_config(run_out))
+        result.run = run_submission(cfg.run_config(run_out))
     except VccError as e:  # arguments the runner refuses before it starts
         result.error, result.verdict = e, "bad_input" if isinstance(e, BadInput) else "harness_error"
         return _write(result)

@@ -7,8 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from base import add_numerics_argument
-from runner import RUNNERS
+from runner.cli import run_config, run_options_parser
 from scorer import BadInput, write_json_atomic
 
 from ._gate import GateBounds, GateConfig, gate_submission
@@ -86,8 +85,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--list", action="store_true", help="list the checks and exit")
     p.set_defaults(handler=_lint)
 
+    _register_gate(subparsers)
+
+
+def _register_gate(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "gate",
+        parents=[run_options_parser()],
         help="CI gate: lint, replay the runner (vcc run), fail on bounds (score, headroom, inflate time)",
         description=(
             "Lint the submission (errors exit 2), replay the official job with `vcc run`'s runner (its "
@@ -96,8 +100,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
     )
     p.add_argument("submission_dir", type=Path, help="dir with archive.zip and inflate.sh (only read)")
-    p.add_argument("--challenge-dir", type=Path, required=True, help="checkout of the official repo (LFS pulled)")
-    p.add_argument("--names-file", type=Path, default=None, help="override the video names file")
     p.add_argument("--max-score", type=float, default=None, metavar="X", help="fail if the score is above X")
     p.add_argument(
         "--min-headroom",
@@ -107,33 +109,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="fail if fewer than S seconds remain on the job's 30-minute clock",
     )
     p.add_argument("--max-inflate-s", type=float, default=None, metavar="S", help="fail if inflate takes over S s")
-    p.add_argument("--runner", choices=sorted(RUNNERS), default="cpu", help="which public runner to replay")
-    p.add_argument(
-        "--backend", choices=("local", "docker"), default="local", help="local processes or the runner's image"
-    )
-    p.add_argument(
-        "--repeat",
-        type=int,
-        default=1,
-        metavar="N",
-        help="inflate N times from scratch; with N > 1 the raws must be identical (a bound)",
-    )
-    p.add_argument(
-        "--setup-overhead",
-        type=float,
-        default=None,
-        metavar="S",
-        help="seconds the job spends before evaluate.sh (default: the runner's estimate)",
-    )
-    p.add_argument("--network", choices=("on", "off"), default="on", help="network for inflate")
-    add_numerics_argument(p)
     p.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="results dir (default ./vcc-run-<name>-<time>)"
     )
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="gate report (default OUT/gate.json)")
     p.add_argument("--no-lint", action="store_true", help="skip lint")
     p.add_argument("--lint-ignore", action="append", default=[], metavar="ID", help="skip a lint check; repeatable")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_gate)
 
 
@@ -184,25 +165,17 @@ def _lint(args: argparse.Namespace) -> int:
 
 def _gate(args: argparse.Namespace) -> int:
     cfg = GateConfig(
-        submission_dir=args.submission_dir,
-        challenge_dir=args.challenge_dir,
+        run=run_config(args),  # --out and --json are the gate's: the run writes under OUT/run
         bounds=GateBounds(
             max_score=args.max_score,
             min_headroom_s=args.min_headroom,
             max_inflate_s=args.max_inflate_s,
             deterministic=args.repeat > 1,
         ),
-        names_file=args.names_file,
-        runner=args.runner,
-        backend=args.backend,
-        repeat=args.repeat,
         out_dir=args.out,
         json_path=args.json,
         lint=not args.no_lint,
         lint_ignore=tuple(args.lint_ignore),
-        setup_overhead_s=args.setup_overhead,
-        progress=not args.quiet,
-        run_options={"network": args.network == "on", "numerics": args.numerics},
     )
     result = gate_submission(cfg)
     print(result.summary())

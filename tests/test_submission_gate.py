@@ -68,7 +68,8 @@ class FakeRun:
         out.mkdir(parents=True)
         result = RunResult(cfg, out, out / "run.json", verdict=self.verdict, message=self.verdict)
         result.error = self.error
-        result.score, result.clock, result.phases = self.report["score"], self.report["clock"], self.report["phases"]
+        result.score_report = self.report["score"]
+        result.clock, result.phases = self.report["clock"], self.report["phases"]
         return result
 
 
@@ -112,13 +113,20 @@ def test_bounds_must_be_sane():
 # --------------------------------------------------------------------------- gate with a stand-in run
 
 
-def gate(tmp_path: Path, fake: FakeRun, sub: Path | None = None, **bounds) -> submission.GateResult:
-    sub = sub or make_sub(tmp_path / "sub")
-    cfg = GateConfig(sub, tmp_path / "challenge", bounds=GateBounds(**bounds), out_dir=tmp_path / "out")
-    return gate_submission(cfg, run=fake)
+@pytest.fixture
+def gate(monkeypatch):
+    """gate(tmp_path, fake, sub=None, **bounds): the gate with `fake` standing in for runner.run_submission."""
+
+    def run_gate(tmp_path: Path, fake: FakeRun, sub: Path | None = None, **bounds) -> submission.GateResult:
+        monkeypatch.setattr(submission._gate, "run_submission", fake)
+        sub = sub or make_sub(tmp_path / "sub")
+        cfg = GateConfig(RunConfig(sub, tmp_path / "challenge"), bounds=GateBounds(**bounds), out_dir=tmp_path / "out")
+        return gate_submission(cfg)
+
+    return run_gate
 
 
-def test_all_bounds_hold_exit_0(tmp_path):
+def test_all_bounds_hold_exit_0(tmp_path, gate):
     fake = FakeRun(score=2.5, headroom=900.0, inflate_s=120.0)
     r = gate(tmp_path, fake, max_score=3.0, min_headroom_s=300.0, max_inflate_s=600.0)
     assert r.exit_code == 0 and r.verdict == "pass"
@@ -130,7 +138,7 @@ def test_all_bounds_hold_exit_0(tmp_path):
     assert report["lint"]["ok"] is True
 
 
-def test_each_unmet_bound_is_listed_exit_1(tmp_path):
+def test_each_unmet_bound_is_listed_exit_1(tmp_path, gate):
     r = gate(tmp_path, FakeRun(score=4.2, headroom=100.0, inflate_s=700.0), max_score=3.0, min_headroom_s=300.0,
              max_inflate_s=600.0)  # fmt: skip
     assert r.exit_code == 1 and r.verdict == "fail"
@@ -150,7 +158,7 @@ def test_each_unmet_bound_is_listed_exit_1(tmp_path):
         (BadInput("archive.zip: member '../x' climbs out"), "bad_input", 2),
     ],
 )
-def test_run_failures_keep_their_exit_codes(tmp_path, error, verdict, code):
+def test_run_failures_keep_their_exit_codes(tmp_path, gate, error, verdict, code):
     r = gate(tmp_path, FakeRun(error=error, verdict=verdict), max_score=100.0)
     assert r.exit_code == code and r.verdict == verdict
     assert r.bounds == []  # a failed run is not held to bounds
@@ -158,15 +166,15 @@ def test_run_failures_keep_their_exit_codes(tmp_path, error, verdict, code):
     assert report["exit_code"] == code and report["run"]["verdict"] == verdict
 
 
-def test_lint_errors_stop_the_gate_before_the_run(tmp_path):
+def test_lint_errors_stop_the_gate_before_the_run(tmp_path, gate):
     sub = make_sub(tmp_path / "sub", GOOD_INFLATE + "curl -sL https://example.com/w.bin -o w.bin\n")
     fake = FakeRun()
     r = gate(tmp_path, fake, sub=sub, max_score=3.0)
     assert r.exit_code == 2 and r.verdict == "lint_failed"
     assert fake.configs == []
     assert "inflate.sh:5: [inflate-fetches]" in str(r.error)
-    cfg = GateConfig(sub, tmp_path / "ch", out_dir=tmp_path / "out2", lint_ignore=("inflate-fetches",))
-    assert gate_submission(cfg, run=fake).exit_code == 0 and len(fake.configs) == 1
+    cfg = GateConfig(RunConfig(sub, tmp_path / "ch"), out_dir=tmp_path / "out2", lint_ignore=("inflate-fetches",))
+    assert gate_submission(cfg).exit_code == 0 and len(fake.configs) == 1  # `gate` left `fake` in place
 
 
 def test_cli_passes_arguments_to_the_runner(tmp_path, monkeypatch, capsys):
@@ -175,10 +183,14 @@ def test_cli_passes_arguments_to_the_runner(tmp_path, monkeypatch, capsys):
     sub = make_sub(tmp_path / "sub")
     argv = ["gate", str(sub), "--challenge-dir", str(tmp_path / "ch"), "--max-score", "2.4", "--runner", "t4",
             "--backend", "docker", "--repeat", "2", "--network", "off", "--out", str(tmp_path / "out"),
-            "--json", str(tmp_path / "g.json"), "--quiet"]  # fmt: skip
+            "--json", str(tmp_path / "g.json"), "--quiet",
+            "--clock", "900", "--no-score", "--memory", "2G"]  # fmt: skip
     assert main(argv) == 1
     (cfg,) = fake.configs
     assert (cfg.runner, cfg.backend, cfg.repeat, cfg.network, cfg.progress) == ("t4", "docker", 2, False, False)
+    # every `vcc run` option reaches the runner; --out and --json stay the gate's
+    assert (cfg.clock_s, cfg.scoring, cfg.memory_bytes) == (900.0, False, 2 << 30)
+    assert cfg.out_dir == tmp_path / "out" / "run" and cfg.json_path is None
     out = capsys.readouterr()
     assert "FAIL    max_score: score 2.5 > 2.4" in out.out
     assert "1 gate bound(s) not met" not in out.out and "2 gate bound(s) not met" in out.err  # + determinism
@@ -211,17 +223,20 @@ def test_ci_example_runs_a_gate_command_vcc_accepts():
 # --------------------------------------------------------------------------- real runs
 
 
+def quick_run(sub: Path, challenge: Path) -> RunConfig:
+    """A real run with nothing to wait for: no setup overhead, no scoring, no sandbox."""
+    return RunConfig(
+        sub, challenge, setup_overhead_s=0.0, progress=False, scoring=False, score_estimate_s=0.0, sandbox=False
+    )
+
+
 def test_real_gate_on_the_mini_challenge(tmp_path, mini_challenge):
     """The real runner, no scoring (the mini challenge's weights are dummies): bounds on time."""
     sub = make_sub(tmp_path / "sub")
     cfg = GateConfig(
-        sub,
-        mini_challenge,
+        quick_run(sub, mini_challenge),
         bounds=GateBounds(min_headroom_s=0.0, max_inflate_s=120.0),
         out_dir=tmp_path / "ok",
-        setup_overhead_s=0.0,
-        progress=False,
-        run_options={"score": False, "score_estimate_s": 0.0, "sandbox": False},
     )
     r = gate_submission(cfg)
     assert r.exit_code == 0, r.as_json()
@@ -236,13 +251,9 @@ def test_real_gate_on_the_mini_challenge(tmp_path, mini_challenge):
 def test_real_gate_keeps_the_runs_exit_code(tmp_path, mini_challenge):
     sub = make_sub(tmp_path / "sub", "#!/usr/bin/env bash\nset -euo pipefail\necho 'decoder exploded' >&2\nexit 7\n")
     cfg = GateConfig(
-        sub,
-        mini_challenge,
+        quick_run(sub, mini_challenge),
         bounds=GateBounds(max_inflate_s=60.0),
         out_dir=tmp_path / "out",
-        setup_overhead_s=0.0,
-        progress=False,
-        run_options={"score": False, "score_estimate_s": 0.0, "sandbox": False},
     )
     r = gate_submission(cfg)
     assert r.exit_code == 3 and r.verdict == "inflate_failed"
@@ -264,12 +275,9 @@ def test_real_gate_scores_the_golden_challenge(tmp_path, golden_checkout, golden
     out = tmp_path / "out"
     # The ground-truth cache (filled by the scorer's golden tests) keeps this under a minute.
     cfg = GateConfig(
-        sub,
-        golden_checkout,
+        RunConfig(sub, golden_checkout, progress=False, use_cache=True, cache_dir=gt_cache_dir, threads=GOLDEN_THREADS),
         bounds=GateBounds(max_score=score, max_inflate_s=300.0),
         out_dir=out,
-        progress=False,
-        run_options={"use_cache": True, "cache_dir": gt_cache_dir, "threads": GOLDEN_THREADS},
     )
     r = gate_submission(cfg)
     assert r.exit_code == 0, r.as_json()

@@ -1,0 +1,85 @@
+"""`RunConfig`: everything one `vcc run` replay is told, validated on construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from base import get_profile
+from scorer import BadInput
+
+from ._archive import ExtractLimits
+from ._shapes import BACKENDS, ENV_CHOICES, RUNNERS, RunnerShape
+
+__all__ = ["RunConfig"]
+
+
+@dataclass
+class RunConfig:
+    submission_dir: Path
+    challenge_dir: Path
+    names_file: Path | None = None
+    runner: str = "cpu"  # cpu | t4
+    backend: str = "local"  # local | docker
+    clock_s: float = 1800.0  # the job's timeout-minutes: 30
+    setup_overhead_s: float | None = None  # default: the runner's estimate
+    score_estimate_s: float | None = None  # default: the runner's per-pair estimate
+    network: bool = True
+    repeat: int = 1
+    out_dir: Path | None = None  # default: ./vcc-run-<name>-<timestamp>
+    json_path: Path | None = None  # default: <out>/run.json
+    name: str | None = None  # default: SUBMISSION_DIR's name
+    scoring: bool = True  # False (--no-score): stop after checking the raws
+    keep_workspace: bool = False
+    memory_bytes: int | None = None  # default: the runner's
+    cpus: int | None = None  # default: the runner's
+    sandbox: bool | None = None  # None: bubblewrap where it works; True: require; False: never
+    cgroup: bool = True  # False (--no-cgroup): rlimits and the process group only (weaker)
+    extract_limits: ExtractLimits = field(default_factory=ExtractLimits)
+    batch_size: int = 16
+    progress: bool = True
+    # Off by default: a ground-truth cache hit halves scoring time, which the
+    # runner (decoding the originals afresh) never gets, flattering the headroom.
+    use_cache: bool = False
+    cache_dir: Path | None = None
+    docker_image: str | None = None
+    # torch threads for scoring; default: the runner's CPU count, capped at this machine's.
+    # CPU results depend on it in the last bits: the official CPU runner has 4.
+    threads: int | None = None
+    # CPU kernel caps for scoring (and inflate, which inherits the environment): see base._numerics.
+    numerics: str = "native"
+    env: str = "auto"  # auto | official | vcc: inflate's Python environment (local backend)
+    envs_dir: Path | None = None  # default: $XDG_CACHE_HOME/vcc/envs
+
+    def __post_init__(self) -> None:
+        self.submission_dir = Path(self.submission_dir)
+        self.challenge_dir = Path(self.challenge_dir)
+        get_profile(self.numerics)  # an unknown name is bad input
+        if self.env not in ENV_CHOICES:
+            raise BadInput(f"unknown --env {self.env!r}", fix=f"use one of {', '.join(ENV_CHOICES)}")
+        if self.runner not in RUNNERS:
+            raise BadInput(f"unknown --runner {self.runner!r}", fix=f"use one of {', '.join(RUNNERS)}")
+        if self.backend not in BACKENDS:
+            raise BadInput(f"unknown --backend {self.backend!r}", fix=f"use one of {', '.join(BACKENDS)}")
+        if self.repeat < 1:
+            raise BadInput(f"--repeat must be at least 1, got {self.repeat}", fix="use --repeat 2")
+        if self.clock_s <= 0:
+            raise BadInput(f"--clock must be positive, got {self.clock_s}", fix="use 1800 (official)")
+        for what, v in (
+            ("--setup-overhead", self.setup_overhead_s),
+            ("--score-estimate", self.score_estimate_s),
+        ):
+            if v is not None and v < 0:
+                raise BadInput(f"{what} cannot be negative, got {v}", fix="use 0 or more seconds")
+
+    @property
+    def shape(self) -> RunnerShape:
+        return RUNNERS[self.runner]
+
+    @property
+    def submission_name(self) -> str:
+        return self.name or self.submission_dir.resolve().name
+
+    @property
+    def setup_overhead(self) -> float:
+        return self.shape.setup_overhead_s if self.setup_overhead_s is None else self.setup_overhead_s

@@ -1,0 +1,193 @@
+"""The local backend: inflate as a contained process (runner._sandbox), scoring in this process.
+
+Also what inflate may see (the checkout readable, the original videos hidden) and its
+environment (the checkout's synced `uv sync --group` env, else vcc's own).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from base import get_profile
+from scorer import Challenge
+
+from ._config import RunConfig
+from ._env import RUNNER_GROUPS, EnvConfig, EnvRecord, find_env, sync_env
+from ._sandbox import ProcResult, ResourceLimits, SandboxSpec, python_bin_dir, run_contained
+from ._workspace import Workspace
+
+__all__ = ["LocalBackend", "score_target"]
+
+
+def _inflate_env(cfg: RunConfig, ws: Workspace, official: EnvRecord | None = None) -> dict[str, str]:
+    drop = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "CONDA_PREFIX")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    if official is not None:  # the checkout's `uv sync --group` env, as on the runner
+        env["PATH"] = str(official.bin_dir) + os.pathsep + env.get("PATH", "/usr/bin:/bin")
+        env["VIRTUAL_ENV"] = str(official.path)
+    else:
+        env["PATH"] = python_bin_dir() + os.pathsep + env.get("PATH", "/usr/bin:/bin")
+        if sys.prefix != sys.base_prefix:
+            env["VIRTUAL_ENV"] = sys.prefix
+    env["HOME"] = str(ws.home_dir)
+    env.pop("XDG_CACHE_HOME", None)  # a fresh runner has no warm caches
+    if not cfg.shape.gpu:
+        env["CUDA_VISIBLE_DEVICES"] = ""  # the CPU runner has no GPU
+    return env
+
+
+def _hidden_paths(challenge: Challenge) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    dirs: list[Path] = []
+    if challenge.videos_dir.is_dir():
+        dirs += [challenge.videos_dir.absolute(), challenge.videos_dir.resolve()]
+    dirs = list(dict.fromkeys(dirs))
+    files = []
+    for p in challenge.video_dir_files() + [v.path for v in challenge.videos]:
+        real = p.resolve()
+        if not any(real.is_relative_to(d) for d in dirs):
+            files.append(real)
+    return tuple(dirs), tuple(dict.fromkeys(files))
+
+
+def _readable_paths(challenge: Challenge, official: EnvRecord | None = None) -> tuple[Path, ...]:
+    paths = [challenge.root.resolve(), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
+    if official is not None:  # the env, and the interpreter its python links to
+        paths += [official.path.resolve(), official.base_prefix()]
+    for entry in challenge.root.iterdir():  # links in the checkout that point elsewhere
+        if entry.is_symlink():
+            paths.append(entry.resolve())
+    return tuple(dict.fromkeys(paths))
+
+
+def _run_inflate(
+    cfg: RunConfig,
+    ws: Workspace,
+    challenge: Challenge,
+    index: int,
+    budget_s: float,
+    logs: Path,
+    official: EnvRecord | None = None,
+) -> ProcResult:
+    hidden_dirs, hidden_files = _hidden_paths(challenge)
+    spec = SandboxSpec(
+        workdir=ws.root,
+        tmp_dir=ws.tmp_dir,
+        readable=_readable_paths(challenge, official),
+        hidden_dirs=hidden_dirs,
+        hidden_files=hidden_files,
+        network=cfg.network,
+        gpu=cfg.shape.gpu,
+        use_bwrap=cfg.sandbox,
+    )
+    limits = ResourceLimits(
+        cpus=cfg.cpus or cfg.shape.cpus,
+        memory_bytes=cfg.memory_bytes or cfg.shape.memory_bytes,
+        use_cgroup=cfg.cgroup,
+    )
+    suffix = "" if cfg.repeat == 1 else f".{index + 1}"
+    return run_contained(
+        ws.inflate_argv(),
+        spec,
+        limits,
+        env=_inflate_env(cfg, ws, official),
+        timeout_s=budget_s,
+        stdout_path=logs / f"inflate{suffix}.stdout.log",
+        stderr_path=logs / f"inflate{suffix}.stderr.log",
+    )
+
+
+def score_target(cfg: RunConfig) -> tuple[str, str, str]:
+    """(device, decode, label) of the runner's scoring path on this machine."""
+    if not cfg.shape.gpu:
+        return "cpu", "pyav", "cpu runner: PyAV decode on the CPU, as the official CPU job"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda", "dali", "t4 runner: DALI decode and nets on this machine's GPU"
+    return (
+        "cpu",
+        "dali-emulated",
+        "t4 runner EMULATED: no CUDA here, so DALI's colour conversion is emulated on the CPU and "
+        "the nets run on the CPU; a T4's float results differ slightly",
+    )
+
+
+def _score(cfg: RunConfig, ws: Workspace, out: Path, device: str, decode: str) -> dict[str, Any]:
+    import torch
+
+    from scorer import ScoreConfig, score_submission  # loads torch: only when scoring
+
+    score_cfg = ScoreConfig(
+        submission_dir=ws.submission,
+        challenge_dir=cfg.challenge_dir,
+        names_file=cfg.names_file,
+        inflated_dir=ws.inflated_dir,
+        archive_path=ws.archive_zip,
+        device=device,
+        batch_size=cfg.batch_size,
+        decode=decode,
+        report_path=out / "report.txt",
+        json_path=out / "score.json",
+        cache_dir=cfg.cache_dir,
+        use_cache=cfg.use_cache,
+        progress=cfg.progress,
+        # The runner has `cpus` cores: scoring with more would flatter the headroom. A profile's
+        # thread count (runner: 4) is kept on any machine: the bits depend on it.
+        threads=cfg.threads or get_profile(cfg.numerics).threads
+        or max(1, min(torch.get_num_threads(), cfg.cpus or cfg.shape.cpus)),
+        numerics=cfg.numerics,
+    )
+    return score_submission(score_cfg).as_json()
+
+
+class LocalBackend:
+    def __init__(self, cfg: RunConfig, challenge: Challenge) -> None:
+        self.cfg, self.challenge = cfg, challenge
+        self.official: EnvRecord | None = None  # set by resolve_env
+
+    def score_target(self) -> tuple[str, str, str]:
+        return score_target(self.cfg)
+
+    def resolve_env(self, warnings: list[str]) -> dict[str, Any]:
+        """Pick inflate's Python environment (see ENV_CHOICES); its description for the report."""
+        cfg = self.cfg
+        group = RUNNER_GROUPS[cfg.runner]
+        if cfg.env != "vcc":
+            self.official = find_env(cfg.challenge_dir, group, envs_dir=cfg.envs_dir)
+            if self.official is None and cfg.env == "official":
+                env_cfg = EnvConfig(cfg.challenge_dir, group=group, envs_dir=cfg.envs_dir, progress=cfg.progress)
+                self.official = sync_env(
+                    env_cfg, echo=lambda m: print(f"vcc env: {m}", file=sys.stderr) if cfg.progress else None
+                )
+        if self.official is not None:
+            for fb in self.official.fallbacks:
+                warnings.append(
+                    f"inflate's environment takes {fb['package']} {fb.get('installed')} from PyPI instead of the "
+                    f"lock's {fb['locked']} ({fb.get('unreachable_index')} was unreachable when it was synced)"
+                )
+            return self.official.as_json()
+        if cfg.env == "auto":
+            warnings.append(
+                "inflate ran in vcc's own Python environment: no `vcc env sync` environment exists for this "
+                f"checkout's uv.lock (group {group}), so packages the runner has (brotli, einops, pillow, ...) "
+                f"may be missing; run `vcc env sync --challenge-dir {cfg.challenge_dir} --group {group}`"
+            )
+        return {
+            "kind": "vcc",
+            "path": sys.prefix,
+            "python": platform.python_version(),
+            "reason": "--env vcc" if cfg.env == "vcc" else "no synced official environment (--env auto)",
+        }
+
+    def inflate(self, ws: Workspace, index: int, budget_s: float, logs: Path) -> ProcResult:
+        return _run_inflate(self.cfg, ws, self.challenge, index, budget_s, logs, self.official)
+
+    def score(self, ws: Workspace, out: Path, device: str, decode: str) -> tuple[dict[str, Any], float]:
+        t0 = time.perf_counter()
+        result = _score(self.cfg, ws, out, device, decode)
+        return result, time.perf_counter() - t0

@@ -1,0 +1,147 @@
+"""What one replay found: each inflate run (`InflateRun`) and the whole job (`RunResult`, run.json)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scorer import VccError
+
+from ._archive import ExtractResult
+from ._config import RunConfig
+from ._sandbox import ProcResult
+
+__all__ = ["REPORT_SCHEMA", "InflateRun", "RunResult"]
+
+REPORT_SCHEMA = 1
+
+
+@dataclass
+class InflateRun:
+    """One unzip + inflate from scratch."""
+
+    index: int
+    extract: ExtractResult | None = None
+    proc: ProcResult | None = None
+    raws: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra_files: list[str] = field(default_factory=list)
+    writes_outside: list[str] = field(default_factory=list)
+    hash_s: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "extract": self.extract.as_json() if self.extract else None,
+            "inflate": self.proc.as_json() if self.proc else None,
+            "raws": self.raws,
+            "extra_files": self.extra_files,
+            "writes_outside_inflated": self.writes_outside,
+            "hash_s": round(self.hash_s, 3),
+        }
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    out_dir: Path
+    json_path: Path
+    verdict: str = "harness_error"
+    message: str = ""
+    error: VccError | None = None
+    runs: list[InflateRun] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+    clock: dict[str, Any] = field(default_factory=dict)
+    runner: dict[str, Any] = field(default_factory=dict)
+    isolation: dict[str, Any] | None = None
+    score_report: dict[str, Any] | None = None  # the scorer's JSON (run.json's "score")
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    workspace: str | None = None
+    workspace_kept: bool = False
+    numerics: dict[str, Any] = field(default_factory=dict)  # the scorer's, else this process's
+    environment: dict[str, Any] = field(default_factory=dict)  # which Python ran inflate, which scored
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.error is None else self.error.exit_code
+
+    @property
+    def deterministic(self) -> bool | None:
+        hashes = [{k: v.get("sha256") for k, v in r.raws.items()} for r in self.runs if r.raws]
+        if len(hashes) < 2 or len(hashes) < self.config.repeat:
+            return None
+        return all(h == hashes[0] for h in hashes[1:])
+
+    @property
+    def score(self) -> dict[str, Any] | None:
+        """Read-only alias of `score_report`, kept for callers not yet renamed (demo/_example.py)."""
+        return self.score_report
+
+    def raise_for_verdict(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _repeat_json(self) -> dict[str, Any]:
+        """run.json's `repeat`: how many runs, and whether their raws agree (which differ if not)."""
+        repeat: dict[str, Any] = {
+            "n": self.config.repeat,
+            "completed": len(self.runs),
+            "deterministic": None,
+        }
+        det = self.deterministic
+        if det is not None:
+            repeat["deterministic"] = det
+            if not det:
+                first = self.runs[0].raws
+                repeat["mismatches"] = sorted(
+                    {
+                        name
+                        for r in self.runs[1:]
+                        for name, info in r.raws.items()
+                        if info.get("sha256") != first.get(name, {}).get("sha256")
+                    }
+                )
+        return repeat
+
+    def as_json(self) -> dict[str, Any]:
+        cfg = self.config
+        last = self.runs[-1] if self.runs else None
+        return {
+            "vcc_run_schema": REPORT_SCHEMA,
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "message": self.message,
+            "error": None if self.error is None else self.error.render(),
+            "submission": {
+                "dir": str(cfg.submission_dir),
+                "name": cfg.submission_name,
+                "archive_bytes": _size(cfg.submission_dir / "archive.zip"),
+            },
+            "challenge_dir": str(cfg.challenge_dir),
+            "runner": self.runner,
+            "environment": self.environment,
+            "clock": self.clock,
+            "phases": {k: round(v, 3) for k, v in self.phases.items()},
+            "isolation": self.isolation,
+            "inflate": last.proc.as_json() if last and last.proc else None,
+            "peak_memory_bytes": max((r.proc.peak_memory_bytes or 0 for r in self.runs if r.proc), default=None),
+            "peak_rss_bytes": max((r.proc.peak_rss_bytes or 0 for r in self.runs if r.proc), default=None),
+            "raws": last.raws if last else {},
+            "repeat": self._repeat_json(),
+            "runs": [r.as_json() for r in self.runs],
+            "score": self.score_report,
+            "warnings": self.warnings,
+            "notes": self.notes,
+            "out_dir": str(self.out_dir),
+            "workspace": self.workspace,
+            "workspace_kept": self.workspace_kept,
+            "numerics": (self.score_report or {}).get("numerics") or self.numerics,
+        }
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
