@@ -28,8 +28,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from base import FRAME_BYTES, write_json_atomic  # noqa: E402
 from demo import cached_challenge  # noqa: E402
-from scorer import FRAME_BYTES, iter_rgb_frames, write_json_atomic  # noqa: E402
+from scorer import iter_rgb_frames  # noqa: E402
 
 MODES = ("reject", "reference", "cold", "warm", "floor")
 

@@ -110,9 +110,9 @@ def _run_example(submission: Path, challenge: Path, out: Path, progress: bool) -
         )
     )
     result.raise_for_verdict()
-    if result.score is None:
+    if result.score_report is None:
         raise HarnessError("vcc run gave no score for the demo", path=out, fix="report this bug")
-    return {"score": result.score, "message": result.message, "run_json": str(result.json_path)}
+    return {"score": result.score_report, "message": result.message, "run_json": str(result.json_path)}
 
 
 def run_demo(

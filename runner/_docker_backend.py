@@ -17,7 +17,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from scorer import BadInput, Challenge, HarnessError, SubmissionFailed
+from base import BadInput, HarnessError, SubmissionFailed
+from scorer import Challenge
 
 from ._config import RunConfig
 from ._docker import docker_run, docker_unavailable_reason, ensure_image, image_labels

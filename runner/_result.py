@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scorer import VccError
+from base import VccError
 
 from ._archive import ExtractResult
 from ._config import RunConfig
@@ -72,11 +72,6 @@ class RunResult:
         if len(hashes) < 2 or len(hashes) < self.config.repeat:
             return None
         return all(h == hashes[0] for h in hashes[1:])
-
-    @property
-    def score(self) -> dict[str, Any] | None:
-        """Read-only alias of `score_report`, kept for callers not yet renamed (demo/_example.py)."""
-        return self.score_report
 
     def raise_for_verdict(self) -> None:
         if self.error is not None:

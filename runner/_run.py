@@ -19,15 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from base import apply_profile, get_profile, numerics_identity
-from scorer import (
-    BadInput,
-    Challenge,
-    HarnessError,
-    VccError,
-    check_raws,
-    write_json_atomic,
-)
+from base import BadInput, HarnessError, VccError, apply_profile, get_profile, numerics_identity, write_json_atomic
+from scorer import Challenge, check_raws
 
 from ._archive import ExtractResult, extract_archive
 from ._clock import check_headroom, fill_clock, fill_phases, inflate_budget, ok_message, score_estimate, start_clock

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
-from scorer import HarnessError
+from base import HarnessError
 
 from ._cgroup import Cgroup, create_cgroup
 

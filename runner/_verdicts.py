@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from scorer import BadInput, Challenge, SubmissionFailed, VccError
+from base import BadInput, SubmissionFailed, VccError
+from scorer import Challenge
 
 from ._result import RunResult
 from ._sandbox import ProcResult

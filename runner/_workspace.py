@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scorer import BadInput, Challenge
+from base import BadInput
+from scorer import Challenge
 
 __all__ = ["Workspace", "stage_workspace", "NAMES_FILE", "SKIPPED_FROM_SUBMISSION"]
 

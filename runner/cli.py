@@ -7,8 +7,8 @@ import re
 import sys
 from pathlib import Path
 
-from base import add_numerics_argument
-from scorer import BadInput, numerics_line
+from base import BadInput, add_numerics_argument
+from scorer import numerics_line
 
 from . import env_cli
 from ._archive import ExtractLimits

@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from scorer import write_json_atomic
+    from base import write_json_atomic
 
     cfg = EnvConfig(
         challenge_dir=args.challenge_dir,

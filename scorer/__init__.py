@@ -16,18 +16,6 @@ from typing import TYPE_CHECKING
 from base import lazy_exports
 
 if TYPE_CHECKING:
-    from base import (
-        EXIT_BAD_INPUT,
-        EXIT_GATE,
-        EXIT_HARNESS,
-        EXIT_OK,
-        EXIT_SUBMISSION_FAILED,
-        BadInput,
-        GateFailed,
-        HarnessError,
-        SubmissionFailed,
-        VccError,
-    )
 
     from ._assets import (
         FRAME_BYTES,
@@ -108,9 +96,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "compare_targets", "numerics_line", "official_report_text", "score_formula", "terminal_summary",
         "write_atomic", "write_json_atomic",
     ),
-    # Errors live in the torch-free base; re-exported for callers that import them from here.
-    "base": ("BadInput", "GateFailed", "HarnessError", "SubmissionFailed", "VccError", "EXIT_OK", "EXIT_GATE",
-             "EXIT_BAD_INPUT", "EXIT_SUBMISSION_FAILED", "EXIT_HARNESS"),
 }
 
 __all__ = [
@@ -129,8 +114,6 @@ __all__ = [
     "CacheKey", "GroundTruthCache", "default_cache_dir",
     "compare_targets", "numerics_line", "official_report_text", "score_formula", "terminal_summary",
     "write_atomic", "write_json_atomic",
-    "BadInput", "GateFailed", "HarnessError", "SubmissionFailed", "VccError", "EXIT_OK", "EXIT_GATE",
-    "EXIT_BAD_INPUT", "EXIT_SUBMISSION_FAILED", "EXIT_HARNESS",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from base import numerics_identity
+from base import BadInput, GateFailed, VccError, numerics_identity, write_json_atomic
 from runner import RunConfig, RunResult, default_out_dir, run_submission
-from scorer import BadInput, GateFailed, VccError, write_json_atomic
 
 from ._lint import LintConfig, LintResult, lint_submission
 

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from base import BadInput, write_json_atomic
 from runner.cli import run_config, run_options_parser
-from scorer import BadInput, write_json_atomic
 
 from ._gate import GateBounds, GateConfig, gate_submission
 from ._lint import CHECKS, LintConfig, lint_submission

@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from scorer import (
-    FRAME_H,
-    FRAME_W,
-    YuvFrame,
-    pair_batches,
-    posenet_input,
-    rgb_to_yuv6,
-    yuv420_to_rgb_pyav,
-)
+from base import FRAME_H, FRAME_W
+from scorer import YuvFrame, pair_batches, posenet_input, rgb_to_yuv6, yuv420_to_rgb_pyav
 
 
 def _bilinear_2x_reference(plane: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -120,7 +113,8 @@ def test_pair_batches_drop_odd_frame_and_keep_partial_batch() -> None:
 
 
 def test_raw_pair_batches_equal_memmap_pairing(tmp_path) -> None:
-    from scorer import FRAME_BYTES, open_raw_frames, raw_pair_batches
+    from base import FRAME_BYTES
+    from scorer import open_raw_frames, raw_pair_batches
 
     raw = tmp_path / "c.raw"
     rng = np.random.default_rng(3)

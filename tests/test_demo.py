@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file
 
 import demo._fixture
-from base import BadInput
+from base import FRAME_BYTES, FRAME_H, FRAME_W, BadInput
 from demo import (
     DemoScene,
     build_challenge,
@@ -31,7 +31,7 @@ from demo import (
     rgb_to_yuv420,
     run_demo,
 )
-from scorer import FRAME_BYTES, FRAME_H, FRAME_W, Challenge, iter_rgb_frames, load_nets
+from scorer import Challenge, iter_rgb_frames, load_nets
 from scorer._nets import build_posenet, build_segnet
 
 FRAMES = 8

@@ -254,7 +254,7 @@ def test_cpus_above_the_engine_are_lowered(small_image):
 
 
 def test_missing_image_is_a_harness_error():
-    from scorer import HarnessError
+    from base import HarnessError
 
     with pytest.raises(HarnessError):
         _run(f"vcc-no-such-image:{uuid.uuid4().hex[:8]}", ["true"])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import runner._docker as rd
-from scorer import BadInput, HarnessError
+from base import BadInput, HarnessError
 
 ROOT = Path(__file__).resolve().parents[1]
 

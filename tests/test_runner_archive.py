@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from helpers import run as vcc_run
 
+from base import BadInput
 from runner import ExtractLimits, extract_archive, vet_archive
 from runner.cli import main as run_main
-from scorer import BadInput
 
 GOOD_INFLATE = """#!/usr/bin/env bash
 set -euo pipefail

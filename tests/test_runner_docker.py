@@ -33,8 +33,8 @@ _IMAGE: list[str] = []
 @pytest.fixture(scope="module")
 def docker_image() -> str:
     """The cpu image, built once (or VCC_TEST_DOCKER_IMAGE); skip where it cannot be built here."""
+    from base import HarnessError
     from runner._docker import ensure_image
-    from scorer import HarnessError
 
     try:
         image = ensure_image("cpu", os.environ.get("VCC_TEST_DOCKER_IMAGE", "").strip() or None)

@@ -19,9 +19,9 @@ import pytest
 from helpers import RAW_BYTES, run
 from helpers import make_sub as make_inflate_sub
 
+from base import HarnessError
 from runner import _env
 from runner.env_cli import main as env_main
-from scorer import HarnessError
 
 try:
     UV = _env.find_uv()

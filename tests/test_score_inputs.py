@@ -11,16 +11,8 @@ from conftest import make_submission
 from safetensors.torch import save_file
 
 import vcc
-from scorer import (
-    FRAME_BYTES,
-    BadInput,
-    Challenge,
-    ScoreConfig,
-    build_segnet,
-    load_weights,
-    official_loop_outcome,
-    score_submission,
-)
+from base import FRAME_BYTES, BadInput
+from scorer import Challenge, ScoreConfig, build_segnet, load_weights, official_loop_outcome, score_submission
 
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n"
 

@@ -16,8 +16,8 @@ from conftest import GOLDEN_THREADS
 
 import submission
 import vcc
+from base import BadInput, SubmissionFailed
 from runner import RunConfig, RunResult
-from scorer import BadInput, SubmissionFailed
 from submission import GateBounds, GateConfig, PackConfig, evaluate_bounds, gate_submission, pack_archive
 from submission.cli import main
 
