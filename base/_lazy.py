@@ -23,7 +23,7 @@ def lazy_exports(
     """
     module_of = {name: module for module, names in exports.items() for name in names}
 
-    def __getattr__(name: str) -> Any:  # noqa: ANN401 - any exported object
+    def __getattr__(name: str) -> Any:
         module = module_of.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")

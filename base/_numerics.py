@@ -105,7 +105,7 @@ NUMERICS_HELP = (
 )
 
 
-def add_numerics_argument(parser: Any) -> None:  # noqa: ANN401 - an argparse parser or group
+def add_numerics_argument(parser: Any) -> None:
     parser.add_argument("--numerics", choices=tuple(NUMERICS_PROFILES), default="native", help=NUMERICS_HELP)
 
 

@@ -33,7 +33,7 @@ def _plane(frame: object, index: int, height: int, width: int) -> np.ndarray:
     return np.frombuffer(plane, np.uint8).reshape(height, plane.line_size)[:, :width]
 
 
-def _open_container(path: Path):  # noqa: ANN202 - av.container.InputContainer
+def _open_container(path: Path):
     import av
 
     try:

@@ -335,7 +335,7 @@ def iter_dali_emulated_pair_batches(
 # --- real DALI (CUDA) -------------------------------------------------------------------------
 
 
-def require_dali(device: torch.device | str = "cuda"):  # noqa: ANN201 - the nvidia.dali module
+def require_dali(device: torch.device | str = "cuda"):
     """The `nvidia.dali` module, or a HarnessError that says what is missing and how to get it."""
     device = torch.device(device)
     if device.type != "cuda":
@@ -388,7 +388,7 @@ def iter_dali_pair_batches(
     device_id = device.index if device.index is not None else torch.cuda.current_device()
 
     @pipeline_def
-    def video_pipeline():  # noqa: ANN202 - a DALI graph
+    def video_pipeline():
         return fn.experimental.inputs.video(
             name="inbuf", sequence_length=2, device="mixed", no_copy=True, blocking=False,
             last_sequence_policy="pad",

@@ -58,7 +58,7 @@ class Distributed:
         for t in tensors:
             dist.all_reduce(t, op=dist.ReduceOp.SUM)
 
-    def gather(self, obj: Any) -> list[Any]:  # noqa: ANN401 - any picklable value
+    def gather(self, obj: Any) -> list[Any]:
         import torch.distributed as dist
 
         out: list[Any] = [None] * self.world

@@ -276,7 +276,7 @@ def golden_frames() -> list[YuvFrame]:
     return [f for _, f in zip(range(6), iter_yuv_frames(GOLDEN_VIDEO), strict=False)]
 
 
-def _mean_diff(frames: list[YuvFrame], a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
+def _mean_diff(frames: list[YuvFrame], a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     total = np.zeros(3)
     equal = np.zeros(3)
     worst = np.zeros(3)
