@@ -13,7 +13,8 @@ __all__ = [
 FRAME_H, FRAME_W = 874, 1164
 FRAME_BYTES = FRAME_H * FRAME_W * 3  # one uint8 RGB frame in a .raw
 
-# SPEC section 7: the official checkout's LFS content.
+# The official checkout's Git LFS content: byte size and sha256 of each file (a checkout without
+# `git lfs pull` holds ~130-byte pointer files instead).
 OFFICIAL_ASSETS: dict[str, tuple[int, str]] = {
     "videos/0.mkv": (37_545_489, "2611f5f3e186f3529777749f97bd4cce3a208d6b3559e137bd45d256980d2fa9"),
     "models/segnet.safetensors": (
@@ -26,5 +27,6 @@ OFFICIAL_ASSETS: dict[str, tuple[int, str]] = {
     ),
 }
 
-# The rate's denominator on the leaderboard: the size of the official videos/ (SPEC 3, 7).
+# The rate's denominator on the leaderboard: evaluate.py sums the sizes of every file under
+# videos/, which officially holds 0.mkv alone.
 OFFICIAL_ORIGINAL_BYTES = OFFICIAL_ASSETS["videos/0.mkv"][0]

@@ -1,4 +1,6 @@
-"""`vcc run`: replay the official job (SPEC sections 2 and 8) on this machine.
+"""`vcc run`: replay the official job on this machine: evaluate.sh's steps (unzip -o, inflate.sh
+with the official argv, a check that every raw exists, evaluate.py) inside the workflow's
+30-minute clock, in the CPU or T4 runner's shape.
 
 stage the repository root -> unzip (vetted) -> inflate.sh under the clock and the
 runner's limits (x repeat) -> check the raws -> score -> one JSON report.

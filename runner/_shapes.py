@@ -1,4 +1,5 @@
-"""The two public runners' shapes (SPEC section 8), and the choices `vcc run` offers."""
+"""The two public runners' shapes (CPU: 4 cores, 16 GB, no GPU, PyAV decode; T4: a GPU, 26 GB,
+DALI decode), and the choices `vcc run` offers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ GiB = 1 << 30
 
 @dataclass(frozen=True)
 class RunnerShape:
-    """One of the two public runners (SPEC section 8)."""
+    """One of the two public runners: its cores, memory, GPU, decode path and setup overhead."""
 
     kind: str
     cpus: int

@@ -372,7 +372,9 @@ def iter_dali_pair_batches(
 ) -> Iterator[torch.Tensor]:
     """The official T4 ground truth: real DALI, uint8 CUDA tensors (B, 2, 874, 1164, 3).
 
-    The pipeline, iterator and iteration count are evaluate.py's (SPEC section 5).
+    The pipeline, iterator and iteration count are evaluate.py's: one `inputs.video` operator fed
+    the memory-mapped file (sequence length 2, mixed device, pad policy), batch 16, a partial last
+    batch, ceil(pairs / 16) iterations.
     """
     device = torch.device(device)
     dali = require_dali(device)

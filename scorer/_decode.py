@@ -35,7 +35,9 @@ def upsample_chroma(plane: torch.Tensor, height: int, width: int) -> torch.Tenso
 
 
 def yuv420_to_rgb_pyav(frame: YuvFrame) -> np.ndarray:
-    """The CPU runner's conversion (SPEC section 4), operation for operation in float32.
+    """The CPU runner's conversion, operation for operation in float32: chroma upsampled with
+    bilinear interpolation (align_corners=False), then (Y-16)*255/219 and (C-128)*255/224, the
+    BT.601 matrix, clamp to 0..255, round half to even, uint8.
 
     The order and grouping of every operation matter: a re-associated formula
     changes last bits, and rounding then flips whole pixel values.
