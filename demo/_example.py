@@ -160,8 +160,14 @@ def run_demo(
     print(result["official_report"], end="")
     print(terminal_summary(result))
     print(f"vcc run: {run['message']} (report: {run['run_json']})")
+    print(_next_steps(challenge, submission))
+    return result
+
+
+def _next_steps(challenge: Path, submission: Path) -> str:
+    """What the numbers are, and how to rerun the pieces by hand."""
     names = challenge / _NAMES_FILE
-    print(
+    return (
         "\nThese are synthetic stand-ins (a generated video, random nets with calibrated\n"
         "BatchNorm), not the official challenge: the numbers only show the pipeline working.\n"
         f"  challenge:  {challenge}\n"
@@ -176,5 +182,3 @@ def run_demo(
         "(commaai/comma_video_compression_challenge),\n"
         "run `git lfs pull` in it, and pass that checkout as --challenge-dir."
     )
-    return result
-
