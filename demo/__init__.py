@@ -9,14 +9,7 @@ example submission and `run_demo`). Names load on first use, so `vcc --help` sta
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from base import lazy_exports
-
-if TYPE_CHECKING:
-    from ._example import build_example_submission, example_submission_files, run_demo
-    from ._fixture import build_challenge, cached_challenge, calibrate_batchnorm, demo_cache_dir
-    from ._scene import DEMO_BUILDER_VERSION, DEMO_DEFAULT_FRAMES, DEMO_FPS, DemoScene, rgb_to_yuv420
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "._scene": ("DEMO_BUILDER_VERSION", "DEMO_DEFAULT_FRAMES", "DEMO_FPS", "DemoScene", "rgb_to_yuv420"),
@@ -24,10 +17,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._example": ("build_example_submission", "example_submission_files", "run_demo"),
 }
 
-__all__ = [
-    "DEMO_BUILDER_VERSION", "DEMO_DEFAULT_FRAMES", "DEMO_FPS", "DemoScene", "rgb_to_yuv420",
-    "build_challenge", "cached_challenge", "calibrate_batchnorm", "demo_cache_dir",
-    "build_example_submission", "example_submission_files", "run_demo",
-]
+__all__ = [name for names in _EXPORTS.values() for name in names]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -11,62 +11,7 @@ the pipeline.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from base import lazy_exports
-
-if TYPE_CHECKING:
-
-    from ._assets import (
-        FRAME_BYTES,
-        FRAME_H,
-        FRAME_W,
-        OFFICIAL_ASSETS,
-        AssetInfo,
-        Challenge,
-        VideoAsset,
-        asset_sha256,
-        is_lfs_pointer,
-        read_names_file,
-    )
-    from ._cache import CacheKey, GroundTruthCache, default_cache_dir
-    from ._config import ScoreConfig
-    from ._container import YuvFrame, count_video_frames, iter_yuv_frames, raw_frame_count
-    from ._dali import yuv420_to_rgb_dali
-    from ._decode import (
-        YUV_TO_RGB,
-        iter_rgb_frames,
-        open_raw_frames,
-        pair_batches,
-        raw_pair_batches,
-        upsample_chroma,
-        yuv420_to_rgb_pyav,
-    )
-    from ._distortion import (
-        NetOutputs,
-        net_outputs,
-        pose_distortion,
-        posenet_input,
-        rgb_to_yuv6,
-        seg_distortion,
-        segnet_input,
-        to_model_input,
-    )
-    from ._nets import build_posenet, build_segnet, load_nets, load_weights
-    from ._report import (
-        compare_targets,
-        numerics_line,
-        official_report_text,
-        score_formula,
-        terminal_summary,
-        write_atomic,
-        write_json_atomic,
-    )
-    from ._result import ScoreResult, TargetResult
-    from ._score import Accumulator, library_versions, score_submission
-    from ._spread import score_spread, spread_variants
-    from ._targets import DALI_VARIANTS, DECODE_CHOICES
-    from ._validate import RawCheck, batch_sizes, check_archive, check_raws, official_loop_outcome
 
 # Each module's public names, in the data's order.
 _EXPORTS: dict[str, tuple[str, ...]] = {
@@ -89,31 +34,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._config": ("ScoreConfig",),
     "._validate": ("RawCheck", "batch_sizes", "check_archive", "check_raws", "official_loop_outcome"),
     "._score": ("Accumulator", "library_versions", "score_submission"),
-    "._result": ("ScoreResult", "TargetResult"),
+    "._result": ("ScoreResult", "TargetResult", "compare_targets"),
     "._spread": ("score_spread", "spread_variants"),
     "._cache": ("CacheKey", "GroundTruthCache", "default_cache_dir"),
     "._report": (
-        "compare_targets", "numerics_line", "official_report_text", "score_formula", "terminal_summary",
+        "numerics_line", "official_report_text", "score_formula", "terminal_summary",
         "write_atomic", "write_json_atomic",
     ),
 }
 
-__all__ = [
-    "FRAME_BYTES", "FRAME_H", "FRAME_W", "OFFICIAL_ASSETS", "AssetInfo", "Challenge", "VideoAsset", "asset_sha256",
-    "is_lfs_pointer", "read_names_file",
-    "DECODE_CHOICES", "DALI_VARIANTS",
-    "YUV_TO_RGB", "YuvFrame", "count_video_frames", "iter_rgb_frames", "iter_yuv_frames", "open_raw_frames",
-    "pair_batches", "raw_frame_count", "raw_pair_batches", "upsample_chroma", "yuv420_to_rgb_pyav",
-    "yuv420_to_rgb_dali",
-    "build_posenet", "build_segnet", "load_nets", "load_weights",
-    "NetOutputs", "net_outputs", "pose_distortion", "posenet_input", "rgb_to_yuv6", "seg_distortion",
-    "segnet_input", "to_model_input",
-    "Accumulator", "RawCheck", "ScoreConfig", "ScoreResult", "TargetResult", "batch_sizes", "check_archive",
-    "check_raws", "library_versions", "official_loop_outcome", "score_submission",
-    "score_spread", "spread_variants",
-    "CacheKey", "GroundTruthCache", "default_cache_dir",
-    "compare_targets", "numerics_line", "official_report_text", "score_formula", "terminal_summary",
-    "write_atomic", "write_json_atomic",
-]
+__all__ = [name for names in _EXPORTS.values() for name in names]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 
 
 __all__ = [
-    "compare_targets",
     "comparison_text",
     "write_atomic",
     "write_json_atomic",
@@ -118,26 +117,6 @@ def numerics_line(numerics: dict[str, Any]) -> str:
     if "gpu" in numerics:
         text += f"; GPU {numerics['gpu'].get('name')} (sm {numerics['gpu'].get('compute_capability')})"
     return text
-
-
-def compare_targets(first: dict[str, Any], second: dict[str, Any], top: int = 10) -> dict[str, Any]:
-    """How the score moves from one ground truth to another (e.g. pyav -> dali-emulated).
-
-    Per-term deltas, and the pairs whose contribution to the score moves most (first order:
-    SegNet's term is linear in each pair; PoseNet's sqrt is linearised at the first target).
-    """
-    names = ("segnet", "posenet", "rate")
-    deltas = {n: second["terms"][n] - first["terms"][n] for n in names}
-    deltas["score"] = second["score"] - first["score"]
-    n = max(len(first["per_pair"]), 1)
-    pose_slope = math.sqrt(10) / (2 * math.sqrt(first["posenet_distortion"])) if first["posenet_distortion"] else 0
-    moves = []
-    for a, b in zip(first["per_pair"], second["per_pair"], strict=False):
-        d_seg, d_pose = b["segnet"] - a["segnet"], b["posenet"] - a["posenet"]
-        moves.append({"video": a["video"], "pair": a["pair"], "segnet_delta": d_seg, "posenet_delta": d_pose,
-                      "score_delta": (100 * d_seg + pose_slope * d_pose) / n})
-    moves.sort(key=lambda m: abs(m["score_delta"]), reverse=True)
-    return {"from": first["decode"], "to": second["decode"], "deltas": deltas, "pairs_moving_most": moves[:top]}
 
 
 def comparison_text(comparison: dict[str, Any]) -> str:

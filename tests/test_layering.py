@@ -105,3 +105,10 @@ def test_bad_submission_is_refused_before_torch_loads(tmp_path: Path, mini_chall
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "raw frame count differs" in proc.stderr and "0.raw" in proc.stderr
 
+
+
+@pytest.mark.parametrize("package", ["scorer", "demo", "submission", "runner"])
+def test_every_exported_name_resolves(package: str) -> None:
+    module = __import__(package)
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert not missing, f"{package} exports names it cannot load: {missing}"
