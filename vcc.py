@@ -1,15 +1,16 @@
-"""vcc: the command line. A thin shell over the scorer, runner and submission libraries.
+"""vcc: the command line. A thin shell over the scorer, runner, submission and demo libraries.
 
-Each package's `cli.register(subparsers)` adds its subcommands; handlers take the
-parsed args and return an exit code. VccError becomes its message and exit code.
+Each package's `cli.register(subparsers)` adds its subcommands; handlers take the parsed args
+and return an exit code (base.run_cli turns a VccError into its message and exit code).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
+
+from base import Registrar, build_cli_parser, run_cli
 
 __all__ = ["main", "build_parser"]
 
@@ -17,14 +18,8 @@ __all__ = ["main", "build_parser"]
 _CLI_MODULES = ("scorer.cli", "runner.cli", "submission.cli", "demo.cli")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vcc",
-        description="Score comma video compression challenge submissions exactly as the official runner.",
-        epilog="exit codes: 0 ok, 1 gate bound not met, 2 bad input, 3 submission failed while running, "
-        "4 harness or environment error",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def _registrars() -> list[Registrar]:
+    out = []
     for name in _CLI_MODULES:
         try:
             module = importlib.import_module(name)
@@ -32,58 +27,29 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name in (name, name.split(".")[0]):  # that part of vcc is not installed
                 continue
             raise
-        module.register(sub)
-    return parser
+        out.append(module.register)
+    return out
 
 
-def _rerun_elsewhere(argv: list[str]) -> int | None:
-    """The exit code of this command run in another interpreter, when it must be; else None.
-
-    `score --env official` runs in the checkout's synced environment; a --numerics profile
-    must be in the environment before torch is imported.
-    """
-    if argv[:1] == ["score"] and any(a.startswith("--en") for a in argv):
-        from runner._env import official_env_rerun  # loads runner (and torch): only when asked
-
-        code = official_env_rerun(argv, tops=("base", "vcc", *(n.split(".")[0] for n in _CLI_MODULES)))
-        if code is not None:
-            return code
-    from base import numerics_rerun
-
-    return numerics_rerun(argv)
+def build_parser() -> argparse.ArgumentParser:
+    return build_cli_parser(_registrars())
 
 
 def main(argv: list[str] | None = None) -> int:
-    from base import EXIT_HARNESS, BadInput, VccError
-
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        rerun = _rerun_elsewhere(argv)
-    except VccError as err:
-        print(f"vcc: error: {err.render()}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print("vcc: interrupted", file=sys.stderr)
-        return 130
-    if rerun is not None:
-        return rerun
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "score" and getattr(args, "env", "vcc") == "official" and not os.environ.get(
-            "VCC_SCORING_ENV"
-        ):
-            raise BadInput("--env official was not applied", fix="spell it out: --env official")
-        return int(args.handler(args))
-    except VccError as err:
-        print(f"vcc {args.command}: error: {err.render()}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print("vcc: interrupted", file=sys.stderr)
-        return 130
-    except MemoryError:
-        print("vcc: out of memory", file=sys.stderr)
-        return EXIT_HARNESS
+    if argv[:1] == ["score"] and any(a.startswith("--en") for a in argv):
+        # `score --env official` runs in the checkout's synced environment (loads runner: only then).
+        from base import VccError
+        from runner._env import official_env_rerun
+
+        try:
+            code = official_env_rerun(argv, tops=("base", "vcc", *(n.split(".")[0] for n in _CLI_MODULES)))
+        except VccError as err:
+            print(f"vcc: error: {err.render()}", file=sys.stderr)
+            return err.exit_code
+        if code is not None:
+            return code
+    return run_cli(argv, _registrars())
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Every command can import this without loading torch.
 """
 
+from ._cli import Registrar, build_cli_parser, run_cli
 from ._errors import (
     EXIT_BAD_INPUT,
     EXIT_GATE,
@@ -69,6 +70,9 @@ from ._zip import (
 )
 
 __all__ = [
+    "Registrar",
+    "build_cli_parser",
+    "run_cli",
     "EXIT_BAD_INPUT",
     "EXIT_GATE",
     "EXIT_HARNESS",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from base import EXIT_OK
+from base import EXIT_OK, run_cli
 
 from ._scene import DEMO_DEFAULT_FRAMES
 
@@ -36,6 +36,4 @@ def _demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`vcc demo ...` with argv after the subcommand."""
-    import vcc
-
-    return vcc.main(["demo", *(sys.argv[1:] if argv is None else argv)])
+    return run_cli(["demo", *(sys.argv[1:] if argv is None else argv)], [register])

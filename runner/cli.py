@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from base import BadInput, add_numerics_argument
+from base import BadInput, add_numerics_argument, run_cli
 from scorer import numerics_line
 
 from . import env_cli
@@ -293,6 +293,5 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import vcc
-
-    return vcc.main(["run", *(sys.argv[1:] if argv is None else argv)])
+    """`vcc run ...` with argv after the subcommand (for tests and scripts)."""
+    return run_cli(["run", *(sys.argv[1:] if argv is None else argv)], [register])

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from base import run_cli, write_json_atomic
+
 from ._env import EnvConfig, sync_env
 
 __all__ = ["register", "main"]
@@ -39,8 +41,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from base import write_json_atomic
-
     cfg = EnvConfig(
         challenge_dir=args.challenge_dir,
         group=args.group,
@@ -68,6 +68,5 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import vcc
-
-    return vcc.main(["env", *(sys.argv[1:] if argv is None else argv)])
+    """`vcc env ...` with argv after the subcommand (for tests and scripts)."""
+    return run_cli(["env", *(sys.argv[1:] if argv is None else argv)], [register])

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from base import EXIT_BAD_INPUT, EXIT_OK, add_numerics_argument
+from base import EXIT_BAD_INPUT, EXIT_OK, BadInput, add_numerics_argument, run_cli
 
 from ._cache import GroundTruthCache, default_cache_dir
 from ._report import terminal_summary, write_json_atomic
@@ -50,6 +50,10 @@ def _score(args: argparse.Namespace) -> int:
     from ._config import ScoreConfig
     from ._validate import validate_submission
 
+    if args.env == "official" and not os.environ.get("VCC_SCORING_ENV"):
+        # vcc.main re-runs `score --env official` in the synced environment before parsing.
+        raise BadInput("--env official was not applied", fix="run it through the vcc command and spell it out: "
+                       "vcc score ... --env official")
     cfg = ScoreConfig(
         submission_dir=args.submission_dir,
         challenge_dir=args.challenge_dir,
@@ -170,6 +174,4 @@ def _dali_verify(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`vcc score ...` with argv after the subcommand (for tests and scripts)."""
-    import vcc
-
-    return vcc.main(["score", *(argv or [])])
+    return run_cli(["score", *(sys.argv[1:] if argv is None else argv)], [register])

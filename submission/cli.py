@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from base import BadInput, write_json_atomic
+from base import BadInput, run_cli, write_json_atomic
 from runner.cli import run_config, run_options_parser
 
 from ._gate import GateBounds, GateConfig, gate_submission
@@ -185,7 +185,5 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import vcc
-
-    # argv starts with the subcommand: main(["lint", "path/to/sub"]).
-    return vcc.main(list(sys.argv[1:] if argv is None else argv))
+    """argv starts with the subcommand: main(["lint", "path/to/sub"])."""
+    return run_cli(list(sys.argv[1:] if argv is None else argv), [register])

@@ -449,10 +449,10 @@ def test_official_env_command_runs_vcc_copy_in_the_env(synced, env_challenge, en
     assert seen["torch"] is False  # vcc's torch (in vcc's site-packages) is not visible
     assert seen["prefix"] == synced["env"]
     # the copy, run in the env, takes itself as already there (no second re-run)
-    monkeypatch.setattr(vcc.sys, "prefix", synced["env"])
+    monkeypatch.setattr(_env.sys, "prefix", synced["env"])
     monkeypatch.delenv("VCC_SCORING_ENV", raising=False)
     assert _env.official_env_command(argv, ("base", "vcc", "scorer", "runner", "submission", "demo")) is None
-    assert vcc.os.environ["VCC_SCORING_ENV"] == synced["env"]
+    assert os.environ["VCC_SCORING_ENV"] == synced["env"]
 
 
 def test_vcc_code_copy_is_reused_and_refreshed(tmp_path):
