@@ -17,7 +17,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from base import (
     DEFLATE_LEVEL,
@@ -341,50 +341,64 @@ def pack_archive(cfg: PackConfig) -> PackResult:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     tmp = Path(tmp_name)
-    entries: list[tuple[ZipEntry, str]] = []
     try:
         with os.fdopen(fd, "w+b") as fh:
-            # Byte order of the UTF-8 names: the same on every machine and locale.
-            for name in sorted(members, key=lambda n: n.encode("utf-8")):
-                src, mode = members[name]
-                if src is None:
-                    entries.append((write_directory(fh, name, mode), ""))
-                    continue
-                with open(src, "rb") as f:
-                    try:
-                        entry = write_member(fh, name, mode, f, cfg.deflate)
-                    except OverflowError as e:
-                        raise BadInput(str(e), path=src, fix="split the data; zip64 is not produced") from e
-                entries.append((entry, str(src)))
-            try:
-                write_central_directory(fh, [e for e, _ in entries])
-            except OverflowError as e:
-                raise BadInput(str(e), fix="pack fewer, smaller members") from e
+            entries = _write_zip(fh, members, cfg.deflate)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
-        warnings = []
-        try:
-            vet_archive(tmp)  # what `vcc run` checks before unzipping
-        except BadInput as e:
-            # Its limits (zip-bomb ratios, sizes) are vcc's own; the official unzip has none.
-            warnings.append(f"`vcc run` refuses this archive with its default limits: {e} ({e.fix})")
+        warnings = _vet_warnings(tmp)
         sha = file_sha256(tmp)
         size = tmp.stat().st_size
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    packed = [
-        PackedMember(
-            name=e.name,
-            source=src,
-            bytes=e.size,
-            compressed_bytes=e.compressed,
-            method="deflated" if e.method == METHOD_DEFLATED else "stored",
-            mode=f"{stat.S_IMODE(e.mode):04o}",
-            crc32=f"{e.crc:08x}",
-        )
-        for e, src in entries
-    ]
+    packed = [_packed_member(e, src) for e, src in entries]
     return PackResult(out, size, sha, packed, skipped, cfg.deflate, warnings)
+
+
+def _write_zip(fh: BinaryIO, members: _Members, deflate: bool) -> list[tuple[ZipEntry, str]]:
+    """Every member, then the central directory; (entry, source path or "" for a directory) in archive order."""
+    entries: list[tuple[ZipEntry, str]] = []
+    # Byte order of the UTF-8 names: the same on every machine and locale.
+    for name in sorted(members, key=lambda n: n.encode("utf-8")):
+        src, mode = members[name]
+        if src is None:
+            entries.append((write_directory(fh, name, mode), ""))
+            continue
+        with open(src, "rb") as f:
+            try:
+                entry = write_member(fh, name, mode, f, deflate)
+            except OverflowError as e:
+                raise BadInput(str(e), path=src, fix="split the data; zip64 is not produced") from e
+        entries.append((entry, str(src)))
+    try:
+        write_central_directory(fh, [e for e, _ in entries])
+    except OverflowError as e:
+        raise BadInput(str(e), fix="pack fewer, smaller members") from e
+    return entries
+
+
+def _vet_warnings(archive: Path) -> list[str]:
+    """What `vcc run` checks before unzipping, as warnings rather than errors.
+
+    Its limits (zip-bomb ratios, sizes) are vcc's own; the official unzip has none.
+    """
+    try:
+        vet_archive(archive)
+    except BadInput as e:
+        return [f"`vcc run` refuses this archive with its default limits: {e} ({e.fix})"]
+    return []
+
+
+def _packed_member(e: ZipEntry, src: str) -> PackedMember:
+    return PackedMember(
+        name=e.name,
+        source=src,
+        bytes=e.size,
+        compressed_bytes=e.compressed,
+        method="deflated" if e.method == METHOD_DEFLATED else "stored",
+        mode=f"{stat.S_IMODE(e.mode):04o}",
+        crc32=f"{e.crc:08x}",
+    )
