@@ -327,107 +327,171 @@ def _local_span(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> tuple[int
 
 
 def vet_archive(archive: Path, limits: ExtractLimits | None = None) -> list[tuple[zipfile.ZipInfo, str]]:
-    """Check every member; return (info, safe relative name) pairs in archive order."""
+    """Check every member; return (info, safe relative name) pairs in archive order.
+
+    The checks, in the order that decides which fault is reported first: the central
+    directory as a whole (a readable zip, members present and not too many), then each
+    member in archive order (name, duplicates, encryption, file type, method, sizes),
+    then the tree the names make (no file used as a directory) and the local headers
+    (no two members' bytes overlap).
+    """
     limits = limits or ExtractLimits()
     archive = Path(archive)
+    with _open_zip(archive) as zf:
+        infos = zf.infolist()
+        _check_member_count(archive, infos, limits)
+        out = _vet_members(archive, infos, limits)
+        _check_no_file_parents(archive, out)
+        _check_no_overlaps(archive, out)
+    return out
+
+
+def _open_zip(archive: Path) -> zipfile.ZipFile:
+    """The archive opened for reading (its central directory parsed), or BadInput."""
     if not archive.is_file():
         raise BadInput("archive.zip not found", path=archive, fix="put the submission's archive.zip in the dir")
     try:
-        zf = zipfile.ZipFile(archive)
+        return zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise archive_error(
             archive, f"not a readable zip file ({e})", "re-create it with `zip` or Python's zipfile"
         ) from e
-    with zf:
-        infos = zf.infolist()
-        if not infos:
-            raise archive_error(
-                archive,
-                "the zip has no members (the runner's unzip fails on an empty zip)",
-                "add the data",
-            )
-        if len(infos) > limits.max_members:
-            raise archive_error(
-                archive,
-                f"{len(infos):,} members exceed the cap of {limits.max_members:,}",
-                "pack the data into fewer files, or raise the cap with --max-members",
-            )
-        seen: dict[str, str] = {}
-        out: list[tuple[zipfile.ZipInfo, str]] = []
-        total = 0
-        for info in infos:
-            name = _safe_name(archive, info.filename)
-            key = name.rstrip("/")
-            if key in seen:
-                raise archive_error(
-                    archive,
-                    f"member {info.filename!r} duplicates {seen[key]!r}; `unzip -o` would keep only the last",
-                    "re-create the zip so that each path appears once",
-                )
-            seen[key] = info.filename
-            if info.flag_bits & FLAG_ENCRYPTED:
-                raise archive_error(
-                    archive,
-                    f"member {info.filename!r} is encrypted; the runner's unzip would prompt for a password",
-                    "zip without a password",
-                )
-            mode = _unix_mode(info)
-            if mode is not None and not info.is_dir():
-                kind = stat.S_IFMT(mode)
-                if stat.S_ISLNK(mode):
-                    raise archive_error(
-                        archive,
-                        f"member {info.filename!r} is a symbolic link",
-                        "store the file itself (zip without -y / --symlinks)",
-                    )
-                if kind not in (0, stat.S_IFREG):
-                    raise archive_error(
-                        archive,
-                        f"member {info.filename!r} is a special file (mode {oct(mode)})",
-                        "store only regular files and directories",
-                    )
-            if info.compress_type not in UNZIP_METHODS:
-                raise archive_error(
-                    archive,
-                    f"member {info.filename!r} uses compression method {info.compress_type}, "
-                    "which the runner's unzip 6.0 cannot extract",
-                    "use stored, deflate or bzip2 (e.g. zipfile.ZIP_DEFLATED)",
-                )
-            total += info.file_size
-            if total > limits.max_total_bytes:
-                raise archive_error(
-                    archive,
-                    f"uncompressed size exceeds the cap of {limits.max_total_bytes:,} bytes (zip bomb?)",
-                    "raise the cap with --max-unzipped-bytes if this is intended",
-                )
-            if info.file_size >= limits.ratio_floor_bytes:
-                ratio = info.file_size / max(info.compress_size, 1)
-                if ratio > limits.max_ratio:
-                    raise archive_error(
-                        archive,
-                        f"member {info.filename!r} expands {ratio:,.0f}x "
-                        f"({info.compress_size:,} -> {info.file_size:,} bytes), over the cap of "
-                        f"{limits.max_ratio:,.0f}x (zip bomb?)",
-                        "raise the cap with --max-ratio if this is intended",
-                    )
-            out.append((info, name))
-        files = {name for info, name in out if not info.is_dir()}
-        for info, name in out:
-            for parent in PurePosixPath(name).parents:
-                if str(parent) in files:
-                    raise archive_error(
-                        archive,
-                        f"member {info.filename!r} sits under {str(parent)!r}, which is a file",
-                        "re-create the zip so that no file shares its path with a directory",
-                    )
-        # Members whose data overlap share compressed bytes: a non-recursive zip bomb.
-        with open(archive, "rb") as fh:
-            spans = sorted((_local_span(fh, info, archive), info.filename) for info, _ in out)
-        for ((_, end), name_a), ((start, _), name_b) in zip(spans, spans[1:], strict=False):
-            if start < end:
-                raise archive_error(
-                    archive,
-                    f"members {name_a!r} and {name_b!r} overlap in the file (zip bomb)",
-                    "re-create the zip with an ordinary zip tool",
-                )
+
+
+def _check_member_count(archive: Path, infos: list[zipfile.ZipInfo], limits: ExtractLimits) -> None:
+    if not infos:
+        raise archive_error(
+            archive,
+            "the zip has no members (the runner's unzip fails on an empty zip)",
+            "add the data",
+        )
+    if len(infos) > limits.max_members:
+        raise archive_error(
+            archive,
+            f"{len(infos):,} members exceed the cap of {limits.max_members:,}",
+            "pack the data into fewer files, or raise the cap with --max-members",
+        )
+
+
+def _vet_members(
+    archive: Path, infos: list[zipfile.ZipInfo], limits: ExtractLimits
+) -> list[tuple[zipfile.ZipInfo, str]]:
+    """Each member's checks in turn, stopping at the first fault; (info, safe name) pairs."""
+    seen: dict[str, str] = {}  # safe name without a trailing "/" -> the first member's raw name
+    out: list[tuple[zipfile.ZipInfo, str]] = []
+    total = 0
+    for info in infos:
+        name = _safe_name(archive, info.filename)
+        _check_unique(archive, info, name, seen)
+        _check_not_encrypted(archive, info)
+        _check_file_type(archive, info)
+        _check_method(archive, info)
+        total += info.file_size
+        _check_total_size(archive, total, limits)
+        _check_ratio(archive, info, limits)
+        out.append((info, name))
     return out
+
+
+def _check_unique(archive: Path, info: zipfile.ZipInfo, name: str, seen: dict[str, str]) -> None:
+    """No two members extract to the same path (a directory entry and a file included); records this one."""
+    key = name.rstrip("/")
+    if key in seen:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} duplicates {seen[key]!r}; `unzip -o` would keep only the last",
+            "re-create the zip so that each path appears once",
+        )
+    seen[key] = info.filename
+
+
+def _check_not_encrypted(archive: Path, info: zipfile.ZipInfo) -> None:
+    if info.flag_bits & FLAG_ENCRYPTED:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} is encrypted; the runner's unzip would prompt for a password",
+            "zip without a password",
+        )
+
+
+def _check_file_type(archive: Path, info: zipfile.ZipInfo) -> None:
+    """A file member with a Unix mode must be a regular file: no symbolic link, no device, fifo or socket."""
+    mode = _unix_mode(info)
+    if mode is None or info.is_dir():
+        return
+    if stat.S_ISLNK(mode):
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} is a symbolic link",
+            "store the file itself (zip without -y / --symlinks)",
+        )
+    if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} is a special file (mode {oct(mode)})",
+            "store only regular files and directories",
+        )
+
+
+def _check_method(archive: Path, info: zipfile.ZipInfo) -> None:
+    if info.compress_type not in UNZIP_METHODS:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} uses compression method {info.compress_type}, "
+            "which the runner's unzip 6.0 cannot extract",
+            "use stored, deflate or bzip2 (e.g. zipfile.ZIP_DEFLATED)",
+        )
+
+
+def _check_total_size(archive: Path, total: int, limits: ExtractLimits) -> None:
+    """`total`: the uncompressed sizes of the members so far."""
+    if total > limits.max_total_bytes:
+        raise archive_error(
+            archive,
+            f"uncompressed size exceeds the cap of {limits.max_total_bytes:,} bytes (zip bomb?)",
+            "raise the cap with --max-unzipped-bytes if this is intended",
+        )
+
+
+def _check_ratio(archive: Path, info: zipfile.ZipInfo, limits: ExtractLimits) -> None:
+    """Members of at least ratio_floor_bytes must not expand more than max_ratio times."""
+    if info.file_size < limits.ratio_floor_bytes:
+        return
+    ratio = info.file_size / max(info.compress_size, 1)
+    if ratio > limits.max_ratio:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} expands {ratio:,.0f}x "
+            f"({info.compress_size:,} -> {info.file_size:,} bytes), over the cap of "
+            f"{limits.max_ratio:,.0f}x (zip bomb?)",
+            "raise the cap with --max-ratio if this is intended",
+        )
+
+
+def _check_no_file_parents(archive: Path, members: list[tuple[zipfile.ZipInfo, str]]) -> None:
+    """No member sits under a path that another member makes a file."""
+    files = {name for info, name in members if not info.is_dir()}
+    for info, name in members:
+        for parent in PurePosixPath(name).parents:
+            if str(parent) in files:
+                raise archive_error(
+                    archive,
+                    f"member {info.filename!r} sits under {str(parent)!r}, which is a file",
+                    "re-create the zip so that no file shares its path with a directory",
+                )
+
+
+def _check_no_overlaps(archive: Path, members: list[tuple[zipfile.ZipInfo, str]]) -> None:
+    """Every local header is intact, and no two members' bytes overlap.
+
+    Members whose data overlap share compressed bytes: a non-recursive zip bomb.
+    """
+    with open(archive, "rb") as fh:
+        spans = sorted((_local_span(fh, info, archive), info.filename) for info, _ in members)
+    for ((_, end), name_a), ((start, _), name_b) in zip(spans, spans[1:], strict=False):
+        if start < end:
+            raise archive_error(
+                archive,
+                f"members {name_a!r} and {name_b!r} overlap in the file (zip bomb)",
+                "re-create the zip with an ordinary zip tool",
+            )

@@ -17,7 +17,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from base import (
     DEFLATE_LEVEL,
@@ -47,8 +47,9 @@ __all__ = [
     "parse_name_map",
 ]
 
-# OFFICIAL_ORIGINAL_BYTES, the rate's denominator on the leaderboard (the size of the official
-# videos/, SPEC 3, 7), is base's; still importable from here and from submission.
+# OFFICIAL_ORIGINAL_BYTES, the rate's denominator on the leaderboard, is base's; still importable from
+# here and from submission. The official evaluator divides the archive's size by the sum of the sizes of
+# every file under videos/; in the official checkout that is videos/0.mkv alone, 37,545,489 bytes.
 # Build litter that would make the archive depend on whether the code was ever run.
 DEFAULT_EXCLUDES = LITTER
 
@@ -175,6 +176,29 @@ def _mode(st: os.stat_result, is_dir: bool = False) -> int:
     return stat.S_IFREG | (0o755 if st.st_mode & 0o111 else 0o644)
 
 
+# member name -> (source file, or None for an empty directory; st_mode)
+_Members = dict[str, tuple[Path | None, int]]
+
+
+@dataclass
+class _Collected:
+    """The members found so far, where each came from, and the names the excludes skipped."""
+
+    members: _Members = field(default_factory=dict)
+    origin: dict[str, Path] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def add(self, name: str, src: Path | None, mode: int) -> None:
+        if name in self.members:
+            raise BadInput(
+                f"two inputs give the member name {name!r}: {self.origin[name]} and {src}",
+                path=src,
+                fix="pass only one of them, or rename one with --name-map",
+            )
+        self.members[name] = (src, mode)
+        self.origin[name] = src if src is not None else Path(name)
+
+
 def collect_members(cfg: PackConfig) -> tuple[dict[str, tuple[Path | None, int]], list[str]]:
     """{member name: (source file, or None for an empty dir; st_mode)}, and the skipped names.
 
@@ -182,77 +206,111 @@ def collect_members(cfg: PackConfig) -> tuple[dict[str, tuple[Path | None, int]]
     its contents (not the directory itself), like `cd DIR && zip -r OUT .`.
     """
     out_real = cfg.output.resolve()
-    members: dict[str, tuple[Path | None, int]] = {}
-    origin: dict[str, Path] = {}
-    skipped: list[str] = []
-
-    def add(name: str, src: Path | None, mode: int) -> None:
-        if name in members:
-            raise BadInput(
-                f"two inputs give the member name {name!r}: {origin[name]} and {src}",
-                path=src,
-                fix="pass only one of them, or rename one with --name-map",
-            )
-        members[name] = (src, mode)
-        origin[name] = src if src is not None else Path(name)
-
+    found = _Collected()
     if not cfg.sources:
         raise BadInput("nothing to pack", fix="pass the files or directories that go into archive.zip")
     for src in cfg.sources:
-        if not src.exists():
-            raise BadInput("input not found", path=src, fix="check the path")
-        if src.resolve() == out_real:
-            raise BadInput("the output archive is also an input", path=src, fix="write the archive elsewhere (-o)")
-        if src.is_file():
-            add(_check_name(src.name, "file name"), src, _mode(src.stat()))
+        _add_source(found, src, cfg.excludes, out_real)
+    renamed = _apply_name_map(found.members, cfg.name_map)
+    _check_extractable(renamed)
+    return renamed, sorted(found.skipped)
+
+
+def _add_source(found: _Collected, src: Path, excludes: tuple[str, ...], out_real: Path) -> None:
+    """One input: a file becomes a member, a directory adds what it holds."""
+    if not src.exists():
+        raise BadInput("input not found", path=src, fix="check the path")
+    if src.resolve() == out_real:
+        raise BadInput("the output archive is also an input", path=src, fix="write the archive elsewhere (-o)")
+    if src.is_file():
+        found.add(_check_name(src.name, "file name"), src, _mode(src.stat()))
+        return
+    if not src.is_dir():
+        raise BadInput("input is neither a file nor a directory", path=src, fix="pass regular files")
+    for root, dirs, files in os.walk(src, followlinks=False):
+        _add_walked_dir(found, src, Path(root), dirs, files, excludes, out_real)
+
+
+def _add_walked_dir(
+    found: _Collected,
+    src: Path,
+    r: Path,
+    dirs: list[str],
+    files: list[str],
+    excludes: tuple[str, ...],
+    out_real: Path,
+) -> None:
+    """One step of os.walk under the input dir `src`: prunes `dirs` in place, adds the files.
+
+    A directory that ends up holding nothing gets an entry of its own (name ending in "/").
+    """
+    rel_root = r.relative_to(src).as_posix()
+    _prune_dirs(found, r, rel_root, dirs, excludes)
+    kept = _kept_files(found, r, rel_root, files, excludes, out_real)
+    for rel, p in kept:
+        found.add(_check_name(rel, "file name"), p, _mode(p.stat()))
+    if not kept and not dirs and rel_root != ".":
+        found.add(_check_name(rel_root, "directory name") + "/", None, _mode(r.stat(), is_dir=True))
+
+
+def _rel(rel_root: str, name: str) -> str:
+    return name if rel_root == "." else f"{rel_root}/{name}"
+
+
+def _prune_dirs(found: _Collected, r: Path, rel_root: str, dirs: list[str], excludes: tuple[str, ...]) -> None:
+    """Drop excluded subdirectories from `dirs` (so os.walk skips them); refuse symlinked ones."""
+    for d in list(dirs):
+        p = r / d
+        rel = _rel(rel_root, d)
+        if _excluded(rel, excludes):
+            dirs.remove(d)
+            found.skipped.append(rel + "/")
+        elif p.is_symlink():
+            raise BadInput(
+                "a symlinked directory inside an input",
+                path=p,
+                fix="pass its target as an input of its own, or copy it in",
+            )
+
+
+def _kept_files(
+    found: _Collected, r: Path, rel_root: str, files: list[str], excludes: tuple[str, ...], out_real: Path
+) -> list[tuple[str, Path]]:
+    """(relative name, path) of the files in `r` that go in: not excluded, not the output, regular."""
+    kept = []
+    for f in files:
+        p = r / f
+        rel = _rel(rel_root, f)
+        if _excluded(rel, excludes):
+            found.skipped.append(rel)
             continue
-        if not src.is_dir():
-            raise BadInput("input is neither a file nor a directory", path=src, fix="pass regular files")
-        for root, dirs, files in os.walk(src, followlinks=False):
-            r = Path(root)
-            rel_root = r.relative_to(src).as_posix()
-            for d in list(dirs):
-                p = r / d
-                rel = d if rel_root == "." else f"{rel_root}/{d}"
-                if _excluded(rel, cfg.excludes):
-                    dirs.remove(d)
-                    skipped.append(rel + "/")
-                elif p.is_symlink():
-                    raise BadInput(
-                        "a symlinked directory inside an input",
-                        path=p,
-                        fix="pass its target as an input of its own, or copy it in",
-                    )
-            kept = []
-            for f in files:
-                p = r / f
-                rel = f if rel_root == "." else f"{rel_root}/{f}"
-                if _excluded(rel, cfg.excludes):
-                    skipped.append(rel)
-                    continue
-                real = p.resolve()
-                if real == out_real or (
-                    real.parent == out_real.parent and f.startswith(f".{out_real.name}.") and f.endswith(".tmp")
-                ):
-                    continue  # the output itself, or its temporary file, inside an input dir
-                if not p.is_file():
-                    raise BadInput(
-                        "not a regular file (broken link, fifo, socket?)", path=p, fix="remove it from the input"
-                    )
-                kept.append((rel, p))
-            for rel, p in kept:
-                add(_check_name(rel, "file name"), p, _mode(p.stat()))
-            if not kept and not dirs and rel_root != ".":
-                add(_check_name(rel_root, "directory name") + "/", None, _mode(r.stat(), is_dir=True))
-    unknown = sorted(set(cfg.name_map) - set(members))
+        if _is_output(p, f, out_real):
+            continue  # the output itself, or its temporary file, inside an input dir
+        if not p.is_file():
+            raise BadInput("not a regular file (broken link, fifo, socket?)", path=p, fix="remove it from the input")
+        kept.append((rel, p))
+    return kept
+
+
+def _is_output(p: Path, f: str, out_real: Path) -> bool:
+    """Whether `p` (file name `f`) is the output archive or pack_archive's temporary file next to it."""
+    real = p.resolve()
+    return real == out_real or (
+        real.parent == out_real.parent and f.startswith(f".{out_real.name}.") and f.endswith(".tmp")
+    )
+
+
+def _apply_name_map(members: _Members, name_map: dict[str, str]) -> _Members:
+    """The members renamed by --name-map; every name it gives must exist and the targets must not collide."""
+    unknown = sorted(set(name_map) - set(members))
     if unknown:
         raise BadInput(
             f"--name-map names members that no input gives: {', '.join(unknown)}",
             fix=f"map one of: {', '.join(sorted(members))}",
         )
-    renamed: dict[str, tuple[Path | None, int]] = {}
+    renamed: _Members = {}
     for name, value in members.items():
-        new = cfg.name_map.get(name, name)
+        new = name_map.get(name, name)
         if value[0] is None:  # an empty directory: its entry's name ends with "/"
             new = _check_name(new.rstrip("/"), "--name-map target") + "/"
         else:
@@ -260,15 +318,18 @@ def collect_members(cfg: PackConfig) -> tuple[dict[str, tuple[Path | None, int]]
         if new in renamed:
             raise BadInput(f"two members would be named {new!r}", fix="map them to different names")
         renamed[new] = value
-    if not any(src is not None for src, _ in renamed.values()):
+    return renamed
+
+
+def _check_extractable(members: _Members) -> None:
+    """At least one file, and no name used both as a file and as a directory (it cannot be extracted)."""
+    if not any(src is not None for src, _ in members.values()):
         raise BadInput("the inputs hold no files (the runner's unzip fails on an empty zip)", fix="add the data")
-    # A name used both as a file and as a directory cannot be extracted.
-    files = {n for n, (s, _) in renamed.items() if s is not None}
-    for n in renamed:
+    files = {n for n, (s, _) in members.items() if s is not None}
+    for n in members:
         for parent in PurePosixPath(n.rstrip("/")).parents:
             if str(parent) in files:
                 raise BadInput(f"member {n!r} sits under {str(parent)!r}, which is a file", fix="rename one")
-    return renamed, sorted(skipped)
 
 
 def pack_archive(cfg: PackConfig) -> PackResult:
@@ -280,50 +341,64 @@ def pack_archive(cfg: PackConfig) -> PackResult:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     tmp = Path(tmp_name)
-    entries: list[tuple[ZipEntry, str]] = []
     try:
         with os.fdopen(fd, "w+b") as fh:
-            # Byte order of the UTF-8 names: the same on every machine and locale.
-            for name in sorted(members, key=lambda n: n.encode("utf-8")):
-                src, mode = members[name]
-                if src is None:
-                    entries.append((write_directory(fh, name, mode), ""))
-                    continue
-                with open(src, "rb") as f:
-                    try:
-                        entry = write_member(fh, name, mode, f, cfg.deflate)
-                    except OverflowError as e:
-                        raise BadInput(str(e), path=src, fix="split the data; zip64 is not produced") from e
-                entries.append((entry, str(src)))
-            try:
-                write_central_directory(fh, [e for e, _ in entries])
-            except OverflowError as e:
-                raise BadInput(str(e), fix="pack fewer, smaller members") from e
+            entries = _write_zip(fh, members, cfg.deflate)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
-        warnings = []
-        try:
-            vet_archive(tmp)  # what `vcc run` checks before unzipping
-        except BadInput as e:
-            # Its limits (zip-bomb ratios, sizes) are vcc's own; the official unzip has none.
-            warnings.append(f"`vcc run` refuses this archive with its default limits: {e} ({e.fix})")
+        warnings = _vet_warnings(tmp)
         sha = file_sha256(tmp)
         size = tmp.stat().st_size
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    packed = [
-        PackedMember(
-            name=e.name,
-            source=src,
-            bytes=e.size,
-            compressed_bytes=e.compressed,
-            method="deflated" if e.method == METHOD_DEFLATED else "stored",
-            mode=f"{stat.S_IMODE(e.mode):04o}",
-            crc32=f"{e.crc:08x}",
-        )
-        for e, src in entries
-    ]
+    packed = [_packed_member(e, src) for e, src in entries]
     return PackResult(out, size, sha, packed, skipped, cfg.deflate, warnings)
+
+
+def _write_zip(fh: BinaryIO, members: _Members, deflate: bool) -> list[tuple[ZipEntry, str]]:
+    """Every member, then the central directory; (entry, source path or "" for a directory) in archive order."""
+    entries: list[tuple[ZipEntry, str]] = []
+    # Byte order of the UTF-8 names: the same on every machine and locale.
+    for name in sorted(members, key=lambda n: n.encode("utf-8")):
+        src, mode = members[name]
+        if src is None:
+            entries.append((write_directory(fh, name, mode), ""))
+            continue
+        with open(src, "rb") as f:
+            try:
+                entry = write_member(fh, name, mode, f, deflate)
+            except OverflowError as e:
+                raise BadInput(str(e), path=src, fix="split the data; zip64 is not produced") from e
+        entries.append((entry, str(src)))
+    try:
+        write_central_directory(fh, [e for e, _ in entries])
+    except OverflowError as e:
+        raise BadInput(str(e), fix="pack fewer, smaller members") from e
+    return entries
+
+
+def _vet_warnings(archive: Path) -> list[str]:
+    """What `vcc run` checks before unzipping, as warnings rather than errors.
+
+    Its limits (zip-bomb ratios, sizes) are vcc's own; the official unzip has none.
+    """
+    try:
+        vet_archive(archive)
+    except BadInput as e:
+        return [f"`vcc run` refuses this archive with its default limits: {e} ({e.fix})"]
+    return []
+
+
+def _packed_member(e: ZipEntry, src: str) -> PackedMember:
+    return PackedMember(
+        name=e.name,
+        source=src,
+        bytes=e.size,
+        compressed_bytes=e.compressed,
+        method="deflated" if e.method == METHOD_DEFLATED else "stored",
+        mode=f"{stat.S_IMODE(e.mode):04o}",
+        crc32=f"{e.crc:08x}",
+    )

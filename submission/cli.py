@@ -19,6 +19,13 @@ __all__ = ["register", "main"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    _register_pack(subparsers)
+    _register_manifest(subparsers)
+    _register_lint(subparsers)
+    _register_gate(subparsers)
+
+
+def _register_pack(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "pack",
         help="build a deterministic archive.zip (byte-identical on any machine)",
@@ -51,6 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the result as JSON")
     p.set_defaults(handler=_pack, deflate=False)
 
+
+def _register_manifest(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "manifest",
         help="sha256 and sizes of archive.zip, its members and the submission's code; --check against a saved one",
@@ -65,6 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--check", type=Path, default=None, metavar="MANIFEST", help="verify against a saved manifest")
     p.set_defaults(handler=_manifest)
 
+
+def _register_lint(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "lint",
         help="check a submission for what fails or misleads on the runner (exit 2 on errors)",
@@ -84,8 +95,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--list", action="store_true", help="list the checks and exit")
     p.set_defaults(handler=_lint)
-
-    _register_gate(subparsers)
 
 
 def _register_gate(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

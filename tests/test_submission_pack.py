@@ -142,7 +142,7 @@ def test_cli_prints_size_and_rate_and_never_touches_inputs(tmp_path, capsys):
     size = out.stat().st_size
     assert f"{size:,} bytes" in printed
     assert f"{rate_contribution(size):.8f}" in printed
-    assert OFFICIAL_ORIGINAL_BYTES == 37_545_489  # SPEC section 3: the official denominator
+    assert OFFICIAL_ORIGINAL_BYTES == 37_545_489  # the official denominator: the size of videos/0.mkv, all of videos/
     assert "37,545,489" in printed
     with zipfile.ZipFile(out) as zf:
         assert zf.namelist() == ["0"]  # the one-letter member of the official baseline
