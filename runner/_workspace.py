@@ -15,13 +15,12 @@ only read.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from base import BadInput
+from base import BadInput, remove_tree
 from scorer import Challenge
 
 __all__ = ["Workspace", "stage_workspace", "NAMES_FILE", "SKIPPED_FROM_SUBMISSION"]
@@ -84,24 +83,9 @@ class Workspace:
     def reset_outputs(self) -> None:
         """Remove archive/ and inflated/ (and inflate's scratch) for a run from scratch."""
         for d in (self.archive_dir, self.inflated_dir, self.tmp_dir, self.home_dir):
-            _force_rmtree(d)
+            remove_tree(d)  # also read-only dirs an extraction left
         self.tmp_dir.mkdir(parents=True)
         self.home_dir.mkdir(parents=True)
-
-
-def _force_rmtree(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-        return
-    if not path.exists():
-        return
-    for root, dirs, _ in os.walk(path):
-        for d in dirs:
-            p = os.path.join(root, d)
-            if not os.path.islink(p):
-                os.chmod(p, 0o700)
-    os.chmod(path, 0o700)
-    shutil.rmtree(path)
 
 
 def _ignore_outputs(top: Path, also: Path) -> Callable[[str, list[str]], set[str]]:
