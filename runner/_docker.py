@@ -346,6 +346,23 @@ def _build(spec: ImageSpec, ctx: Path) -> None:
         file=sys.stderr,
     )
     started = time.monotonic()
+    cmd = _build_command(spec, ctx)
+    rc, tail = _stream_build(cmd, log_path, started)
+    if rc != 0:
+        text = "\n".join(tail)
+        raise HarnessError(
+            f"building Docker image {spec.tag} failed (exit {rc}):\n{_last_lines(text, 12)}",
+            path=log_path,
+            fix=_build_fix_hint(text, spec),
+        )
+    print(
+        f"vcc: built {spec.tag} in {time.monotonic() - started:.0f} s",
+        file=sys.stderr,
+    )
+
+
+def _build_command(spec: ImageSpec, ctx: Path) -> list[str]:
+    """The `docker build` argv for the snapshot in ctx; copies the CA bundle (if any) into ctx."""
     args = dict(spec.build_args)
     ca = _ca_bundle()
     if ca is not None:
@@ -370,6 +387,12 @@ def _build(spec: ImageSpec, ctx: Path) -> None:
     for key, value in sorted(args.items()):
         cmd += ["--build-arg", f"{key}={value}"]
     cmd.append(str(ctx))
+    return cmd
+
+
+def _stream_build(cmd: list[str], log_path: Path, started: float) -> tuple[int, list[str]]:
+    """Run the build, every line to log_path (time-stamped from `started`), step headers to stderr;
+    its exit code and last 40 lines."""
     tail: list[str] = []
     with open(log_path, "w", encoding="utf-8") as log:
         log.write("$ " + " ".join(cmd) + "\n")
@@ -390,17 +413,7 @@ def _build(spec: ImageSpec, ctx: Path) -> None:
             if line.startswith("Step ") or re.match(r"#\d+ \[", line):
                 print(f"vcc: docker build: {line.rstrip()[:160]}", file=sys.stderr)
         rc = proc.wait()
-    if rc != 0:
-        text = "\n".join(tail)
-        raise HarnessError(
-            f"building Docker image {spec.tag} failed (exit {rc}):\n{_last_lines(text, 12)}",
-            path=log_path,
-            fix=_build_fix_hint(text, spec),
-        )
-    print(
-        f"vcc: built {spec.tag} in {time.monotonic() - started:.0f} s",
-        file=sys.stderr,
-    )
+    return rc, tail
 
 
 def _build_fix_hint(log_tail: str, spec: ImageSpec) -> str:
