@@ -114,11 +114,7 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
     archive, dest = Path(archive), Path(dest)
     members = vet_archive(archive, limits)
     limits = limits or ExtractLimits()
-    if dest.is_symlink() or dest.is_file():
-        dest.unlink()
-    elif dest.exists():
-        remove_tree(dest)  # also the read-only dirs a previous extraction left
-    dest.mkdir(parents=True)
+    _clear_dest(dest)
     umask = _current_umask()
     written: list[ExtractedMember] = []
     dir_modes: list[tuple[Path, int, float | None]] = []
@@ -132,48 +128,67 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
                 dir_modes.append((target, perm, _dos_mtime(info)))
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            size = 0
-            try:
-                src = zf.open(info)
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as e:
-                raise archive_error(
-                    archive,
-                    f"member {info.filename!r} cannot be opened ({e})",
-                    "re-create the zip; `unzip -t archive.zip` shows the damage",
-                ) from e
-            with src, open(target, "wb") as dst:
-                while True:
-                    try:
-                        chunk = src.read(_COPY_CHUNK)
-                    except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as e:
-                        raise archive_error(
-                            archive,
-                            f"member {info.filename!r} is corrupt ({e})",
-                            "re-create the zip; `unzip -t archive.zip` shows the damage",
-                        ) from e
-                    if not chunk:
-                        break
-                    size += len(chunk)
-                    total += len(chunk)
-                    if total > limits.max_total_bytes:
-                        raise archive_error(
-                            archive,
-                            f"extraction passed the cap of {limits.max_total_bytes:,} bytes",
-                            "raise the cap with --max-unzipped-bytes if this is intended",
-                        )
-                    dst.write(chunk)
-            os.chmod(target, perm)
-            mtime = _dos_mtime(info)
-            if mtime is not None:
-                os.utime(target, (mtime, mtime))
+            size = _write_member(zf, info, target, archive, total, limits.max_total_bytes)
+            total += size
+            _set_mode_and_mtime(target, perm, _dos_mtime(info))
             written.append(ExtractedMember(name, size, perm))
     # Directory modes and times last, as unzip does, so that a read-only dir
     # does not block the files written into it.
     for path, perm, mtime in reversed(dir_modes):
-        os.chmod(path, perm)
-        if mtime is not None:
-            os.utime(path, (mtime, mtime))
+        _set_mode_and_mtime(path, perm, mtime)
     return ExtractResult(dest, written, total, time.perf_counter() - t0)
+
+
+def _clear_dest(dest: Path) -> None:
+    """`rm -rf dest; mkdir -p dest`."""
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()
+    elif dest.exists():
+        remove_tree(dest)  # also the read-only dirs a previous extraction left
+    dest.mkdir(parents=True)
+
+
+def _write_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, archive: Path, written_before: int, cap: int
+) -> int:
+    """Stream one file member to target, CRC checked; its size. BadInput when it is damaged or
+    when written_before plus its bytes pass the cap (max_total_bytes)."""
+    size = 0
+    try:
+        src = zf.open(info)
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as e:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} cannot be opened ({e})",
+            "re-create the zip; `unzip -t archive.zip` shows the damage",
+        ) from e
+    with src, open(target, "wb") as dst:
+        while True:
+            try:
+                chunk = src.read(_COPY_CHUNK)
+            except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as e:
+                raise archive_error(
+                    archive,
+                    f"member {info.filename!r} is corrupt ({e})",
+                    "re-create the zip; `unzip -t archive.zip` shows the damage",
+                ) from e
+            if not chunk:
+                break
+            size += len(chunk)
+            if written_before + size > cap:
+                raise archive_error(
+                    archive,
+                    f"extraction passed the cap of {cap:,} bytes",
+                    "raise the cap with --max-unzipped-bytes if this is intended",
+                )
+            dst.write(chunk)
+    return size
+
+
+def _set_mode_and_mtime(path: Path, perm: int, mtime: float | None) -> None:
+    os.chmod(path, perm)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
 
 
 def _current_umask() -> int:

@@ -346,6 +346,23 @@ def _build(spec: ImageSpec, ctx: Path) -> None:
         file=sys.stderr,
     )
     started = time.monotonic()
+    cmd = _build_command(spec, ctx)
+    rc, tail = _stream_build(cmd, log_path, started)
+    if rc != 0:
+        text = "\n".join(tail)
+        raise HarnessError(
+            f"building Docker image {spec.tag} failed (exit {rc}):\n{_last_lines(text, 12)}",
+            path=log_path,
+            fix=_build_fix_hint(text, spec),
+        )
+    print(
+        f"vcc: built {spec.tag} in {time.monotonic() - started:.0f} s",
+        file=sys.stderr,
+    )
+
+
+def _build_command(spec: ImageSpec, ctx: Path) -> list[str]:
+    """The `docker build` argv for the snapshot in ctx; copies the CA bundle (if any) into ctx."""
     args = dict(spec.build_args)
     ca = _ca_bundle()
     if ca is not None:
@@ -370,6 +387,12 @@ def _build(spec: ImageSpec, ctx: Path) -> None:
     for key, value in sorted(args.items()):
         cmd += ["--build-arg", f"{key}={value}"]
     cmd.append(str(ctx))
+    return cmd
+
+
+def _stream_build(cmd: list[str], log_path: Path, started: float) -> tuple[int, list[str]]:
+    """Run the build, every line to log_path (time-stamped from `started`), step headers to stderr;
+    its exit code and last 40 lines."""
     tail: list[str] = []
     with open(log_path, "w", encoding="utf-8") as log:
         log.write("$ " + " ".join(cmd) + "\n")
@@ -390,17 +413,7 @@ def _build(spec: ImageSpec, ctx: Path) -> None:
             if line.startswith("Step ") or re.match(r"#\d+ \[", line):
                 print(f"vcc: docker build: {line.rstrip()[:160]}", file=sys.stderr)
         rc = proc.wait()
-    if rc != 0:
-        text = "\n".join(tail)
-        raise HarnessError(
-            f"building Docker image {spec.tag} failed (exit {rc}):\n{_last_lines(text, 12)}",
-            path=log_path,
-            fix=_build_fix_hint(text, spec),
-        )
-    print(
-        f"vcc: built {spec.tag} in {time.monotonic() - started:.0f} s",
-        file=sys.stderr,
-    )
+    return rc, tail
 
 
 def _build_fix_hint(log_tail: str, spec: ImageSpec) -> str:
@@ -592,27 +605,9 @@ def docker_run(
     create += ["--workdir", workdir, "--user", user or f"{os.getuid()}:{os.getgid()}"]
     # Output is captured through the attach stream; the engine keeps no second copy.
     create += ["--log-driver", "none", "--security-opt", "no-new-privileges"]
-    if cpus is not None:
-        engine = _engine_cpus()
-        create += ["--cpus", f"{min(cpus, engine) if engine else cpus:g}"]
-    if cpuset:
-        create += ["--cpuset-cpus", cpuset]
-    if memory_bytes is not None:
-        # No swap, as on the runners; /dev/shm (docker's default is 64 MB) sized like a
-        # Linux tmpfs, half of memory; what it holds is charged to the same limit.
-        create += ["--memory", str(memory_bytes), "--memory-swap", str(memory_bytes)]
-        create += ["--shm-size", str(max(memory_bytes // 2, 64 << 20))]
-    if pids_limit is not None:
-        create += ["--pids-limit", str(pids_limit)]
-    if gpus:
-        create += ["--gpus", "all"]
-    for host, ctr, ro in mounts:
-        create += ["--mount", _mount_arg(host, ctr, ro)]
-    full_env = {"HOME": "/tmp", **env}
-    for key, value in full_env.items():
-        create += ["--env", f"{key}={value}"]
+    create += _limit_args(cpus, cpuset, memory_bytes, pids_limit, gpus)
+    create += _mount_and_env_args(mounts, env)
     create += [image, *argv]
-
     try:
         proc = _docker(*create, timeout=1800)
         if proc.returncode != 0:
@@ -623,6 +618,39 @@ def docker_run(
         return _start_and_wait(name, timeout_s)
     finally:
         _remove_container(name)
+
+
+def _limit_args(
+    cpus: float | None, cpuset: str | None, memory_bytes: int | None, pids_limit: int | None, gpus: bool
+) -> list[str]:
+    """`docker create` options for the CPU, memory, process and GPU limits (None: no limit)."""
+    args: list[str] = []
+    if cpus is not None:
+        engine = _engine_cpus()
+        args += ["--cpus", f"{min(cpus, engine) if engine else cpus:g}"]
+    if cpuset:
+        args += ["--cpuset-cpus", cpuset]
+    if memory_bytes is not None:
+        # No swap, as on the runners; /dev/shm (docker's default is 64 MB) sized like a
+        # Linux tmpfs, half of memory; what it holds is charged to the same limit.
+        args += ["--memory", str(memory_bytes), "--memory-swap", str(memory_bytes)]
+        args += ["--shm-size", str(max(memory_bytes // 2, 64 << 20))]
+    if pids_limit is not None:
+        args += ["--pids-limit", str(pids_limit)]
+    if gpus:
+        args += ["--gpus", "all"]
+    return args
+
+
+def _mount_and_env_args(mounts: list[tuple[str, str, bool]], env: dict[str, str]) -> list[str]:
+    """`docker create` options for the bind mounts and the environment (HOME=/tmp unless env sets it)."""
+    args: list[str] = []
+    for host, ctr, ro in mounts:
+        args += ["--mount", _mount_arg(host, ctr, ro)]
+    full_env = {"HOME": "/tmp", **env}
+    for key, value in full_env.items():
+        args += ["--env", f"{key}={value}"]
+    return args
 
 
 def _start_and_wait(name: str, timeout_s: float) -> DockerProcResult:

@@ -21,7 +21,7 @@ from base import BadInput, HarnessError, SubmissionFailed
 from scorer import Challenge
 
 from ._config import RunConfig
-from ._docker import docker_run, docker_unavailable_reason, ensure_image, image_labels
+from ._docker import DockerProcResult, docker_run, docker_unavailable_reason, ensure_image, image_labels
 from ._sandbox import LEFTOVER_WRAPPER, Isolation, ProcResult
 from ._workspace import Workspace
 
@@ -102,13 +102,8 @@ class DockerBackend:
     # --- inflate -----------------------------------------------------------------------------
 
     def inflate(self, ws: Workspace, index: int, budget_s: float, logs: Path) -> ProcResult:
-        cfg, ch = self.cfg, self.challenge
-        empty = ws.meta / "empty"
-        empty.mkdir(parents=True, exist_ok=True)
-        mounts = self._challenge_mounts(hide_videos=True)
-        if ch.videos_dir.is_dir():
-            mounts.append((str(empty), str(ch.videos_dir.resolve()), True))
-        mounts += [(str(ws.root), str(ws.root), False), (str(ws.tmp_dir), "/tmp", False)]
+        cfg = self.cfg
+        mounts = self._inflate_mounts(ws)
         leftover = ws.meta / f"leftover-{index}"
         leftover.unlink(missing_ok=True)
         env = {"HOME": str(ws.home_dir), "TMPDIR": "/tmp"}
@@ -126,26 +121,7 @@ class DockerBackend:
             timeout_s=budget_s,
             **limits,
         )
-        logs.mkdir(parents=True, exist_ok=True)
-        suffix = "" if cfg.repeat == 1 else f".{index + 1}"
-        out_log, err_log = logs / f"inflate{suffix}.stdout.log", logs / f"inflate{suffix}.stderr.log"
-        out_log.write_text(res.stdout_tail)
-        err_log.write_text(res.stderr_tail)
-        leftovers = []
-        if leftover.is_file():
-            leftovers = [ln.strip() for ln in leftover.read_text(errors="replace").splitlines() if ln.strip()]
-            leftover.unlink()
-        gib = limits["memory_bytes"] / (1 << 30)
-        isolation = Isolation(
-            sandbox=f"docker ({self.image})",
-            originals_hidden=True,
-            filesystem_confined=True,
-            network="shared" if cfg.network else "isolated",
-            memory_cap=f"{gib:.2f} GiB for the container (--memory, --memory-swap: no swap)",
-            cpus=f"--cpus {limits['cpus']:g} --cpuset-cpus {limits['cpuset']}",
-            kill="container (pid namespace)",
-            notes=["logs hold the last 64 KiB of inflate's output (the Docker backend keeps tails)"],
-        )
+        out_log, err_log = self._write_inflate_logs(res, index, logs)
         return ProcResult(
             argv=argv,
             returncode=None if res.timed_out else res.returncode,
@@ -154,10 +130,43 @@ class DockerBackend:
             oom_killed=res.oom_killed and not res.timed_out,
             peak_memory_bytes=res.peak_memory_bytes,
             peak_rss_bytes=None,
-            leftover_processes=leftovers,
+            leftover_processes=_take_leftovers(leftover),
             stdout_path=out_log,
             stderr_path=err_log,
-            isolation=isolation,
+            isolation=self._inflate_isolation(limits),
+        )
+
+    def _inflate_mounts(self, ws: Workspace) -> list[tuple[str, str, bool]]:
+        """The challenge read-only with videos/ replaced by an empty dir, the workspace at its own
+        path, and the workspace's tmp dir as /tmp."""
+        empty = ws.meta / "empty"
+        empty.mkdir(parents=True, exist_ok=True)
+        mounts = self._challenge_mounts(hide_videos=True)
+        if self.challenge.videos_dir.is_dir():
+            mounts.append((str(empty), str(self.challenge.videos_dir.resolve()), True))
+        mounts += [(str(ws.root), str(ws.root), False), (str(ws.tmp_dir), "/tmp", False)]
+        return mounts
+
+    def _write_inflate_logs(self, res: DockerProcResult, index: int, logs: Path) -> tuple[Path, Path]:
+        """inflate's output tails as logs/inflate[.N].{stdout,stderr}.log (.N with --repeat)."""
+        logs.mkdir(parents=True, exist_ok=True)
+        suffix = "" if self.cfg.repeat == 1 else f".{index + 1}"
+        out_log, err_log = logs / f"inflate{suffix}.stdout.log", logs / f"inflate{suffix}.stderr.log"
+        out_log.write_text(res.stdout_tail)
+        err_log.write_text(res.stderr_tail)
+        return out_log, err_log
+
+    def _inflate_isolation(self, limits: dict[str, Any]) -> Isolation:
+        gib = limits["memory_bytes"] / (1 << 30)
+        return Isolation(
+            sandbox=f"docker ({self.image})",
+            originals_hidden=True,
+            filesystem_confined=True,
+            network="shared" if self.cfg.network else "isolated",
+            memory_cap=f"{gib:.2f} GiB for the container (--memory, --memory-swap: no swap)",
+            cpus=f"--cpus {limits['cpus']:g} --cpuset-cpus {limits['cpuset']}",
+            kill="container (pid namespace)",
+            notes=["logs hold the last 64 KiB of inflate's output (the Docker backend keeps tails)"],
         )
 
     # --- scoring -----------------------------------------------------------------------------
@@ -206,6 +215,15 @@ class DockerBackend:
                 fix="see the log; `vcc score` on the host gives the same checks",
             )
         return json.loads(json_path.read_text()), res.elapsed_s
+
+
+def _take_leftovers(leftover: Path) -> list[str]:
+    """The processes LEFTOVER_WRAPPER found still running after inflate (one per line); removes the file."""
+    leftovers: list[str] = []
+    if leftover.is_file():
+        leftovers = [ln.strip() for ln in leftover.read_text(errors="replace").splitlines() if ln.strip()]
+        leftover.unlink()
+    return leftovers
 
 
 def _host_has_gpu() -> bool:

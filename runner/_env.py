@@ -467,6 +467,22 @@ def sync_env(cfg: EnvConfig, *, echo: Callable[[str], None] | None = None) -> En
         return _build(cfg, pyproject_bytes, lock_bytes, pyproject, lock, info, key, say)
 
 
+@dataclass
+class _UvRunner:
+    """uv as one build runs it: in the private project dir, with one environment and one log."""
+
+    exe: str
+    env: dict[str, str]
+    project: Path
+    progress: bool
+    log: list[str] = field(default_factory=list)
+
+    def run(self, args: list[str], *, quiet: bool = False) -> subprocess.CompletedProcess[str]:
+        """`uv ARGS`; output echoed to stderr with cfg.progress, unless quiet."""
+        progress = False if quiet else self.progress
+        return _run_uv(self.exe, args, cwd=self.project, env=self.env, progress=progress, log=self.log)
+
+
 def _build(
     cfg: EnvConfig,
     pyproject_bytes: bytes,
@@ -477,25 +493,55 @@ def _build(
     key: str,
     say: Callable[[str], None],
 ) -> EnvRecord:
-    root, venv, project, record_path = _paths(cfg, key)
+    _, venv, project, record_path = _paths(cfg, key)
+    _fresh_project(venv, project, record_path, pyproject_bytes, lock_bytes)
+    uv = _UvRunner(find_uv(), _uv_env({"UV_PROJECT_ENVIRONMENT": str(venv)}), project, cfg.progress)
+    t0 = time.perf_counter()
+    uv_version = uv.run(["--version"], quiet=True).stdout.strip()
+    stale = stale_requirements(pyproject, lock, cfg.group)
+    requirements = _export_lock(cfg, uv)
+    unreachable = _unreachable_indexes(requirements, lock, cfg.probe_timeout_s)
+    if unreachable:
+        mode = "fallback"
+        fallbacks = _install_fallback(cfg, uv, venv, info, requirements, unreachable, stale, say)
+    else:
+        mode, fallbacks = "lock", []
+        _sync_locked(cfg, uv, info, stale)
+    installed = _installed(uv.exe, venv, uv.env, project, uv.log)
+    for fb in fallbacks:
+        fb["installed"] = installed.get(fb["package"])
+    data = {
+        **_record_inputs(cfg, key, pyproject_bytes, lock_bytes, info, uv_version, venv),
+        **_record_outcome(mode, fallbacks, stale, installed, exported_pins(requirements)),
+        "sync_s": round(time.perf_counter() - t0, 3),
+        "uv_log_tail": uv.log[-_UV_TAIL_LINES:],
+    }
+    write_json_atomic(record_path, data)
+    say(f"environment synced ({mode}) in {data['sync_s']:.1f} s: {venv}")
+    return EnvRecord(path=venv, record_path=record_path, data=data)
+
+
+def _fresh_project(venv: Path, project: Path, record_path: Path, pyproject_bytes: bytes, lock_bytes: bytes) -> None:
+    """Drop any earlier record, env and project copy; write private copies of pyproject.toml and uv.lock."""
     record_path.unlink(missing_ok=True)
     shutil.rmtree(venv, ignore_errors=True)
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)
     (project / "pyproject.toml").write_bytes(pyproject_bytes)
     (project / "uv.lock").write_bytes(lock_bytes)
-    uv = find_uv()
-    env = _uv_env({"UV_PROJECT_ENVIRONMENT": str(venv)})
-    log: list[str] = []
-    t0 = time.perf_counter()
-    uv_version = _run_uv(uv, ["--version"], cwd=project, env=env, progress=False, log=log).stdout.strip()
-    stale = stale_requirements(pyproject, lock, cfg.group)
-    # The group's closure, and where the lock fetches each package from.
-    p = _run_uv(uv, ["export", "--frozen", "--group", cfg.group, "--no-emit-project", "--no-header"],
-                cwd=project, env=env, progress=False, log=log)  # fmt: skip
+
+
+def _export_lock(cfg: EnvConfig, uv: _UvRunner) -> str:
+    """The group's closure as `uv export` requirement lines (pins and hashes, from the lock)."""
+    p = uv.run(["export", "--frozen", "--group", cfg.group, "--no-emit-project", "--no-header"], quiet=True)
     if p.returncode != 0:
         raise _uv_failed("`uv export` of the lock", p, cfg.lock, "check that uv.lock matches uv's format")
-    requirements = p.stdout
+    return p.stdout
+
+
+def _unreachable_indexes(requirements: str, lock: dict[str, Any], timeout_s: float) -> dict[str, tuple[list[str], str]]:
+    """Each index other than PyPI that the lock fetches an exported pin from and that does not
+    answer: index -> (its "name==version" pins, why)."""
     sources = lock_sources(lock)
     registries: dict[str, list[str]] = {}
     for name, version in exported_pins(requirements):
@@ -504,56 +550,78 @@ def _build(
             registries.setdefault(reg, []).append(f"{name}=={version}")
     unreachable = {}
     for reg, pkgs in registries.items():
-        why = _probe(reg, cfg.probe_timeout_s)
+        why = _probe(reg, timeout_s)
         if why is not None:
             unreachable[reg] = (pkgs, why)
-    mode = "lock"
-    fallbacks: list[dict[str, Any]] = []
-    if unreachable:
-        blocked = {pkg.split("==")[0] for pkgs, _ in unreachable.values() for pkg in pkgs}
-        not_allowed = sorted(blocked - set(FALLBACK_PACKAGES))
-        listing = "; ".join(f"{reg} ({why}) for {', '.join(pkgs)}" for reg, (pkgs, why) in unreachable.items())
-        if not_allowed or not cfg.fallback:
-            fix = (
-                "run where that index is reachable"
-                + ("" if cfg.fallback else ", or drop --no-fallback to take torch/torchvision from PyPI")
-                + (f" ({', '.join(not_allowed)} has no PyPI fallback)" if not_allowed else "")
-            )
-            raise HarnessError(f"the lock pins wheels from an index this machine cannot reach: {listing}",
-                           path=cfg.lock, fix=fix)  # fmt: skip
-        mode = "fallback"
-        text, fallbacks = fallback_requirements(requirements, blocked, stale)
-        index_of = {pkg.split("==")[0]: reg for reg, (pkgs, _) in unreachable.items() for pkg in pkgs}
-        for fb in fallbacks:
-            fb["unreachable_index"] = index_of.get(fb["package"])
-            fb["source"] = PYPI_SIMPLE
-        say(f"fallback: {listing} unreachable; taking "
-            + ", ".join(f"{f['package']}{f['installed_spec']}" for f in fallbacks) + " from PyPI")  # fmt: skip
-        req_file = project / "requirements-fallback.txt"
-        req_file.write_text(text)
-        p = _run_uv(uv, ["venv", str(venv), "--python", info["executable"]],
-                    cwd=project, env=env, progress=cfg.progress, log=log)  # fmt: skip
-        if p.returncode != 0:
-            raise _uv_failed("`uv venv`", p, venv, "check the interpreter (--python) and the cache dir")
-        p = _run_uv(uv, ["pip", "install", "--python", str(venv / "bin" / "python"), "-r", str(req_file)],
-                    cwd=project, env=env, progress=cfg.progress, log=log)  # fmt: skip
-        if p.returncode != 0:
-            raise _uv_failed("installing the fallback requirements", p, req_file,
-                             "check that PyPI is reachable and has these versions")  # fmt: skip
-    else:
-        # As the runner's `uv sync --group G`; --frozen when the lock covers pyproject (nothing to
-        # resolve), otherwise a re-lock of the private copy, as the runner's sync re-resolves.
-        args = ["sync", "--group", cfg.group, "--no-install-project", "--python", info["executable"]]
-        if not stale:
-            args.insert(1, "--frozen")
-        p = _run_uv(uv, args, cwd=project, env=env, progress=cfg.progress, log=log)
-        if p.returncode != 0:
-            raise _uv_failed("`uv sync`", p, cfg.lock, "see uv's message; the network must reach the lock's indexes")
-    installed = _installed(uv, venv, env, project, log)
+    return unreachable
+
+
+def _install_fallback(
+    cfg: EnvConfig,
+    uv: _UvRunner,
+    venv: Path,
+    info: dict[str, str],
+    requirements: str,
+    unreachable: dict[str, tuple[list[str], str]],
+    stale: list[str],
+    say: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """FALLBACK_PACKAGES from PyPI (same base version), the rest as locked; one entry per rewritten pin.
+
+    HarnessError when fallback is off or an unreachable index serves another package.
+    """
+    blocked = {pkg.split("==")[0] for pkgs, _ in unreachable.values() for pkg in pkgs}
+    not_allowed = sorted(blocked - set(FALLBACK_PACKAGES))
+    listing = "; ".join(f"{reg} ({why}) for {', '.join(pkgs)}" for reg, (pkgs, why) in unreachable.items())
+    if not_allowed or not cfg.fallback:
+        fix = (
+            "run where that index is reachable"
+            + ("" if cfg.fallback else ", or drop --no-fallback to take torch/torchvision from PyPI")
+            + (f" ({', '.join(not_allowed)} has no PyPI fallback)" if not_allowed else "")
+        )
+        raise HarnessError(f"the lock pins wheels from an index this machine cannot reach: {listing}",
+                       path=cfg.lock, fix=fix)  # fmt: skip
+    text, fallbacks = fallback_requirements(requirements, blocked, stale)
+    index_of = {pkg.split("==")[0]: reg for reg, (pkgs, _) in unreachable.items() for pkg in pkgs}
     for fb in fallbacks:
-        fb["installed"] = installed.get(fb["package"])
-    locked = {n: v for n, v in exported_pins(requirements)}
-    data = {
+        fb["unreachable_index"] = index_of.get(fb["package"])
+        fb["source"] = PYPI_SIMPLE
+    say(f"fallback: {listing} unreachable; taking "
+        + ", ".join(f"{f['package']}{f['installed_spec']}" for f in fallbacks) + " from PyPI")  # fmt: skip
+    req_file = uv.project / "requirements-fallback.txt"
+    req_file.write_text(text)
+    p = uv.run(["venv", str(venv), "--python", info["executable"]])
+    if p.returncode != 0:
+        raise _uv_failed("`uv venv`", p, venv, "check the interpreter (--python) and the cache dir")
+    p = uv.run(["pip", "install", "--python", str(venv / "bin" / "python"), "-r", str(req_file)])
+    if p.returncode != 0:
+        raise _uv_failed("installing the fallback requirements", p, req_file,
+                         "check that PyPI is reachable and has these versions")  # fmt: skip
+    return fallbacks
+
+
+def _sync_locked(cfg: EnvConfig, uv: _UvRunner, info: dict[str, str], stale: list[str]) -> None:
+    """As the runner's `uv sync --group G`; --frozen when the lock covers pyproject (nothing to
+    resolve), otherwise a re-lock of the private copy, as the runner's sync re-resolves."""
+    args = ["sync", "--group", cfg.group, "--no-install-project", "--python", info["executable"]]
+    if not stale:
+        args.insert(1, "--frozen")
+    p = uv.run(args)
+    if p.returncode != 0:
+        raise _uv_failed("`uv sync`", p, cfg.lock, "see uv's message; the network must reach the lock's indexes")
+
+
+def _record_inputs(
+    cfg: EnvConfig,
+    key: str,
+    pyproject_bytes: bytes,
+    lock_bytes: bytes,
+    info: dict[str, str],
+    uv_version: str,
+    venv: Path,
+) -> dict[str, Any]:
+    """env.json's first part: what the env was built from (the checkout's files, group, Python, uv)."""
+    return {
         "vcc_env_schema": ENV_SCHEMA,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "key": key,
@@ -564,6 +632,19 @@ def _build(
         "python": info,
         "uv": uv_version,
         "env": str(venv),
+    }
+
+
+def _record_outcome(
+    mode: str,
+    fallbacks: list[dict[str, Any]],
+    stale: list[str],
+    installed: dict[str, str],
+    pins: list[tuple[str, str]],
+) -> dict[str, Any]:
+    """env.json's second part: how it was installed and what differs from the lock's pins."""
+    locked = {n: v for n, v in pins}
+    return {
         "mode": mode,
         "fallbacks": fallbacks,
         "fallback_note": (
@@ -576,12 +657,7 @@ def _build(
         "installed": dict(sorted(installed.items())),
         "not_as_locked": {n: {"locked": v, "installed": installed.get(n)}
                           for n, v in sorted(locked.items()) if installed.get(n) != v},  # fmt: skip
-        "sync_s": round(time.perf_counter() - t0, 3),
-        "uv_log_tail": log[-_UV_TAIL_LINES:],
     }
-    write_json_atomic(record_path, data)
-    say(f"environment synced ({mode}) in {data['sync_s']:.1f} s: {venv}")
-    return EnvRecord(path=venv, record_path=record_path, data=data)
 
 
 # --- scoring inside the env (`vcc score --env official`) ---------------------------------------

@@ -15,13 +15,12 @@ only read.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from base import BadInput
+from base import BadInput, remove_tree
 from scorer import Challenge
 
 __all__ = ["Workspace", "stage_workspace", "NAMES_FILE", "SKIPPED_FROM_SUBMISSION"]
@@ -84,24 +83,9 @@ class Workspace:
     def reset_outputs(self) -> None:
         """Remove archive/ and inflated/ (and inflate's scratch) for a run from scratch."""
         for d in (self.archive_dir, self.inflated_dir, self.tmp_dir, self.home_dir):
-            _force_rmtree(d)
+            remove_tree(d)  # also read-only dirs an extraction left
         self.tmp_dir.mkdir(parents=True)
         self.home_dir.mkdir(parents=True)
-
-
-def _force_rmtree(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-        return
-    if not path.exists():
-        return
-    for root, dirs, _ in os.walk(path):
-        for d in dirs:
-            p = os.path.join(root, d)
-            if not os.path.islink(p):
-                os.chmod(p, 0o700)
-    os.chmod(path, 0o700)
-    shutil.rmtree(path)
 
 
 def _ignore_outputs(top: Path, also: Path) -> Callable[[str, list[str]], set[str]]:
@@ -128,7 +112,26 @@ def stage_workspace(
     `out_dir` (vcc's results dir) is never copied, should it sit inside SUBMISSION_DIR.
     """
     submission_dir = Path(submission_dir)
-    notes: list[str] = []
+    _check_inputs(submission_dir, root)
+    root.mkdir(parents=True, exist_ok=True)
+    ws = Workspace(root.resolve(), name)
+    ch_root = challenge.root.resolve()
+    _link_checkout(ws, ch_root)
+    _stage_submissions_dir(ws, ch_root)
+    notes = _copy_submission(submission_dir, ws, (out_dir or root).resolve())
+    shutil.copyfile(challenge.names_file, ws.names_file)
+    ws.tmp_dir.mkdir(parents=True)
+    ws.home_dir.mkdir(parents=True)
+    if not name.isidentifier():
+        notes.append(
+            f"the submission name {name!r} is not a Python identifier: "
+            f"`python -m submissions.{name}.inflate` cannot import it on the runner"
+        )
+    return ws, notes
+
+
+def _check_inputs(submission_dir: Path, root: Path) -> None:
+    """BadInput unless SUBMISSION_DIR holds archive.zip and inflate.sh and root is new or empty."""
     if not submission_dir.is_dir():
         raise BadInput("submission dir not found", path=submission_dir, fix="pass the dir holding archive.zip")
     if not (submission_dir / "archive.zip").is_file():
@@ -145,14 +148,18 @@ def stage_workspace(
         )
     if root.exists() and any(root.iterdir()):
         raise BadInput("workspace dir is not empty", path=root, fix="pass a new --out dir")
-    root.mkdir(parents=True, exist_ok=True)
-    ws = Workspace(root.resolve(), name)
 
-    ch_root = challenge.root.resolve()
+
+def _link_checkout(ws: Workspace, ch_root: Path) -> None:
+    """Symlink each top-level entry of the checkout into the root, except those in _NOT_LINKED."""
     for entry in sorted(ch_root.iterdir()):
         if entry.name in _NOT_LINKED:
             continue
         (ws.root / entry.name).symlink_to(entry)
+
+
+def _stage_submissions_dir(ws: Workspace, ch_root: Path) -> None:
+    """submissions/: the checkout's __init__.py (or an empty one) and links to its other submissions."""
     subs = ws.root / "submissions"
     subs.mkdir()
     ch_subs = ch_root / "submissions"
@@ -162,8 +169,13 @@ def stage_workspace(
         (subs / "__init__.py").write_text("")
     if ch_subs.is_dir():
         for entry in sorted(ch_subs.iterdir()):
-            if entry.name not in (name, "__init__.py", "__pycache__"):
+            if entry.name not in (ws.name, "__init__.py", "__pycache__"):
                 (subs / entry.name).symlink_to(entry)
+
+
+def _copy_submission(submission_dir: Path, ws: Workspace, out_dir: Path) -> list[str]:
+    """Copy SUBMISSION_DIR (symlinks as links) without the job's own outputs or out_dir; the notes."""
+    notes: list[str] = []
     skipped = [n for n in SKIPPED_FROM_SUBMISSION if (submission_dir / n).exists()]
     if skipped:
         notes.append("not copied from the submission dir (the official job recreates them): " + ", ".join(skipped))
@@ -171,14 +183,6 @@ def stage_workspace(
         submission_dir,
         ws.submission,
         symlinks=True,
-        ignore=_ignore_outputs(submission_dir, (out_dir or root).resolve()),
+        ignore=_ignore_outputs(submission_dir, out_dir),
     )
-    shutil.copyfile(challenge.names_file, ws.names_file)
-    ws.tmp_dir.mkdir(parents=True)
-    ws.home_dir.mkdir(parents=True)
-    if not name.isidentifier():
-        notes.append(
-            f"the submission name {name!r} is not a Python identifier: "
-            f"`python -m submissions.{name}.inflate` cannot import it on the runner"
-        )
-    return ws, notes
+    return notes
