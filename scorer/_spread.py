@@ -155,15 +155,17 @@ def _child_error(variant: SpreadVariant, proc: subprocess.CompletedProcess[str])
 
 def spread_text(spread: dict[str, Any]) -> str:
     """The terminal table: each variant's figures, then min/max/spread per figure."""
+    def cols(posenet: float, segnet: float, score: float) -> str:
+        return f"{posenet!r:>25} {segnet!r:>25} {score!r:>25}"
+
     out = ["  numerics spread (same candidate, every profile and thread count this machine runs):",
-           f"    {'variant':<16}{'class':<22}{'posenet':>24}{'segnet':>22}{'score':>22}"]
+           f"    {'variant':<16}{'class':<22}{'posenet':>25} {'segnet':>25} {'score':>25}"]
     for v in spread["variants"]:
-        out.append(f"    {v['label']:<16}{v['class']:<22}{v['posenet_distortion']!r:>24}"
-                   f"{v['segnet_distortion']!r:>22}{v['score']!r:>22}")
+        out.append(f"    {v['label']:<16}{v['class']:<22}" + cols(v["posenet_distortion"], v["segnet_distortion"],
+                                                                  v["score"]))
     s = spread["summary"]
     for key in ("min", "max", "spread"):
-        out.append(f"    {key:<38}{s['posenet_distortion'][key]!r:>24}{s['segnet_distortion'][key]!r:>22}"
-                   f"{s['score'][key]!r:>22}")
+        out.append(f"    {key:<38}" + cols(s["posenet_distortion"][key], s["segnet_distortion"][key], s["score"][key]))
     for skip in spread["skipped"]:
         out.append(f"    skipped {skip['profile']}: {skip['reason']}")
     return "\n".join(out)
