@@ -17,6 +17,7 @@ from ._errors import (
     VccError,
 )
 from ._files import file_sha256, remove_tree, vcc_cache_root, write_atomic, write_json_atomic
+from ._formula import rate_term, score_formula, score_terms
 from ._layout import FRAME_BYTES, FRAME_H, FRAME_W, OFFICIAL_ASSETS, OFFICIAL_ORIGINAL_BYTES
 from ._lazy import lazy_exports
 from ._numerics import (
@@ -70,6 +71,9 @@ from ._zip import (
 )
 
 __all__ = [
+    "rate_term",
+    "score_formula",
+    "score_terms",
     "Registrar",
     "build_cli_parser",
     "run_cli",

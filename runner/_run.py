@@ -11,7 +11,6 @@ code (2 bad input, 3 failed while running), never a traceback.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import shutil
@@ -21,7 +20,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from base import BadInput, HarnessError, VccError, apply_profile, get_profile, numerics_identity, write_json_atomic
+from base import (
+    BadInput,
+    HarnessError,
+    VccError,
+    apply_profile,
+    file_sha256,
+    get_profile,
+    numerics_identity,
+    remove_tree,
+    write_json_atomic,
+)
 from scorer import Challenge, check_raws
 
 from ._archive import ExtractResult, extract_archive
@@ -50,14 +59,6 @@ def default_out_dir(name: str) -> Path:
         i += 1
         out = base.with_name(f"{base.name}-{i}")
     return out
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _snapshot(ws: Workspace) -> dict[str, tuple[int, int]]:
@@ -101,7 +102,7 @@ def _check_outputs(run: InflateRun, ws: Workspace, challenge: Challenge, cfg: Ru
             "video": c.name,
             "bytes": c.bytes,
             "frames": c.frames,
-            "sha256": _sha256(c.path),
+            "sha256": file_sha256(c.path),
         }
     run.hash_s = time.perf_counter() - t0
 
@@ -291,12 +292,8 @@ def _scorer_env(cfg: RunConfig) -> dict[str, Any]:
 
 
 def _remove_workspace(root: Path) -> None:
-    for dirpath, dirs, _ in os.walk(root):
-        for d in dirs:
-            p = os.path.join(dirpath, d)
-            if not os.path.islink(p):
-                try:
-                    os.chmod(p, 0o700)
-                except OSError:
-                    pass
-    shutil.rmtree(root, ignore_errors=True)
+    """Best effort: what cannot be removed (an immutable file, say) stays behind."""
+    try:
+        remove_tree(root)
+    except OSError:
+        shutil.rmtree(root, ignore_errors=True)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from base import write_atomic, write_json_atomic
+from base import score_formula, write_atomic, write_json_atomic
 
 if TYPE_CHECKING:
     from ._assets import Challenge
@@ -46,11 +45,6 @@ def official_config_block(cfg: ScoreConfig, challenge: Challenge) -> dict[str, o
         "uncompressed_dir": challenge.videos_dir,
         "video_names_file": challenge.names_file,
     }
-
-
-def score_formula(posenet: float, segnet: float, rate: float) -> float:
-    """The official score, in Python doubles and in the official operation order."""
-    return 100 * segnet + math.sqrt(posenet * 10) + 25 * rate
 
 
 def official_report_text(

@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from base import score_terms
+
 from ._validate import RawCheck
 
 __all__ = ["TargetResult", "ScoreResult", "compare_targets"]
@@ -28,12 +30,8 @@ class TargetResult:
     official_report: str
 
     def terms(self) -> dict[str, float]:
-        """Each term's contribution, computed as score_formula adds them (math.sqrt, not ** 0.5)."""
-        return {
-            "segnet": 100 * self.segnet_distortion,
-            "posenet": math.sqrt(self.posenet_distortion * 10),
-            "rate": 25 * self.rate,
-        }
+        """Each term's contribution, as the score adds them."""
+        return score_terms(self.posenet_distortion, self.segnet_distortion, self.rate)
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -27,6 +27,7 @@ from base import (
     BadInput,
     ZipEntry,
     file_sha256,
+    rate_term,
     vet_archive,
     write_central_directory,
     write_directory,
@@ -55,8 +56,8 @@ DEFAULT_EXCLUDES = LITTER
 
 
 def rate_contribution(archive_bytes: int, original_bytes: int = OFFICIAL_ORIGINAL_BYTES) -> float:
-    """The archive's term in the score: 25 * size / original size."""
-    return 25 * archive_bytes / original_bytes
+    """The archive's term in the score: 25 * (size / original size)."""
+    return rate_term(archive_bytes, original_bytes)
 
 
 @dataclass

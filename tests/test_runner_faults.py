@@ -57,6 +57,7 @@ def test_good_inflate_passes_and_user_dir_untouched(tmp_path, mini_challenge):
     code, r = run(sub, mini_challenge, tmp_path / "out")
     assert code == 0, r["message"]
     assert r["verdict"] == "ok"
+    assert r["numerics"]["profile"] == "native" and r["numerics"]["class"].endswith(r["numerics"]["cpu"]["vendor"])
     assert r["raws"]["0.raw"]["bytes"] == RAW_BYTES
     assert len(r["raws"]["0.raw"]["sha256"]) == 64
     assert r["inflate"]["argv"][:2] == ["bash", "./submissions/sub/inflate.sh"]

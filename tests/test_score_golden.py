@@ -51,7 +51,7 @@ def test_reference_loop_matches_the_official_figures(tmp_path: Path, golden_chal
     _assert_matches(_score(sub, golden_challenge, None, reference_loop=True).as_json(), exp)
 
 
-def test_near_exact_and_reports(tmp_path: Path, golden_challenge: Path, expected: dict,
+def test_near_exact_and_reports(tmp_path: Path, golden_challenge: Path, expected: dict, golden_figures: GoldenFigures,
                                 candidate_raws: dict, gt_cache_dir: Path) -> None:
     exp = expected["candidates"]["near"]
     sub = make_submission(tmp_path / "near", candidate_raws["near"], exp["archive_bytes"])
@@ -70,6 +70,9 @@ def test_near_exact_and_reports(tmp_path: Path, golden_challenge: Path, expected
     written = json.loads((sub / "vcc-report.json").read_text())
     assert written["score"] == exp["score"]
     assert written["decode"] == "pyav" and written["device"] == "cpu"
+    numerics = written["numerics"]
+    assert numerics["class"] == golden_figures.numerics_class and numerics["torch_threads"] == GOLDEN_THREADS
+    assert numerics["profile"] == "native" and set(numerics["cpu"]["flags"]) >= {"avx2", "avx512f", "amx_tile"}
     assert set(written["versions"]) >= {"python", "torch", "timm", "segmentation-models-pytorch", "av", "numpy"}
     assert written["assets"]["videos/0.mkv"]["official"] is False
     assert any("will not match the leaderboard" in w for w in written["warnings"])
@@ -115,7 +118,8 @@ def test_corrupt_cache_entry_is_rebuilt(tmp_path: Path, golden_challenge: Path, 
     _score(make_submission(tmp_path / "fill", candidate_raws["coarse"], exp["archive_bytes"]), golden_challenge,
            gt_cache_dir, write_reports=False)
     [entry] = [e for e in GroundTruthCache(gt_cache_dir).entries()
-               if e.key["decode"] == "pyav" and e.key["threads"] == GOLDEN_THREADS]
+               if e.key["decode"] == "pyav" and e.key["threads"] == GOLDEN_THREADS
+               and e.key["numerics"]["profile"] == "native"]
     corrupt = cache_dir / entry.path.name
     blob = bytearray(entry.path.read_bytes())
     blob[-1000] ^= 0xFF  # one flipped byte in the SegNet maps

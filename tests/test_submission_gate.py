@@ -240,6 +240,7 @@ def test_real_gate_on_the_mini_challenge(tmp_path, mini_challenge):
     )
     r = gate_submission(cfg)
     assert r.exit_code == 0, r.as_json()
+    assert r.as_json()["numerics"] == r.run.as_json()["numerics"] and r.as_json()["numerics"]["class"]
     assert r.run is not None and r.run.verdict == "ok"
     assert 0 < r.bounds[1].actual < 120.0
     cfg.out_dir = tmp_path / "tight"
