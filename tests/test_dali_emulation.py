@@ -238,7 +238,8 @@ def test_full_range_flag_switches_coefficients_and_clamps() -> None:
 
 
 def test_documented_float64_formula_agrees_but_for_near_ties() -> None:
-    """SPEC section 5's formula in float64 with np.rint: the float32 FMA path may differ by one."""
+    """DALI 1.52's formula (chroma rounded, BT.601 limited range) in float64 with np.rint: the float32 FMA
+    path may differ by one."""
     rng = np.random.default_rng(5)
     frame = random_frame(rng, 64, 96)
     h, w = frame.y.shape
@@ -299,7 +300,7 @@ def test_golden_post_6076_bias_against_152(golden_frames: list[YuvFrame]) -> Non
                        ybias + 0.5 * 2.0172321417])  # +0.871, -0.530, +1.081
     print(f"post-6076 - 1.52: mean {mean}, equal {equal}, max {worst}; theory {theory}")
     assert np.all(np.abs(mean - theory) < 0.15)  # the rest: chroma rounding on this content
-    assert mean[1] < 0  # G goes DOWN (SPEC section 5's "+0.68" has the sign wrong)
+    assert mean[1] < 0  # G goes DOWN (the description's "+0.68" for G after PR #6076 has the sign wrong)
     assert worst.max() <= 3
 
 

@@ -107,7 +107,8 @@ def test_missing_dockerfile_is_a_harness_error(fake_root):
 
 
 def test_official_pins_in_dockerfiles():
-    """The defaults are the official lock's (SPEC section 8); a local build overrides them."""
+    """The defaults are the official lock's (torch 2.10.0+cpu for the CPU image,
+    2.9.0+cu128 and DALI 1.52.0 for the T4's); a local build overrides them."""
     cpu = (ROOT / "docker" / "Dockerfile.cpu").read_text()
     t4 = (ROOT / "docker" / "Dockerfile.t4").read_text()
     assert "ARG TORCH_VERSION=2.10.0+cpu" in cpu and "ARG TORCHVISION_VERSION=0.25.0+cpu" in cpu
