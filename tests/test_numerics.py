@@ -137,3 +137,37 @@ def test_profile_in_a_fresh_process_sets_the_class() -> None:
                                     text=True).stdout)
     assert out["class"] == f"DEFAULT-{cpu_info().vendor}"
     assert out["caps"] == {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE"}
+
+
+def test_spread_variants_cover_threads_and_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scorer import _spread
+
+    monkeypatch.setattr(_spread, "_default_threads", lambda: 2)
+    avx2 = CpuInfo("x86_64", "AuthenticAMD", "EPYC", frozenset({"sse4_1", "avx2", "fma"}))
+    monkeypatch.setattr(numerics, "cpu_info", lambda: avx2)
+    variants, skipped = _spread.spread_variants()
+    assert [v.label for v in variants] == ["native@default", "native@1", "native@4", "runner@4", "portable@2"]
+    assert skipped == []
+    arm = _cpu(tmp_path, ARM, "aarch64", monkeypatch)
+    monkeypatch.setattr(numerics, "cpu_info", lambda: arm)
+    variants, skipped = _spread.spread_variants()
+    assert [v.profile for v in variants] == ["native"] * 3
+    assert [s["profile"] for s in skipped] == ["runner", "portable"] and "x86-64" in skipped[0]["reason"]
+
+
+def test_spread_summary_and_table() -> None:
+    from scorer._spread import spread_summary, spread_text
+
+    def fig(pose: float, seg: float, score: float) -> dict:
+        return {"posenet_distortion": pose, "segnet_distortion": seg, "score": score,
+                "terms": {"segnet": 100 * seg, "posenet": pose, "rate": 1.5}}
+
+    results = {"native@default": fig(2e-5, 0.25, 31.0), "native@1": fig(3e-5, 0.26, 31.5), "portable@2": fig(1e-5, 0.24,
+                                                                                                              30.5)}
+    summary = spread_summary(results["native@default"], results)
+    assert summary["score"] == {"native": 31.0, "min": 30.5, "max": 31.5, "spread": 1.0}
+    assert summary["posenet_distortion"]["spread"] == 3e-5 - 1e-5 and summary["rate_term"]["spread"] == 0
+    variants = [{"label": k, "class": "AVX2-AuthenticAMD", **v} for k, v in results.items()]
+    text = spread_text({"variants": variants, "summary": summary, "skipped": []})
+    for line in text.splitlines()[2:]:  # every figure stands in its own column
+        assert len(line.split()) == (5 if line.split()[0] not in ("min", "max", "spread") else 4), line
