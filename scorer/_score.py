@@ -9,6 +9,7 @@ runs once however many ground truths (decode paths) it is scored against.
 from __future__ import annotations
 
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,9 +121,20 @@ def _score(cfg: ScoreConfig, checked: CheckedSubmission | None) -> tuple[ScoreRe
     _reduce(plan, accs)
     result = _result(cfg, plan, truths, accs)
     result.timings["total_s"] = time.perf_counter() - t0
+    result.peak_rss_bytes = _peak_rss_bytes()
     if plan.dist is not None:
         plan.dist.close()
     return result, plan.dist
+
+
+def _peak_rss_bytes() -> int | None:
+    """The process's peak resident set so far (Linux reports kB, macOS bytes)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
 
 
 def _validate(cfg: ScoreConfig, checked: CheckedSubmission | None

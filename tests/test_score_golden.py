@@ -70,6 +70,7 @@ def test_near_exact_and_reports(tmp_path: Path, golden_challenge: Path, expected
     written = json.loads((sub / "vcc-report.json").read_text())
     assert written["score"] == exp["score"]
     assert written["decode"] == "pyav" and written["device"] == "cpu"
+    assert written["peak_rss_bytes"] > 100 << 20  # torch and both nets were resident
     numerics = written["numerics"]
     assert numerics["class"] == golden_figures.numerics_class and numerics["torch_threads"] == GOLDEN_THREADS
     assert numerics["profile"] == "native" and set(numerics["cpu"]["flags"]) >= {"avx2", "avx512f", "amx_tile"}
