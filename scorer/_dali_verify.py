@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from base import EXIT_OK, BadInput, GateFailed
+from base import EXIT_OK, BadInput, GateFailed, write_json_atomic
 
 from ._container import iter_yuv_frames
 from ._dali import (
@@ -29,7 +29,6 @@ from ._dali import (
     require_dali,
     yuv420_to_rgb_dali,
 )
-from ._report import write_json_atomic
 from ._targets import DALI_VARIANTS
 
 __all__ = [

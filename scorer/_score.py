@@ -16,7 +16,15 @@ from typing import Any
 
 import torch
 
-from base import BadInput, HarnessError, apply_profile, get_profile, installed_dali_version, numerics_identity
+from base import (
+    BadInput,
+    HarnessError,
+    apply_profile,
+    get_profile,
+    installed_dali_version,
+    numerics_identity,
+    score_formula,
+)
 
 from ._assets import AssetInfo, Challenge
 from ._cache import GroundTruthCache
@@ -24,7 +32,7 @@ from ._config import ScoreConfig
 from ._distortion import pose_distortion, seg_distortion
 from ._distributed import Distributed
 from ._nets import load_nets
-from ._report import official_config_block, official_report_text, score_formula, write_score_reports
+from ._report import official_config_block, official_report_text, write_score_reports
 from ._result import ScoreResult, TargetResult
 from ._streams import GroundTruthStream, candidate_stream
 from ._validate import CheckedSubmission, RawCheck, batch_sizes, validate_submission

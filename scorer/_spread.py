@@ -19,10 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from base import NUMERICS_PROFILES, BadInput, HarnessError, VccError, check_profile_supported, profile_env
+from base import (
+    NUMERICS_PROFILES,
+    BadInput,
+    HarnessError,
+    VccError,
+    check_profile_supported,
+    profile_env,
+    write_atomic,
+    write_json_atomic,
+)
 
 from ._config import ScoreConfig
-from ._report import write_atomic, write_json_atomic
 
 __all__ = ["SpreadVariant", "spread_variants", "score_spread", "spread_summary", "spread_text"]
 

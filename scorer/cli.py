@@ -11,10 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-from base import EXIT_BAD_INPUT, EXIT_OK, BadInput, add_numerics_argument, run_cli
+from base import EXIT_BAD_INPUT, EXIT_OK, BadInput, add_numerics_argument, run_cli, write_json_atomic
 
 from ._cache import GroundTruthCache, default_cache_dir
-from ._report import terminal_summary, write_json_atomic
+from ._report import terminal_summary
 from ._targets import DALI_VARIANTS, DECODE_CHOICES
 
 __all__ = ["register", "main"]
