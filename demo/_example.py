@@ -6,14 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from importlib import resources
 from pathlib import Path
 
 from base import BadInput, HarnessError, SubmissionFailed
 
-from ._fixture import _replace_dir, cached_challenge, demo_cache_dir
+from ._fixture import build_replacing, cached_challenge, demo_cache_dir
 from ._scene import _NAMES_FILE, DEMO_BUILDER_VERSION, DEMO_DEFAULT_FRAMES
 
 _SUBMISSION_MARKER = ".vcc-demo-submission"
@@ -53,15 +52,7 @@ def build_example_submission(challenge: Path, dest: Path) -> Path:
     anything else there is refused.
     """
     challenge, dest = Path(challenge), Path(dest)
-    if dest.exists() and not (dest / _SUBMISSION_MARKER).is_file() and (not dest.is_dir() or any(dest.iterdir())):
-        raise BadInput(
-            "refusing to replace a directory that is not a vcc demo submission",
-            path=dest,
-            fix="choose an empty or new directory",
-        )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.build-", dir=dest.parent))
-    try:
+    with build_replacing(dest, ours=(dest / _SUBMISSION_MARKER).is_file(), what="submission") as tmp:
         os.chmod(tmp, 0o755)
         folder = resources.files(__package__) / "example_submission"
         for name in example_submission_files():
@@ -77,10 +68,6 @@ def build_example_submission(challenge: Path, dest: Path) -> Path:
         if not (tmp / "archive.zip").is_file():
             raise HarnessError("compress.sh wrote no archive.zip", path=tmp, fix="report this bug")
         (tmp / _SUBMISSION_MARKER).write_text("built by `vcc demo`; replaced on the next run\n")
-        _replace_dir(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -177,16 +178,7 @@ def build_challenge(dest: Path, *, frames: int, seed: int = 0, progress: bool = 
         raise BadInput(f"the demo needs at least 2 frames, got {frames}", fix="pass --frames 2 or more")
     if not rebuild and _is_complete(dest, frames, seed):
         return dest
-    if dest.exists() and _read_manifest(dest) is None and (not dest.is_dir() or any(dest.iterdir())):
-        # Never delete something vcc did not build.
-        raise BadInput(
-            "refusing to replace a directory that is not a vcc demo challenge",
-            path=dest,
-            fix="choose an empty or new directory",
-        )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.build-", dir=dest.parent))
-    try:
+    with build_replacing(dest, ours=_read_manifest(dest) is not None, what="challenge") as tmp:
         started = time.monotonic()
         (tmp / "videos").mkdir()
         (tmp / "models").mkdir()
@@ -207,13 +199,30 @@ def build_challenge(dest: Path, *, frames: int, seed: int = 0, progress: bool = 
             },
         }
         (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    if not _is_complete(dest, frames, seed):
+        raise HarnessError("demo challenge build did not complete", path=dest, fix="rerun with --rebuild")
+    return dest
+
+
+@contextmanager
+def build_replacing(dest: Path, *, ours: bool, what: str) -> Iterator[Path]:
+    """A temporary sibling of `dest` to build in, renamed over `dest` when the block succeeds and
+    removed when it fails, so `dest` is absent or complete. Never replaces a non-empty directory
+    that vcc did not build (`ours` False)."""
+    if dest.exists() and not ours and (not dest.is_dir() or any(dest.iterdir())):
+        raise BadInput(
+            f"refusing to replace a directory that is not a vcc demo {what}",
+            path=dest,
+            fix="choose an empty or new directory",
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.build-", dir=dest.parent))
+    try:
+        yield tmp
         _replace_dir(tmp, dest)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    if not _is_complete(dest, frames, seed):
-        raise HarnessError("demo challenge build did not complete", path=dest, fix="rerun with --rebuild")
-    return dest
 
 
 def _replace_dir(new: Path, dest: Path) -> None:
