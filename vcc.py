@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from base import Registrar, build_cli_parser, run_cli
+from base import Registrar, build_cli_parser, numerics_rerun, run_cli
 
 __all__ = ["main", "build_parser"]
 
@@ -35,21 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
     return build_cli_parser(_registrars())
 
 
+def _official_env_rerun(argv: list[str]) -> int | None:
+    """`score --env official` runs in the checkout's synced environment (loads runner: only then)."""
+    if argv[:1] != ["score"] or not any(a.startswith("--en") for a in argv):
+        return None
+    from runner._env import official_env_rerun
+
+    return official_env_rerun(argv, tops=("base", "vcc", *(n.split(".")[0] for n in _CLI_MODULES)))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["score"] and any(a.startswith("--en") for a in argv):
-        # `score --env official` runs in the checkout's synced environment (loads runner: only then).
-        from base import VccError
-        from runner._env import official_env_rerun
-
-        try:
-            code = official_env_rerun(argv, tops=("base", "vcc", *(n.split(".")[0] for n in _CLI_MODULES)))
-        except VccError as err:
-            print(f"vcc: error: {err.render()}", file=sys.stderr)
-            return err.exit_code
-        if code is not None:
-            return code
-    return run_cli(argv, _registrars())
+    return run_cli(argv, _registrars(), reruns=(_official_env_rerun, numerics_rerun))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Every command can import this without loading torch.
 """
 
-from ._cli import Registrar, build_cli_parser, run_cli
+from ._cli import Registrar, Rerun, build_cli_parser, run_cli
 from ._errors import (
     EXIT_BAD_INPUT,
     EXIT_GATE,
@@ -75,6 +75,7 @@ __all__ = [
     "score_formula",
     "score_terms",
     "Registrar",
+    "Rerun",
     "build_cli_parser",
     "run_cli",
     "EXIT_BAD_INPUT",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from ._errors import EXIT_HARNESS, VccError
 from ._numerics import numerics_rerun
 
-__all__ = ["Registrar", "build_cli_parser", "run_cli"]
+__all__ = ["Registrar", "Rerun", "build_cli_parser", "run_cli"]
 
 # A package's `register(subparsers)`: adds its subcommands, each with `handler` in its defaults.
 Registrar = Callable[[argparse._SubParsersAction], None]
@@ -34,16 +34,25 @@ def build_cli_parser(registrars: Sequence[Registrar]) -> argparse.ArgumentParser
     return parser
 
 
-def run_cli(argv: Sequence[str], registrars: Sequence[Registrar]) -> int:
-    """Run one command line over the given subcommands; the process exit code."""
+# Runs the command elsewhere when it must be (its exit code), else None: carry on here.
+Rerun = Callable[[list[str]], int | None]
+
+
+def run_cli(argv: Sequence[str], registrars: Sequence[Registrar], reruns: Sequence[Rerun] = (numerics_rerun,)) -> int:
+    """Run one command line over the given subcommands; the process exit code.
+
+    `reruns` are tried first, in order: by default a --numerics profile, which acts only if set
+    before torch loads (the command re-runs in a fresh interpreter when torch is already loaded).
+    """
     argv = list(argv)
-    try:
-        rerun = numerics_rerun(argv)  # a --numerics profile acts only if set before torch loads
-    except VccError as err:
-        print(f"vcc: error: {err.render()}", file=sys.stderr)
-        return err.exit_code
-    if rerun is not None:
-        return rerun
+    for rerun in reruns:
+        try:
+            code = rerun(argv)
+        except VccError as err:
+            print(f"vcc: error: {err.render()}", file=sys.stderr)
+            return err.exit_code
+        if code is not None:
+            return code
     args = build_cli_parser(registrars).parse_args(argv)
     try:
         return int(args.handler(args))
