@@ -183,6 +183,11 @@ def profile_env(profile: NumericsProfile, environ: dict[str, str] | None = None)
     return env
 
 
+def _caps_not_in_force(profile: NumericsProfile) -> dict[str, str]:
+    """The profile's variables that this process's environment does not hold yet."""
+    return {k: v for k, v in profile.env.items() if os.environ.get(k) != v}
+
+
 def apply_profile(profile: NumericsProfile) -> None:
     """Put the profile's caps into this process's environment, before torch reads them.
 
@@ -192,7 +197,7 @@ def apply_profile(profile: NumericsProfile) -> None:
     starts, or calls this before importing torch.
     """
     check_profile_supported(profile)
-    missing = {k: v for k, v in profile.env.items() if os.environ.get(k) != v}
+    missing = _caps_not_in_force(profile)
     if not missing:
         return
     if "torch" in sys.modules:
@@ -284,10 +289,11 @@ def numerics_rerun(argv: list[str]) -> int | None:
     if profile is None or not profile.env:
         return None  # native, or a wrong name that argparse reports
     check_profile_supported(profile)
-    if all(os.environ.get(k) == v for k, v in profile.env.items()):
+    missing = _caps_not_in_force(profile)
+    if not missing:
         return None
     if "torch" not in sys.modules:
-        os.environ.update(profile.env)
+        os.environ.update(missing)
         return None
     import subprocess
 
