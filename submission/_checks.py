@@ -7,6 +7,7 @@ _source). They are heuristics: a false positive is silenced on its line with
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -26,16 +27,22 @@ from base import (
 
 from ._files import ARCHIVE_NAME
 from ._lint import ERROR, WARNING, Hit, Submission, register_check
+from ._lock import checkout_modules, distribution_hint, is_stdlib, modules_of
 from ._pack import OFFICIAL_ORIGINAL_BYTES, rate_contribution
-from ._source import SourceFile
+from ._source import SourceFile, module_candidates, python_search_dirs
 
 __all__: list[str] = []  # checks are reached through the registry (_lint.CHECKS)
 
 
+def _compress_only(src: SourceFile, line: int) -> bool:
+    return src.scan is not None and line in src.scan.compress_only
+
+
 def _grep(src: SourceFile, pattern: re.Pattern[str]) -> Iterator[tuple[int, re.Match[str]]]:
+    """Matches on code lines, minus the lines only a compress/train path of the file runs."""
     for i, line in enumerate(src.code, 1):
         m = pattern.search(line)
-        if m:
+        if m and not _compress_only(src, i):
             yield i, m
 
 
@@ -134,12 +141,17 @@ def _inflate_sh_errexit(sub: Submission) -> Iterable[Hit]:
 # --------------------------------------------------------------------------- archive.zip
 
 
-@register_check("archive-present", ERROR, "archive.zip exists: the only metered file")
+@register_check(
+    "archive-present", WARNING, "archive.zip exists: the only metered file (without it only the code is linted)"
+)
 def _archive_present(sub: Submission) -> Iterable[Hit]:
     if not sub.archive.is_file():
+        # A repository's submission dir holds the code only (archives are hosted elsewhere):
+        # the code is still worth checking, so this is not an error of lint's.
         yield Hit(
-            f"{ARCHIVE_NAME} not found: evaluate.sh exits before anything runs",
-            "pack the compressed data: `vcc pack DATA... -o archive.zip`",
+            f"{ARCHIVE_NAME} not found: the archive checks were skipped and only the code was linted; "
+            "the runner needs it (evaluate.sh exits before anything runs without it)",
+            "pack the compressed data (`vcc pack DATA... -o archive.zip`) and lint again",
             ARCHIVE_NAME,
         )
 
@@ -237,7 +249,7 @@ _ARTIFACT_EXT = (
 @register_check(
     "large-file-outside-archive",
     ERROR,
-    "no large files or model artifacts outside archive.zip: only the archive is metered",
+    "no large files or model artifacts that inflate uses outside archive.zip: only the archive is metered",
 )
 def _large_files(sub: Submission) -> Iterable[Hit]:
     limit = sub.config.max_file_bytes
@@ -245,21 +257,36 @@ def _large_files(sub: Submission) -> Iterable[Hit]:
         "put it inside archive.zip (vcc pack) and load it from the archive dir ($1) at inflate time; "
         "if inflate does not need it, remove it from the submission"
     )
+    # Which code names a file decides whose it is: inflate's (an unmetered artifact: against the
+    # rules), compress's only (the encoder's inputs and tools: fine), or nobody's that lint can see.
+    inflate_refs = dict(sub.inflate_data) | {s.rel: s.reached_from for s in sub.inflate_time}
+    compress = sub.compress_time
+    compress_refs = set() if compress is None else set(compress.data) | {s.rel for s in compress.sources}
     for rel in sub.files:
         p = sub.root / rel
         if p.is_symlink() or not p.is_file():
             continue
         size = p.stat().st_size
-        if size > limit:
+        large, artifact = size > limit, rel.lower().endswith(_ARTIFACT_EXT)
+        if not (large or artifact):
+            continue
+        if rel in inflate_refs:
+            by = inflate_refs[rel]
+            by = by if by.startswith(("reached", "entry")) else f"named by {by}"
+            what = f"{rel} is {_mb(size)}" if large else f"{rel} ({_mb(size)}) looks like a model or data artifact"
             yield Hit(
-                f"{rel} is {_mb(size)} outside {ARCHIVE_NAME}: the rules require large artifacts (networks, "
-                "data) to be inside the archive, the only file the rate meters",
+                f"{what} outside {ARCHIVE_NAME} and inflate uses it ({by}): the rules require large artifacts "
+                "(networks, data) to be inside the archive, the only file the rate meters",
                 fix,
                 rel,
+                severity=None if large else WARNING,
             )
-        elif rel.lower().endswith(_ARTIFACT_EXT):
+        elif rel in compress_refs:
+            continue  # only compress.sh's side uses it: not needed at inflate time
+        else:
             yield Hit(
-                f"{rel} ({_mb(size)}) looks like a model or data artifact outside {ARCHIVE_NAME}, unmetered",
+                f"{rel} ({_mb(size)}) is outside {ARCHIVE_NAME} and no inflate or compress code names it by path: "
+                "if inflate loads it (through a computed path), it is an unmetered artifact",
                 fix,
                 rel,
                 severity=WARNING,
@@ -314,33 +341,116 @@ _INSTALL = re.compile(
 def _inflate_installs(sub: Submission) -> Iterable[Hit]:
     for src in sub.sources():
         for line, m in _grep(src, _INSTALL):
+            what = m.group(0).strip()
+            targets = _install_targets(src.code[line - 1][m.end() :])
+            fallback = _import_fallback(src, line)
+            provided = [t for t in targets if all(sub.lock.provides(mod, sub.config.runner) for mod in modules_of(t))]
+            if fallback and targets and provided == targets:
+                yield Hit(
+                    f"{src.rel} installs {', '.join(targets)} (`{what}`) only when importing it fails: on the runner "
+                    f"it would not trigger, because the challenge's lock provides {', '.join(targets)} "
+                    f"({sub.lock.source}); elsewhere it needs the network and eats the clock",
+                    f"drop the fallback (the runner's `uv sync` installs {', '.join(targets)})",
+                    src.rel,
+                    line,
+                    severity=WARNING,
+                )
+                continue
+            missing = [t for t in targets if t not in provided]
+            why = (
+                f"; the challenge's lock does not provide {', '.join(missing)}, so this fallback does run there"
+                if fallback and missing
+                else ""
+            )
             yield Hit(
-                f"{src.rel} installs packages at inflate time (`{m.group(0).strip()}`): it needs the network, "
-                "eats the 30-minute clock and can resolve other versions than yours",
+                f"{src.rel} installs packages at inflate time (`{what}`): it needs the network, "
+                f"eats the 30-minute clock and can resolve other versions than yours{why}",
                 "rely on the libraries the runner's `uv sync` installs, or vendor the code into the submission",
                 src.rel,
                 line,
             )
 
 
+def _install_targets(after: str) -> list[str]:
+    """Package names an install command names (`pip install -q brotli==1.1` -> brotli)."""
+    after = re.split(r"&&|\|\||;|>|\)|\]|\bthen\b|\bfi\b", after)[0]
+    tokens = re.findall(r"[\"']([^\"']+)[\"']", after) or after.split()
+    out = []
+    for tok in tokens:
+        tok = tok.strip()
+        m = re.match(r"[A-Za-z0-9][A-Za-z0-9._\-]*", tok)
+        if m and not tok.startswith(("-", "$")):
+            out.append(m.group(0).lower())
+    return out
+
+
+_SH_IMPORT_GUARD = re.compile(r"\bimport\s+\w")
+
+
+def _import_fallback(src: SourceFile, line: int) -> bool:
+    """The install runs only when an import failed: an `except ImportError:` handler, or in shell
+    `python -c "import x" || pip install x` / `if ! python -c "import x"; then ... fi`."""
+    if src.scan is not None:
+        return src.scan.in_import_fallback(line)
+    if src.lang != "sh":
+        return False
+    text = src.code[line - 1]
+    if "||" in text and _SH_IMPORT_GUARD.search(text.split("||")[0]):
+        return True
+    before = src.code[max(0, line - 4) : line - 1]
+    return any(re.search(r"\bif\s+!", b) and _SH_IMPORT_GUARD.search(b) for b in before)
+
+
 _ORIGINAL = re.compile(r"(?<![\w.\-])videos/|[\"']videos[\"']|(?<![\w.\-])(\w+\.mkv)\b")
+_ORIGINAL_LITERAL = re.compile(r"(?<![\w.\-])videos(/|$)|(?<![\w.\-])(\w+\.mkv)\b")
+_SH_MESSAGE = re.compile(r"^\s*(echo|printf)\b|\busage\b", re.I)
 
 
 @register_check("reads-original-video", ERROR, "inflate never reads the original video (forbidden by the rules)")
 def _reads_original(sub: Submission) -> Iterable[Hit]:
     vetted = _vetted(sub) if sub.archive.is_file() else []
     members = set() if isinstance(vetted, BadInput) else {PurePosixPath(name).name for _, name in vetted}
+    fix = "inflate must rebuild the frames from archive.zip alone; read only $1 and the names in $3"
     for src in sub.sources():
-        for line, m in _grep(src, _ORIGINAL):
-            if m.group(1) and m.group(1) in members:
+        for line, what, note in _original_refs(src):
+            mkv = _ORIGINAL_LITERAL.search(what)
+            if mkv and mkv.group(2) and mkv.group(2) in members:
                 continue  # a file of the same name inside the archive: the submission's own data
             yield Hit(
-                f"{src.rel} refers to the original video (`{m.group(0)}`) at inflate time: the rules forbid "
+                f"{src.rel} refers to the original video (`{what}`) at inflate time{note}: the rules forbid "
                 "reading it, and the runner's checkout keeps it under videos/",
-                "inflate must rebuild the frames from archive.zip alone; read only $1 and the names in $3",
+                fix,
                 src.rel,
                 line,
             )
+
+
+def _original_refs(src: SourceFile) -> Iterator[tuple[int, str, str]]:
+    """(line, the reference, a note) for each mention of the original video that inflate may act on.
+    Python is read from its tree: messages (a usage line, help=, print, sys.exit) are prose, and an
+    argparse default counts only if the inflate path reads that argument."""
+    scan = src.scan
+    if scan is None:
+        for line, m in _grep(src, _ORIGINAL):
+            if src.lang == "sh" and _SH_MESSAGE.search(src.code[line - 1]):
+                continue
+            yield line, m.group(0), ""
+        return
+    for line, text, node in scan.strings():
+        m = _ORIGINAL_LITERAL.search(text)
+        if m is None or line in scan.compress_only or scan.is_prose(node):
+            continue
+        note = ""
+        default = scan.argparse_default(node)
+        if default is not None:
+            call, dest = default
+            if scan.parser_is_compress_only(call):
+                continue
+            uses = [u for u in scan.attribute_uses(dest)] if dest else []
+            if dest and not [u for u in uses if u not in scan.compress_only]:
+                continue  # only a compress/train path reads the argument
+            note = f" (the default of argument {dest!r}, which the inflate path reads)"
+        yield line, m.group(2) or m.group(0), note
 
 
 _AUTO_DEVICE = re.compile(r"\bcuda\.is_available\s*\(|\bcuda\.device_count\s*\(")
@@ -350,27 +460,55 @@ _CPU = re.compile(r"[\"']cpu[\"']")
 
 @register_check("gpu-device", WARNING, "inflate chooses its device explicitly: the CPU and T4 runners differ")
 def _gpu_device(sub: Submission) -> Iterable[Hit]:
-    for src in sub.sources("py"):
-        auto = list(_grep(src, _AUTO_DEVICE))
-        if auto:
+    runner = sub.config.runner
+    py = sub.sources("py")
+    # An inflate that stops outright without CUDA fails on the CPU runner: an error unless lint is
+    # told the target is the T4 runner.
+    stop = next(
+        ((src, line, stmt) for src in py if src.scan for line, stmt in src.scan.cuda_required_exits()
+         if line not in src.scan.compress_only),
+        None,
+    )  # fmt: skip
+    if stop is not None:
+        if runner != "t4":
+            src, line, stmt = stop
             yield Hit(
-                f"{src.rel} picks the GPU whenever one is visible: on the T4 runner inflate runs on the GPU, on "
-                "the CPU runner on the CPU, and their float results differ (so do the raws and the score)",
-                "choose the device explicitly (e.g. an argument or env var), and check both targets with "
-                "`vcc run --runner cpu` and `--runner t4`",
+                f"{src.rel} exits when CUDA is not available (`{stmt}`): on the CPU runner, which has no GPU, "
+                "inflate fails and the submission scores nothing",
+                "submit it to the T4 runner (GPU) and check it there with `vcc run --runner t4` "
+                "(`vcc lint --runner t4` holds lint to that target), or add a CPU path",
                 src.rel,
-                auto[0][0],
+                line,
+                severity=ERROR,
             )
-            continue
-        hard = list(_grep(src, _CUDA))
-        if hard and not any(_CPU.search(line) for line in src.code):
-            yield Hit(
-                f"{src.rel} uses CUDA (`{hard[0][1].group(0)}`) with no CPU path: inflate fails on the CPU "
-                "runner, which has no GPU",
-                "add a CPU path, or submit to the T4 runner only and check it with `vcc run --runner t4`",
-                src.rel,
-                hard[0][0],
-            )
+        return
+    # Inflate's own device choice: the first one on its path (entry points first), not compress code's.
+    auto = [(src, line) for src in py for line, _ in _grep(src, _AUTO_DEVICE)]
+    if auto:
+        src, line = auto[0]
+        others = sorted({s.rel for s, _ in auto} - {src.rel})
+        also = f" (also in {', '.join(others)})" if others else ""
+        yield Hit(
+            f"{src.rel} picks the GPU whenever one is visible{also}: on the T4 runner inflate runs on the GPU, on "
+            "the CPU runner on the CPU, and their float results differ (so do the raws and the score)",
+            "choose the device explicitly (e.g. an argument or env var), and check both targets with "
+            "`vcc run --runner cpu` and `--runner t4`",
+            src.rel,
+            line,
+        )
+        return
+    if runner == "t4":
+        return
+    has_cpu = any(_CPU.search(line) for src in py for i, line in enumerate(src.code, 1) if not _compress_only(src, i))
+    hard = [(src, line, m) for src in py for line, m in _grep(src, _CUDA)]
+    if hard and not has_cpu:
+        src, line, m = hard[0]
+        yield Hit(
+            f"{src.rel} uses CUDA (`{m.group(0)}`) with no CPU path: inflate fails on the CPU runner, which has no GPU",
+            "add a CPU path, or submit to the T4 runner only and check it with `vcc run --runner t4`",
+            src.rel,
+            line,
+        )
 
 
 _TORCH_RANDOM = re.compile(
@@ -420,16 +558,116 @@ def _nondeterminism(sub: Submission) -> Iterable[Hit]:
                 src.rel,
                 line,
             )
-        for line, m in _grep(src, _UNSORTED_LISTING):
-            if "sorted(" in src.code[line - 1][: m.start()]:
-                continue
+        for line, what in _unsorted_listings(src):
             yield Hit(
-                f"{src.rel} lists a directory (`{m.group(0).strip()}`) without sorting: the order depends on the "
+                f"{src.rel} lists a directory (`{what}`) without sorting: the order depends on the "
                 "filesystem, so frames or members can come out in another order on the runner",
                 "wrap it in sorted(...), or iterate the names file ($3) instead",
                 src.rel,
                 line,
             )
+
+
+def _unsorted_listings(src: SourceFile) -> Iterator[tuple[int, str]]:
+    """Directory listings whose order can reach the output. From the tree when the file parses: a
+    listing inside sorted(...)/len/sum/set (however many lines up), or bound to a list that is
+    .sort()ed, or in compress-only code, is fine."""
+    if src.scan is None:
+        for line, m in _grep(src, _UNSORTED_LISTING):
+            if "sorted(" not in src.code[line - 1][: m.start()]:
+                yield line, m.group(0).strip()
+        return
+    for call in src.scan.listings():
+        if call.lineno in src.scan.compress_only or src.scan.listing_is_ordered(call):
+            continue
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "listdir")
+        yield call.lineno, f"{name}("
+
+
+_MISSING_FIX = (
+    "use a package the runner's environment has (the challenge's uv.lock: numpy, torch, av, brotli, ...), "
+    "vendor the code into the submission, or drop the import from inflate's path"
+)
+
+
+@register_check(
+    "missing-module",
+    ERROR,
+    "inflate imports only the standard library, the challenge's locked packages and its own modules",
+)
+def _missing_module(sub: Submission) -> Iterable[Hit]:
+    lock, runner = sub.lock, sub.config.runner
+    root_modules = checkout_modules(sub.config.challenge_dir)
+    for src in sub.sources("py"):
+        if src.scan is None:
+            continue
+        dirs = python_search_dirs(src, sub.root)
+        reported: set[str] = set()
+        for node, mod, level in src.scan.imports():
+            top = mod.split(".")[0]
+            line = node.lineno  # type: ignore[attr-defined]
+            if level or not top or top in reported or line in src.scan.compress_only:
+                continue
+            if is_stdlib(top) or top in root_modules or lock.provides(top, runner):
+                continue
+            if module_candidates(sub.root, dirs, mod) or any((d / top).is_dir() for d in dirs):
+                continue  # the submission's own module or package
+            reported.add(top)
+            dist = distribution_hint(top)
+            on = lock.runners_with(top)
+            if on:
+                yield Hit(
+                    f"{src.rel} imports {top}, which only the {on[0]} runner's environment provides "
+                    f"({lock.source}): ModuleNotFoundError on the other runner",
+                    f"submit to the {on[0]} runner only (`vcc lint --runner {on[0]}`), or import it only on "
+                    "the path that runs there",
+                    src.rel,
+                    line,
+                    severity=WARNING,
+                )
+            elif src.scan.guarded(node):
+                yield Hit(
+                    f"{src.rel} tries to import {top} ({dist}), which the challenge's lock does not provide "
+                    f"({lock.source}): on the runner the ImportError fallback always runs",
+                    "make sure the fallback is what you tested, or drop the import",
+                    src.rel,
+                    line,
+                    severity=WARNING,
+                )
+            else:
+                yield Hit(
+                    f"{src.rel} imports {top} ({dist}), which the challenge's lock does not provide "
+                    f"({lock.source}): ModuleNotFoundError on the runner",
+                    _MISSING_FIX,
+                    src.rel,
+                    line,
+                )
+
+
+_VENV_PYTHON = re.compile(r"\.venv/bin/python[\d.]*")
+_VENV_GUARD = re.compile(r"(\[\[?\s+-[xfe]\s|\btest\s+-[xfe]\s|exists\s*\(|is_file\s*\().*\.venv\b")
+
+
+@register_check(
+    "repo-venv-python",
+    WARNING,
+    "inflate does not depend on the repository root's .venv interpreter (it exists only after `uv sync`)",
+)
+def _repo_venv_python(sub: Submission) -> Iterable[Hit]:
+    for src in sub.sources():
+        hits = list(_grep(src, _VENV_PYTHON))
+        if not hits or any(_VENV_GUARD.search(line) for line in src.code):
+            continue
+        line, m = hits[0]
+        yield Hit(
+            f"{src.rel} runs the repository root's `{m.group(0)}`: it works on the official runner, whose "
+            "`uv sync` creates ROOT/.venv, and fails wherever that venv does not exist (a checkout without "
+            "`uv sync`, an environment set up another way)",
+            "call `python3` (or `sys.executable` from Python), or fall back to it when .venv/bin/python is missing",
+            src.rel,
+            line,
+        )
 
 
 _ABS_PATH = re.compile(r"(?<![\w.$}])(/home/|/Users/|/root/|/mnt/|/content/|/workspace/|/scratch/|~/|[A-Za-z]:\\)")

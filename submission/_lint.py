@@ -18,7 +18,8 @@ from typing import Any
 from base import EXIT_BAD_INPUT, EXIT_OK, BadInput
 
 from ._files import ARCHIVE_NAME, submission_files
-from ._source import SourceFile, inflate_time_files
+from ._lock import RUNNER_GROUPS, LockModules, lock_modules
+from ._source import COMPRESS_ENTRIES, INFLATE_ENTRIES, Reach, SourceFile, follow
 
 __all__ = [
     "ERROR",
@@ -111,9 +112,15 @@ class LintConfig:
     submission_dir: Path
     ignore: tuple[str, ...] = ()
     max_file_bytes: int = 1_000_000  # larger files outside archive.zip are artifacts (rules: inside the archive)
+    challenge_dir: Path | None = None  # the checkout: its uv.lock says which packages the runner has
+    runner: str | None = None  # "cpu" | "t4": the target; None holds inflate to both
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)
+        if self.challenge_dir is not None:
+            self.challenge_dir = Path(self.challenge_dir)
+        if self.runner is not None and self.runner not in RUNNER_GROUPS:
+            raise BadInput(f"unknown runner {self.runner!r}", fix=f"use one of: {', '.join(RUNNER_GROUPS)}")
         unknown = sorted(set(self.ignore) - set(CHECKS))
         if unknown:
             raise BadInput(
@@ -130,7 +137,13 @@ class Submission:
     config: LintConfig
     files: list[str]  # relative paths, archive.zip and local-run outputs excluded
     inflate_time: list[SourceFile]
+    inflate_data: dict[str, str] = field(default_factory=dict)  # files inflate-time code names -> by which
+    compress_time: Reach | None = None  # what compress.sh / compress.py run and name
     _cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lock(self) -> LockModules:
+        return self.cached("lock", lambda: lock_modules(self.config.challenge_dir))
 
     @property
     def archive(self) -> Path:
@@ -154,7 +167,9 @@ def load_submission(cfg: LintConfig) -> Submission:
     if not root.is_dir():
         raise BadInput("submission dir not found", path=root, fix="pass the dir holding archive.zip and inflate.sh")
     files = submission_files(root)
-    return Submission(root, cfg, files, inflate_time_files(root, files))
+    inflate = follow(root, files, INFLATE_ENTRIES, inflate=True)
+    compress = follow(root, files, COMPRESS_ENTRIES, inflate=False)
+    return Submission(root, cfg, files, inflate.sources, inflate.data, compress)
 
 
 @dataclass

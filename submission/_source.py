@@ -2,21 +2,38 @@
 
 Checks look at code, not prose: comments and docstrings are blanked (line numbers
 kept), string literals are kept (paths and commands live in them). Inflate time
-is inflate.sh, inflate.py, whatever inflate.sh names, and the local modules those
-import, transitively; compress-time code may read the original video or download
-freely, so it is not held to inflate's rules.
+is inflate.sh, inflate.py, whatever inflate.sh names, the local modules those
+import (transitively, through the dirs they put on sys.path too), and the scripts
+and files their literals name; code in a compress/train-only path of a file is
+not followed. Compress-time code may read the original video or download freely,
+so it is not held to inflate's rules; files only it uses are not inflate's artifacts.
 """
 
 from __future__ import annotations
 
 import ast
+import fnmatch
 import io
 import re
 import tokenize
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-__all__ = ["SourceFile", "mask_python", "mask_shell", "load_source", "inflate_time_files"]
+from ._pyscan import PyScan, scan_python
+
+__all__ = [
+    "SourceFile",
+    "Reach",
+    "INFLATE_ENTRIES",
+    "COMPRESS_ENTRIES",
+    "mask_python",
+    "mask_shell",
+    "load_source",
+    "follow",
+    "python_search_dirs",
+    "module_candidates",
+    "inflate_time_files",
+]
 
 _MAX_SOURCE_BYTES = 2 << 20  # bigger "code" is data; not scanned
 
@@ -32,6 +49,7 @@ class SourceFile:
     syntax_error: SyntaxError | None = None
     reached_from: str = ""
     notes: list[str] = field(default_factory=list)
+    scan: PyScan | None = None  # the syntax tree's reading (Python that parses)
 
     @property
     def lines(self) -> list[str]:
@@ -102,46 +120,99 @@ def load_source(root: Path, rel: str, reached_from: str = "") -> SourceFile | No
         return None
     if rel.endswith(".py"):
         code, tree, err = mask_python(text)
-        return SourceFile(rel, path, "py", text, code, tree, err, reached_from)
+        scan = scan_python(tree) if tree is not None else None
+        return SourceFile(rel, path, "py", text, code, tree, err, reached_from, scan=scan)
     return SourceFile(rel, path, "sh", text, mask_shell(text), reached_from=reached_from)
 
 
-def _module_candidates(root: Path, base: Path, module: str) -> list[str]:
-    """Files under `root` that `import module` may load, tried from the submission root and
-    from `base` (the importing file's dir), each with every suffix of the dotted name
-    (`submissions.<name>.util` is the submission's own util.py)."""
+_CODE_SUFFIXES = (".py", ".sh")
+
+
+def _rel(root: Path, cand: Path) -> str | None:
+    try:
+        return cand.resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        return None
+
+
+def module_candidates(root: Path, starts: list[Path], module: str) -> list[str]:
+    """Files under `root` that `import module` may load, tried from each start dir (the submission
+    root, the importing file's dir, dirs it puts on sys.path), each with every suffix of the dotted
+    name (`submissions.<name>.util` is the submission's own util.py)."""
     parts = [p for p in module.split(".") if p]
     found = []
-    for start in (root, base):
+    for start in starts:
         for k in range(len(parts)):
             tail = Path(*parts[k:])
             for cand in (start / tail.with_suffix(".py"), start / tail / "__init__.py"):
-                if cand.is_file():
-                    try:
-                        found.append(cand.resolve().relative_to(root.resolve()).as_posix())
-                    except ValueError:
-                        continue
+                if cand.is_file() and (rel := _rel(root, cand)) is not None:
+                    found.append(rel)
     return found
 
 
-def _imports(src: SourceFile, root: Path) -> list[str]:
-    if src.tree is None:
-        return []
+def python_search_dirs(src: SourceFile, root: Path) -> list[Path]:
+    """Where this file's imports resolve: its dir, the submission root, and the dirs it adds to
+    sys.path by literal (`sys.path.insert(0, str(HERE / "src"))`)."""
     base = src.path.parent
+    dirs = [base, root]
+    if src.scan is not None:
+        for lit in src.scan.sys_path_literals():
+            for start in (base, root):
+                d = (start / lit.strip("/")) if lit not in (".", "") else start
+                if d.is_dir() and _rel(root, d) is not None and d not in dirs:
+                    dirs.append(d)
+    return dirs
+
+
+def _imports(src: SourceFile, root: Path, inflate: bool) -> list[str]:
+    if src.scan is None:
+        return []
+    dirs = python_search_dirs(src, root)
     out: list[str] = []
-    for node in ast.walk(src.tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                out += _module_candidates(root, base, alias.name)
-        elif isinstance(node, ast.ImportFrom):
-            pkg_dir = base
-            for _ in range(max(node.level - 1, 0)):
+    for node, mod, level in src.scan.imports():
+        if inflate and node.lineno in src.scan.compress_only:  # type: ignore[attr-defined]
+            continue
+        if level:
+            pkg_dir = src.path.parent
+            for _ in range(level - 1):
                 pkg_dir = pkg_dir.parent
-            start = pkg_dir if node.level else root
-            mod = node.module or ""
-            out += _module_candidates(root, start, mod) if mod else []
-            for alias in node.names:  # `from pkg import mod` may import a module
-                out += _module_candidates(root, start, f"{mod}.{alias.name}" if mod else alias.name)
+            starts = [pkg_dir]
+        else:
+            starts = dirs
+        out += module_candidates(root, starts, mod) if mod else []
+        if isinstance(node, ast.ImportFrom):  # `from pkg import mod` may import a module
+            for alias in node.names:
+                out += module_candidates(root, starts, f"{mod}.{alias.name}" if mod else alias.name)
+    return out
+
+
+def _literal_refs(literal: str, files: list[str], dirs: set[str]) -> list[str]:
+    """Submission files a string literal names: by relative path, a path ending in it, or base name;
+    a literal naming a directory of the submission names every file under it."""
+    lit = literal.strip().strip("/")
+    if not lit or len(lit) > 300 or "\n" in lit:
+        return []
+    tail = lit.rsplit("/", 1)[-1]
+    if "*" in tail or "?" in tail:  # a glob pattern (`HERE.glob("*.pt")`) names what it matches
+        return [f for f in files if fnmatch.fnmatchcase(f.rsplit("/", 1)[-1], tail)] if tail.strip("*?.") else []
+    out = [f for f in files if f == lit or lit.endswith("/" + f) or f.rsplit("/", 1)[-1] == tail]
+    for d in dirs:
+        if lit == d or lit.endswith("/" + d):
+            # its data, not its code: a dir put on sys.path is not a run of every module in it
+            out += [f for f in files if f.startswith(d + "/") and not f.endswith(_CODE_SUFFIXES)]
+    return out
+
+
+def _named_in_python(src: SourceFile, files: list[str], dirs: set[str], inflate: bool) -> list[str]:
+    if src.scan is None:
+        return []
+    out: list[str] = []
+    for line, text, node in src.scan.strings():
+        if inflate and line in src.scan.compress_only:
+            continue
+        if src.scan.is_prose(node):
+            continue
+        out += _literal_refs(text, files, dirs)
     return out
 
 
@@ -164,11 +235,23 @@ def _named_in_shell(src: SourceFile, candidates: list[str]) -> list[str]:
     return out
 
 
-def inflate_time_files(root: Path, files: list[str]) -> list[SourceFile]:
-    """inflate.sh, inflate.py and what they reach (named scripts, local imports), in discovery order."""
-    scripts = [f for f in files if f.endswith((".py", ".sh"))]
-    queue: list[tuple[str, str]] = [(f, "entry point") for f in ("inflate.sh", "inflate.py") if f in files]
+@dataclass
+class Reach:
+    """What a set of entry points runs and reads: code (scanned) and other files it names."""
+
+    sources: list[SourceFile]  # in discovery order
+    data: dict[str, str]  # non-code submission file -> the code file that names it
+
+
+def follow(root: Path, files: list[str], entries: tuple[str, ...], *, inflate: bool) -> Reach:
+    """Entry points and what they reach: scripts a shell file names, modules Python imports
+    (transitively, sys.path additions included), scripts and files named by literal path.
+    For inflate, code in compress/train-only paths of a file is not followed."""
+    dirs = {str(PurePosixPath(f).parent) for f in files} - {"."}
+    dirs |= {str(p) for f in files for p in PurePosixPath(f).parents if str(p) != "."}
+    queue: list[tuple[str, str]] = [(f, "entry point") for f in entries if f in files]
     seen: dict[str, SourceFile] = {}
+    data: dict[str, str] = {}
     while queue:
         rel, why = queue.pop(0)
         if rel in seen:
@@ -177,8 +260,24 @@ def inflate_time_files(root: Path, files: list[str]) -> list[SourceFile]:
         if src is None:
             continue
         seen[rel] = src
-        reached = _named_in_shell(src, scripts) if src.lang == "sh" else _imports(src, root)
+        if src.lang == "sh":
+            reached = _named_in_shell(src, files)
+        else:
+            reached = _imports(src, root, inflate) + _named_in_python(src, files, dirs, inflate)
         for r in reached:
-            if r not in seen and r in files:
+            if r in seen or r not in files or r == rel:
+                continue
+            if r.endswith(_CODE_SUFFIXES):
                 queue.append((r, f"reached from {rel}"))
-    return list(seen.values())
+            else:
+                data.setdefault(r, rel)
+    return Reach(list(seen.values()), data)
+
+
+INFLATE_ENTRIES = ("inflate.sh", "inflate.py")
+COMPRESS_ENTRIES = ("compress.sh", "compress.py")
+
+
+def inflate_time_files(root: Path, files: list[str]) -> list[SourceFile]:
+    """inflate.sh, inflate.py and what they reach (named scripts, local imports), in discovery order."""
+    return follow(root, files, INFLATE_ENTRIES, inflate=True).sources

@@ -93,6 +93,19 @@ def _register_lint(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         metavar="N",
         help="files outside archive.zip larger than this are errors (default 1,000,000)",
     )
+    p.add_argument(
+        "--challenge-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the official checkout: its uv.lock says which packages inflate may import (default: a built-in list)",
+    )
+    p.add_argument(
+        "--runner",
+        choices=("cpu", "t4"),
+        default=None,
+        help="the target runner (default: both): an inflate that needs CUDA is an error only for cpu",
+    )
     p.add_argument("--list", action="store_true", help="list the checks and exit")
     p.set_defaults(handler=_lint)
 
@@ -165,7 +178,14 @@ def _lint(args: argparse.Namespace) -> int:
         return 0
     if args.submission_dir is None:
         raise BadInput("vcc lint needs SUBMISSION_DIR", fix="vcc lint path/to/submission (or --list)")
-    result = lint_submission(LintConfig(args.submission_dir, tuple(args.ignore), args.max_file_bytes))
+    cfg = LintConfig(
+        args.submission_dir,
+        tuple(args.ignore),
+        args.max_file_bytes,
+        challenge_dir=args.challenge_dir,
+        runner=args.runner,
+    )
+    result = lint_submission(cfg)
     print(result.summary())
     if args.json is not None:
         write_json_atomic(args.json, result.as_json())

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import demo
+from base import BadInput
 from submission import CHECKS, ERROR, WARNING, LintConfig, PackConfig, lint_submission, pack_archive
 from submission.cli import main
 
@@ -52,8 +55,8 @@ def write(rel: str, text: str) -> Callable[[Path], None]:
 
 
 def inflate_py(body: str) -> Callable[[Path], None]:
-    """An inflate.py whose body is `body`, after the imports the demo uses."""
-    return write("inflate.py", "import os\nimport sys\n\nimport torch\n\n" + body)
+    """An inflate.py whose body is `body`, after the imports the demo uses (line 6 is its first)."""
+    return write("inflate.py", "import os\nimport sys\nfrom pathlib import Path\nimport torch\n\n" + body)
 
 
 SH = "#!/usr/bin/env bash\nset -euo pipefail\n"
@@ -91,7 +94,9 @@ def zip_with_extras(sub: Path) -> None:
 
 
 def large_file(sub: Path) -> None:
+    """A 1.2 MB network that inflate loads by name from its own dir."""
     (sub / "weights.safetensors").write_bytes(b"\0" * 1_200_000)
+    inflate_py("W = os.path.join(os.path.dirname(__file__), 'weights.safetensors')\n")(sub)
 
 
 # (check, severity, mutation, path, line, words in the message)
@@ -105,7 +110,7 @@ CASES = [
      None, "$3 (VIDEO_NAMES_FILE)"),
     ("inflate-sh-errexit", WARNING, write("inflate.sh", '#!/bin/bash\nmkdir -p "$2"\npython3 inflate.py "$@"\n'),
      "inflate.sh", 1, "set -e"),
-    ("archive-present", ERROR, remove("archive.zip"), "archive.zip", None, "archive.zip not found"),
+    ("archive-present", WARNING, remove("archive.zip"), "archive.zip", None, "archive checks were skipped"),
     ("archive-valid", ERROR, write("archive.zip", "PK\x03\x04 truncated"), "archive.zip", None, "not a readable zip"),
     ("archive-valid", ERROR, zip_with(("../evil", b"x")), "archive.zip", None, "zip slip"),
     ("archive-valid", ERROR, zip_with(("link", b"/etc/passwd"), external_attr=0o120777 << 16), "archive.zip", None,
@@ -113,7 +118,10 @@ CASES = [
     ("archive-valid", ERROR, corrupt_member_data, "archive.zip", None, "fails its CRC check"),
     ("archive-overhead", WARNING, zip_with_extras, "archive.zip", None, "extra fields"),
     ("large-file-outside-archive", ERROR, large_file, "weights.safetensors", None, "1.2 MB outside archive.zip"),
-    ("large-file-outside-archive", WARNING, write("tiny.pt", "x" * 100), "tiny.pt", None, "model or data artifact"),
+    ("large-file-outside-archive", WARNING, lambda sub: (write("tiny.pt", "x" * 100)(sub), inflate_py(
+        "net = torch.load('tiny.pt')\n")(sub)), "tiny.pt", None, "model or data artifact"),
+    ("large-file-outside-archive", WARNING, write("blob.bin", "x" * 1_200_000), "blob.bin", None,
+     "no inflate or compress code names it"),
     ("python-syntax", ERROR, inflate_py("def main(:\n    pass\n"), "inflate.py", 6, "does not compile"),
     ("inflate-fetches", ERROR, write("inflate.sh", SH + "curl -sL https://example.com/w.bin -o \"$1/w.bin\"\n"
                                      'exec python3 inflate.py "$@"\n'), "inflate.sh", 3, "`curl`"),
@@ -139,6 +147,17 @@ CASES = [
      "seeded from the OS"),
     ("nondeterminism", WARNING, inflate_py("for f in os.listdir(sys.argv[1]):\n    print(f)\n"), "inflate.py", 6,
      "without sorting"),
+    ("nondeterminism", WARNING, inflate_py("for f in sys.argv[1:2]:\n    chunks = list(\n        Path(f).glob('*'),\n"
+                                           "    )\n"), "inflate.py", 8, "without sorting"),
+    ("reads-original-video", ERROR, inflate_py("import argparse\np = argparse.ArgumentParser()\n"
+                                                "p.add_argument('--src', default='videos/0.mkv')\n"
+                                                "print(open(p.parse_args().src).read())\n"), "inflate.py", 8,
+     "the default of argument 'src', which the inflate path reads"),
+    ("missing-module", ERROR, inflate_py("import cv2\n"), "inflate.py", 6, "imports cv2 (opencv-python)"),
+    ("missing-module", WARNING, inflate_py("from nvidia.dali import pipeline_def\n"), "inflate.py", 6,
+     "only the t4 runner"),
+    ("repo-venv-python", WARNING, write("inflate.sh", SH + '../../.venv/bin/python "$(dirname "$0")/inflate.py" '
+                                        '"$@"\n'), "inflate.sh", 3, "`.venv/bin/python`"),
     ("hardcoded-paths", WARNING, inflate_py("W = '/home/alice/weights.bin'\n"), "inflate.py", 6, "/home/"),
     ("hardcoded-paths", WARNING, write("inflate.sh", SH + 'python3 inflate.py archive/ "$2" "$3"\n'), "inflate.sh",
      3, "archive/"),
@@ -252,3 +271,191 @@ def test_list_names_every_check(capsys):
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert listed == list(CHECKS)
     assert main(["lint"]) == 2
+
+
+# --------------------------------------------------------------------------- patterns of real submissions
+# Each fixture under tests/submissions/lint/ is a submission's code (no archive.zip, as in a
+# repository's submission dirs) written to show one pattern that lint once got wrong.
+
+LINT_FIXTURES = Path(__file__).resolve().parent / "submissions" / "lint"
+
+
+def fixture_sub(name: str, tmp_path: Path) -> Path:
+    sub = tmp_path / name
+    shutil.copytree(LINT_FIXTURES / name, sub)
+    return sub
+
+
+def code_findings(sub: Path, **kw) -> set[tuple[str, str, str | None, int | None]]:
+    """(check, severity, path, line) of every finding but the missing archive's."""
+    return {(f.check, f.severity, f.path, f.line) for f in findings(sub, **kw) if f.check != "archive-present"}
+
+
+def test_usage_strings_and_compress_path_defaults_are_not_reads_of_the_video(tmp_path):
+    """`usage: inflate.py <input.mkv>`, help texts, an echo in inflate.sh, an argparse default that
+    only the compress branch reads, and one of a `train` subcommand: none reads the video."""
+    sub = fixture_sub("usage_and_defaults", tmp_path)
+    assert code_findings(sub) == set()
+
+
+def test_sorted_over_several_lines_and_compress_size_sums_are_deterministic(tmp_path):
+    sub = fixture_sub("sorted_listing", tmp_path)
+    result = lint_submission(LintConfig(sub))
+    assert "codec/stats.py" in [d["path"] for d in result.inflate_time]  # it is scanned, and clean
+    assert code_findings(sub) == set()
+
+
+def test_inflate_that_exits_without_cuda_fails_the_cpu_runner(tmp_path):
+    sub = fixture_sub("gpu_required", tmp_path)
+    (f,) = [f for f in findings(sub) if f.check == "gpu-device"]
+    assert (f.severity, f.path, f.line) == (ERROR, "inflate.py", 13)  # the exit, not train_decoder's choice
+    assert "inflate requires GPU" in f.message and "CPU runner" in f.message
+    assert "T4 runner" in f.fix and "--runner t4" in f.fix
+    assert code_findings(sub, runner="cpu") == {("gpu-device", ERROR, "inflate.py", 13)}
+    assert code_findings(sub, runner="t4") == set()  # on the T4 runner it is right to need CUDA
+    assert lint_submission(LintConfig(sub)).exit_code == 2
+    assert main(["lint", str(sub), "--runner", "t4"]) == 0
+
+
+def test_device_warning_points_at_inflates_own_choice(tmp_path):
+    sub = fixture_sub("gpu_choice", tmp_path)
+    assert code_findings(sub) == {("gpu-device", WARNING, "inflate.py", 10)}  # main(), not train() at line 5
+
+
+def test_modules_on_an_inserted_sys_path_are_scanned_and_unlocked_imports_flagged(tmp_path):
+    sub = fixture_sub("sys_path_src", tmp_path)
+    result = lint_submission(LintConfig(sub))
+    scanned = {d["path"]: d["why"] for d in result.inflate_time}
+    assert scanned["src/decoder.py"] == "reached from inflate.py"
+    assert scanned["src/bitstream.py"] == "reached from src/decoder.py"
+    # cv2 is a ModuleNotFoundError on the runner; scipy is tried with a fallback; brotli, numpy, the
+    # submission's own bitstream and the checkout root's frame_utils are all there.
+    assert code_findings(sub) == {
+        ("missing-module", ERROR, "src/decoder.py", 4),
+        ("missing-module", WARNING, "src/decoder.py", 10),
+    }
+    (err,) = [f for f in result.findings if f.severity == ERROR]
+    assert "cv2 (opencv-python)" in err.message and "ModuleNotFoundError" in err.message
+    assert "built-in list" in err.message
+
+
+def lock_checkout(tmp_path: Path, packages: dict[str, list[str]], *, root_deps: list[str], cpu: list[str]) -> Path:
+    """A checkout whose uv.lock holds `packages` (name -> its dependencies)."""
+    ch = tmp_path / "challenge"
+    ch.mkdir()
+
+    def deps(names: list[str]) -> str:
+        return "[" + ", ".join(f'{{ name = "{n}" }}' for n in names) + "]"
+
+    text = 'version = 1\nrequires-python = ">=3.11"\n\n[[package]]\nname = "challenge"\nversion = "0.1.0"\n'
+    text += f'source = {{ virtual = "." }}\ndependencies = {deps(root_deps)}\n\n[package.dev-dependencies]\n'
+    text += f"cpu = {deps(cpu)}\n"
+    for name, requires in packages.items():
+        text += f'\n[[package]]\nname = "{name}"\nversion = "1.0"\n'
+        text += 'source = { registry = "https://pypi.org/simple" }\n'
+        text += f"dependencies = {deps(requires)}\n"
+    (ch / "uv.lock").write_text(text)
+    (ch / "frame_utils.py").write_text("")
+    return ch
+
+
+def test_the_challenge_checkouts_lock_decides_what_inflate_may_import(tmp_path):
+    sub = fixture_sub("sys_path_src", tmp_path)
+    # This checkout's lock has opencv (through a dependency) and scipy, but not brotli.
+    ch = lock_checkout(
+        tmp_path,
+        {"numpy": [], "opencv-python-headless": ["numpy"], "scipy": ["numpy"], "helper": ["opencv-python-headless"]},
+        root_deps=["helper"],
+        cpu=["scipy"],
+    )
+    found = findings(sub, challenge_dir=ch, runner="cpu")
+    assert {(f.check, f.severity, f.path, f.line) for f in found if f.check != "archive-present"} == {
+        ("missing-module", ERROR, "src/decoder.py", 3),
+    }
+    assert "brotli" in found[0].message and str(ch / "uv.lock") in found[0].message
+    # scipy comes with the cpu group only: for both runners, a warning naming the one that has it
+    assert code_findings(sub, challenge_dir=ch) == {
+        ("missing-module", ERROR, "src/decoder.py", 3),
+        ("missing-module", WARNING, "src/decoder.py", 10),
+    }
+    assert "only the cpu runner" in next(f.message for f in findings(sub, challenge_dir=ch) if f.line == 10)
+    (ch / "uv.lock").write_text("[[package]\nname = ")  # not TOML
+    with pytest.raises(BadInput, match="cannot read the challenge's lock"):
+        lint_submission(LintConfig(sub, challenge_dir=ch))
+
+
+def test_unreadable_lock_exits_2_naming_it(tmp_path, capsys):
+    sub = fixture_sub("sys_path_src", tmp_path)
+    ch = tmp_path / "ch"
+    ch.mkdir()
+    (ch / "uv.lock").write_text("version = \n")
+    assert main(["lint", str(sub), "--challenge-dir", str(ch)]) == 2
+    err = capsys.readouterr().err
+    assert "uv.lock" in err and "cannot read the challenge's lock" in err
+
+
+def test_repository_venv_interpreter_is_a_warning(tmp_path):
+    sub = fixture_sub("venv_python", tmp_path)
+    (f,) = [f for f in findings(sub) if f.check == "repo-venv-python"]
+    assert (f.severity, f.path, f.line) == (WARNING, "inflate.sh", 5)
+    assert "uv sync" in f.message and "fails wherever" in f.message
+    assert code_findings(sub) == {("repo-venv-python", WARNING, "inflate.sh", 5)}
+
+
+def test_guarded_install_of_a_locked_package_would_not_trigger(tmp_path):
+    sub = fixture_sub("pip_fallback", tmp_path)
+    assert code_findings(sub) == {
+        ("inflate-installs", WARNING, "inflate.sh", 3),  # python3 -c "import brotli" || pip install brotli
+        ("inflate-installs", WARNING, "inflate.py", 8),  # except ImportError: pip install brotli
+        ("inflate-installs", ERROR, "inflate.py", 14),  # zstandard is not in the lock: the fallback runs
+        ("missing-module", WARNING, "inflate.py", 12),
+    }
+    by_line = {(f.path, f.line): f for f in findings(sub)}
+    assert "would not trigger" in by_line["inflate.py", 8].message
+    assert "lock does not provide zstandard" in by_line["inflate.py", 14].message
+
+
+def test_binaries_only_compress_uses_are_not_inflate_artifacts(tmp_path):
+    sub = fixture_sub("compress_only_binaries", tmp_path)
+    (sub / "tools" / "teacher.pt").write_bytes(b"\0" * 5000)  # named by compress.sh
+    (sub / "tools" / "features").mkdir()
+    (sub / "tools" / "features" / "cache.npy").write_bytes(b"\0" * 1_500_000)  # opened by tools/fit.py
+    (sub / "assets").mkdir()
+    (sub / "assets" / "lut.bin").write_bytes(b"\0" * 1_200_000)  # opened by src/lut.py at inflate time
+    (sub / "notes.bin").write_bytes(b"\0" * 1_100_000)  # nobody names it
+    found = [f for f in findings(sub) if f.check == "large-file-outside-archive"]
+    assert {(f.severity, f.path) for f in found} == {(ERROR, "assets/lut.bin"), (WARNING, "notes.bin")}
+    lut = next(f for f in found if f.path == "assets/lut.bin")
+    assert "named by src/lut.py" in lut.message
+
+
+def test_a_dir_without_archive_lints_its_code(tmp_path, capsys):
+    sub = fixture_sub("sorted_listing", tmp_path)
+    assert main(["lint", str(sub)]) == 0
+    out = capsys.readouterr().out
+    assert "archive.zip: warning [archive-present]" in out and "archive checks were skipped" in out
+    sub = fixture_sub("gpu_required", tmp_path)
+    assert main(["lint", str(sub)]) == 2  # the code's own errors still fail it
+
+
+def test_lint_of_a_torch_submission_never_imports_torch(tmp_path):
+    """The fixtures import torch; lint reads them without it (and `--list` loads nothing heavy)."""
+    blocked = (
+        "import importlib.abc, sys\n"
+        "class NoTorch(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ImportError(name + ' imported by lint')\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "import vcc\n"
+        "code = vcc.main(sys.argv[1:])\n"
+        "assert 'torch' not in sys.modules\n"
+        "sys.exit(code)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    for argv in (["lint", "--list"], ["lint", str(fixture_sub("gpu_choice", tmp_path))]):
+        proc = subprocess.run(
+            [sys.executable, "-c", blocked, *argv], capture_output=True, text=True, cwd=root, timeout=120, check=False
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "imported by lint" not in proc.stderr

@@ -1,0 +1,2 @@
+def read_header(data: bytes) -> int:
+    return int.from_bytes(data[:4], "little")
