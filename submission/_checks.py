@@ -34,15 +34,16 @@ from ._source import SourceFile, module_candidates, python_search_dirs
 __all__: list[str] = []  # checks are reached through the registry (_lint.CHECKS)
 
 
-def _compress_only(src: SourceFile, line: int) -> bool:
-    return src.scan is not None and line in src.scan.compress_only
+def _inert(src: SourceFile, line: int) -> bool:
+    """The line does not run at inflate time (see SourceFile.inert)."""
+    return line in src.inert
 
 
 def _grep(src: SourceFile, pattern: re.Pattern[str]) -> Iterator[tuple[int, re.Match[str]]]:
     """Matches on code lines, minus the lines only a compress/train path of the file runs."""
     for i, line in enumerate(src.code, 1):
         m = pattern.search(line)
-        if m and not _compress_only(src, i):
+        if m and not _inert(src, i):
             yield i, m
 
 
@@ -438,7 +439,7 @@ def _original_refs(src: SourceFile) -> Iterator[tuple[int, str, str]]:
         return
     for line, text, node in scan.strings():
         m = _ORIGINAL_LITERAL.search(text)
-        if m is None or line in scan.compress_only or scan.is_prose(node):
+        if m is None or line in src.inert or scan.is_prose(node):
             continue
         note = ""
         default = scan.argparse_default(node)
@@ -447,7 +448,7 @@ def _original_refs(src: SourceFile) -> Iterator[tuple[int, str, str]]:
             if scan.parser_is_compress_only(call):
                 continue
             uses = [u for u in scan.attribute_uses(dest)] if dest else []
-            if dest and not [u for u in uses if u not in scan.compress_only]:
+            if dest and not [u for u in uses if u not in src.inert]:
                 continue  # only a compress/train path reads the argument
             note = f" (the default of argument {dest!r}, which the inflate path reads)"
         yield line, m.group(2) or m.group(0), note
@@ -466,7 +467,7 @@ def _gpu_device(sub: Submission) -> Iterable[Hit]:
     # told the target is the T4 runner.
     stop = next(
         ((src, line, stmt) for src in py if src.scan for line, stmt in src.scan.cuda_required_exits()
-         if line not in src.scan.compress_only),
+         if line not in src.inert),
         None,
     )  # fmt: skip
     if stop is not None:
@@ -499,7 +500,7 @@ def _gpu_device(sub: Submission) -> Iterable[Hit]:
         return
     if runner == "t4":
         return
-    has_cpu = any(_CPU.search(line) for src in py for i, line in enumerate(src.code, 1) if not _compress_only(src, i))
+    has_cpu = any(_CPU.search(line) for src in py for i, line in enumerate(src.code, 1) if not _inert(src, i))
     hard = [(src, line, m) for src in py for line, m in _grep(src, _CUDA)]
     if hard and not has_cpu:
         src, line, m = hard[0]
@@ -578,7 +579,7 @@ def _unsorted_listings(src: SourceFile) -> Iterator[tuple[int, str]]:
                 yield line, m.group(0).strip()
         return
     for call in src.scan.listings():
-        if call.lineno in src.scan.compress_only or src.scan.listing_is_ordered(call):
+        if call.lineno in src.inert or src.scan.listing_is_ordered(call):
             continue
         func = call.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "listdir")
@@ -607,7 +608,7 @@ def _missing_module(sub: Submission) -> Iterable[Hit]:
         for node, mod, level in src.scan.imports():
             top = mod.split(".")[0]
             line = node.lineno  # type: ignore[attr-defined]
-            if level or not top or top in reported or line in src.scan.compress_only:
+            if level or not top or top in reported or line in src.inert:
                 continue
             if is_stdlib(top) or top in root_modules or lock.provides(top, runner):
                 continue

@@ -34,6 +34,7 @@ __all__ = [
 
 MANIFEST_SCHEMA = 1
 
+
 def _members(archive: Path) -> tuple[list[dict[str, Any]] | None, str | None]:
     """The archive's members, or None and why when it cannot be read as a zip."""
     try:

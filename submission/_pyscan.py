@@ -68,6 +68,7 @@ class PyScan:
     tree: ast.Module
     parents: dict[ast.AST, ast.AST]
     compress_only: set[int]  # lines that run only in a compress/train code path
+    main_block: set[int]  # lines of `if __name__ == "__main__":`, which an import does not run
 
     def ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
         while node in self.parents:
@@ -298,6 +299,15 @@ def _compress_only_lines(tree: ast.Module, parents: dict[ast.AST, ast.AST]) -> s
     return out
 
 
+def _main_block_lines(tree: ast.Module) -> set[int]:
+    out: set[int] = set()
+    for n in tree.body:
+        if isinstance(n, ast.If) and "__name__" in ast.unparse(n.test) and "__main__" in ast.unparse(n.test):
+            for s in n.body:
+                out.update(_lines(s))
+    return out
+
+
 def scan_python(tree: ast.Module) -> PyScan:
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    return PyScan(tree, parents, _compress_only_lines(tree, parents))
+    return PyScan(tree, parents, _compress_only_lines(tree, parents), _main_block_lines(tree))

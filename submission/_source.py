@@ -50,6 +50,15 @@ class SourceFile:
     reached_from: str = ""
     notes: list[str] = field(default_factory=list)
     scan: PyScan | None = None  # the syntax tree's reading (Python that parses)
+    imported: bool = False  # reached only by import: its `if __name__ == "__main__":` block does not run
+
+    @property
+    def inert(self) -> set[int]:
+        """Lines that do not run at inflate time: compress/train-only paths, and the main block of
+        a module that inflate only imports."""
+        if self.scan is None:
+            return set()
+        return self.scan.compress_only | (self.scan.main_block if self.imported else set())
 
     @property
     def lines(self) -> list[str]:
@@ -170,7 +179,7 @@ def _imports(src: SourceFile, root: Path, inflate: bool) -> list[str]:
     dirs = python_search_dirs(src, root)
     out: list[str] = []
     for node, mod, level in src.scan.imports():
-        if inflate and node.lineno in src.scan.compress_only:  # type: ignore[attr-defined]
+        if inflate and node.lineno in src.inert:  # type: ignore[attr-defined]
             continue
         if level:
             pkg_dir = src.path.parent
@@ -208,7 +217,7 @@ def _named_in_python(src: SourceFile, files: list[str], dirs: set[str], inflate:
         return []
     out: list[str] = []
     for line, text, node in src.scan.strings():
-        if inflate and line in src.scan.compress_only:
+        if inflate and line in src.inert:
             continue
         if src.scan.is_prose(node):
             continue
@@ -249,26 +258,30 @@ def follow(root: Path, files: list[str], entries: tuple[str, ...], *, inflate: b
     For inflate, code in compress/train-only paths of a file is not followed."""
     dirs = {str(PurePosixPath(f).parent) for f in files} - {"."}
     dirs |= {str(p) for f in files for p in PurePosixPath(f).parents if str(p) != "."}
-    queue: list[tuple[str, str]] = [(f, "entry point") for f in entries if f in files]
+    queue: list[tuple[str, str, bool]] = [(f, "entry point", False) for f in entries if f in files]
     seen: dict[str, SourceFile] = {}
     data: dict[str, str] = {}
     while queue:
-        rel, why = queue.pop(0)
+        rel, why, imported = queue.pop(0)
         if rel in seen:
             continue
+        # run as a script by anything that reaches it: its main block runs
+        imported = imported and not any(r == rel and not i for r, _, i in queue)
         src = load_source(root, rel, why)
         if src is None:
             continue
+        src.imported = imported
         seen[rel] = src
         if src.lang == "sh":
-            reached = _named_in_shell(src, files)
+            reached = [(r, False) for r in _named_in_shell(src, files)]
         else:
-            reached = _imports(src, root, inflate) + _named_in_python(src, files, dirs, inflate)
-        for r in reached:
+            reached = [(r, True) for r in _imports(src, root, inflate)]
+            reached += [(r, False) for r in _named_in_python(src, files, dirs, inflate)]
+        for r, by_import in reached:
             if r in seen or r not in files or r == rel:
                 continue
             if r.endswith(_CODE_SUFFIXES):
-                queue.append((r, f"reached from {rel}"))
+                queue.append((r, f"reached from {rel}", by_import))
             else:
                 data.setdefault(r, rel)
     return Reach(list(seen.values()), data)

@@ -208,8 +208,15 @@ def test_every_registered_check_has_a_firing_case():
         # The official repository's style: a module run from the root, all arguments passed on.
         write("inflate.sh", SH + 'name="$(basename "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)")"\n'
                                  'python -m "submissions.${name}.inflate" "$@"\n'),
+        # A module inflate imports: its `if __name__ == "__main__":` smoke test never runs at inflate.
+        lambda sub: (
+            inflate_py("from helper import f\nprint(f())\n")(sub),
+            write("helper.py", "import torch\n\n\ndef f():\n    return 1\n\n\nif __name__ == '__main__':\n"
+                               "    print(torch.randn(3))\n")(sub),
+        ),
     ],
-    ids=["sh-comments", "py-docstring", "good-practice", "archive-own-mkv", "compress-time", "official-style"],
+    ids=["sh-comments", "py-docstring", "good-practice", "archive-own-mkv", "compress-time", "official-style",
+         "imported-main-block"],
 )
 def test_quiet_on_good_code(clean, mutate):
     mutate(clean)
