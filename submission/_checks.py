@@ -405,6 +405,14 @@ def _import_fallback(src: SourceFile, line: int) -> bool:
 _ORIGINAL = re.compile(r"(?<![\w.\-])videos/|[\"']videos[\"']|(?<![\w.\-])(\w+\.mkv)\b")
 _ORIGINAL_LITERAL = re.compile(r"(?<![\w.\-])videos(/|$)|(?<![\w.\-])(\w+\.mkv)\b")
 _SH_MESSAGE = re.compile(r"^\s*(echo|printf)\b|\busage\b", re.I)
+_SH_ARG1 = re.compile(r"^\s*(?:export\s+|local\s+|readonly\s+)?([A-Za-z_]\w*)=[\"']?\$\{?1(?![\d\w])")
+
+
+def _sh_archive_refs(src: SourceFile) -> re.Pattern[str]:
+    """`$1` and the variables assigned from it (`DATA_DIR="$1"`): paths under the archive dir."""
+    names = sorted({m.group(1) for line in src.code if (m := _SH_ARG1.match(line))})
+    alts = [r"\$\{?1(?!\d)"] + [rf"\$\{{?{re.escape(n)}(?!\w)" for n in names]
+    return re.compile("|".join(alts))
 
 
 @register_check("reads-original-video", ERROR, "inflate never reads the original video (forbidden by the rules)")
@@ -432,15 +440,21 @@ def _original_refs(src: SourceFile) -> Iterator[tuple[int, str, str]]:
     argparse default counts only if the inflate path reads that argument."""
     scan = src.scan
     if scan is None:
+        archive_refs = _sh_archive_refs(src) if src.lang == "sh" else None
         for line, m in _grep(src, _ORIGINAL):
-            if src.lang == "sh" and _SH_MESSAGE.search(src.code[line - 1]):
-                continue
+            text = src.code[line - 1]
+            if archive_refs is not None and (
+                _SH_MESSAGE.search(text) or (m.group(1) and archive_refs.search(text[: m.start()]))
+            ):
+                continue  # a message, or an .mkv under the archive dir ($1): the submission's own stream
             yield line, m.group(0), ""
         return
     for line, text, node in scan.strings():
         m = _ORIGINAL_LITERAL.search(text)
         if m is None or line in src.inert or scan.is_prose(node):
             continue
+        if m.group(2) and scan.under_archive_dir(node):
+            continue  # an .mkv joined onto the archive dir: the submission's own stream
         note = ""
         default = scan.argparse_default(node)
         if default is not None:

@@ -28,6 +28,7 @@ _PROSE_KWARGS = {"help", "usage", "description", "epilog", "metavar", "prog"}
 _ORDER_FREE = {"sorted", "len", "sum", "set", "frozenset", "any", "all", "max", "min", "Counter"}
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 _EXITS = {"exit", "quit", "abort", "_exit"}
+_ARCHIVE_EXPR = re.compile(r"\bargv\[1\]|archive|\bdata_dir\b|\bDATA_DIR\b", re.I)
 
 
 def _name(node: ast.AST) -> str:
@@ -102,6 +103,18 @@ class PyScan:
             if isinstance(anc, ast.stmt):
                 return False
             child = anc
+        return False
+
+    def under_archive_dir(self, node: ast.AST) -> bool:
+        """The literal is a path part joined onto the archive dir (`os.path.join(args.archive_dir,
+        "0.mkv")`, `Path(sys.argv[1]) / "v.mkv"`, `f"{archive}/x.mkv"`): the submission's own file."""
+        for anc in self.ancestors(node):
+            if isinstance(anc, ast.stmt):
+                return False
+            if isinstance(anc, (ast.JoinedStr, ast.BinOp, ast.Call)):
+                text = ast.unparse(anc)
+                if _ARCHIVE_EXPR.search(text):
+                    return True
         return False
 
     def argparse_default(self, node: ast.AST) -> tuple[ast.Call, str | None] | None:

@@ -139,6 +139,8 @@ CASES = [
     ("reads-original-video", ERROR, inflate_py("src = open('../../videos/0.mkv', 'rb')\n"), "inflate.py", 6,
      "videos/"),
     ("reads-original-video", ERROR, inflate_py("SRC = '0.mkv'\n"), "inflate.py", 6, "0.mkv"),
+    ("reads-original-video", ERROR, write("inflate.sh", SH + 'A="$1"\npython3 inflate.py "$A/../../videos/0.mkv"\n'),
+     "inflate.sh", 4, "videos/"),
     ("gpu-device", WARNING, inflate_py("dev = 'cuda' if torch.cuda.is_available() else 'cpu'\n"), "inflate.py", 6,
      "picks the GPU whenever one is visible"),
     ("gpu-device", WARNING, inflate_py("net = torch.nn.Linear(2, 2).cuda()\n"), "inflate.py", 6, "no CPU path"),
@@ -203,6 +205,10 @@ def test_every_registered_check_has_a_firing_case():
             zip_with(("0.mkv", b"stream"))(sub),
             inflate_py("src = os.path.join(sys.argv[1], '0.mkv')\n")(sub),
         ),
+        # An .mkv under the archive dir ($1, or a variable holding it) is the submission's own stream.
+        write("inflate.sh", SH + 'DATA_DIR="$1"\nfor n in $(cat "$3"); do\n'
+                                 '  python3 "$(dirname "$0")/inflate.py" "${DATA_DIR}/${n%.*}/video.mkv" "$2"\ndone\n'),
+        inflate_py("src = Path(sys.argv[1]) / 'seed.mkv'\nsrc2 = os.path.join(sys.argv[1], 'b.mkv')\n"),
         # compress-time code may read the originals and download: it never runs on the runner.
         write("compress.py", "import requests\nrequests.get('https://x')\nopen('videos/0.mkv')\n"),
         # The official repository's style: a module run from the root, all arguments passed on.
@@ -215,7 +221,8 @@ def test_every_registered_check_has_a_firing_case():
                                "    print(torch.randn(3))\n")(sub),
         ),
     ],
-    ids=["sh-comments", "py-docstring", "good-practice", "archive-own-mkv", "compress-time", "official-style",
+    ids=["sh-comments", "py-docstring", "good-practice", "archive-own-mkv", "archive-dir-mkv-sh", "archive-dir-mkv-py",
+         "compress-time", "official-style",
          "imported-main-block"],
 )
 def test_quiet_on_good_code(clean, mutate):
