@@ -408,6 +408,11 @@ _SH_MESSAGE = re.compile(r"^\s*(echo|printf)\b|\busage\b", re.I)
 _SH_ARG1 = re.compile(r"^\s*(?:export\s+|local\s+|readonly\s+)?([A-Za-z_]\w*)=[\"']?\$\{?1(?![\d\w])")
 
 
+def _sh_compared(text: str, m: re.Match[str]) -> bool:
+    before, after = text[: m.start()].rstrip("\"'"), text[m.end() :].lstrip("\"'")
+    return bool(re.search(r"\s(!?=|==|-eq|-ne)\s*$", before) or re.match(r"\s*(!?=|==)\s", after))
+
+
 def _sh_archive_refs(src: SourceFile) -> re.Pattern[str]:
     """`$1` and the variables assigned from it (`DATA_DIR="$1"`): paths under the archive dir."""
     names = sorted({m.group(1) for line in src.code if (m := _SH_ARG1.match(line))})
@@ -444,15 +449,19 @@ def _original_refs(src: SourceFile) -> Iterator[tuple[int, str, str]]:
         for line, m in _grep(src, _ORIGINAL):
             text = src.code[line - 1]
             if archive_refs is not None and (
-                _SH_MESSAGE.search(text) or (m.group(1) and archive_refs.search(text[: m.start()]))
+                _SH_MESSAGE.search(text)
+                or (m.group(1) and archive_refs.search(text[: m.start()]))
+                or (m.group(1) and _sh_compared(text, m))
             ):
-                continue  # a message, or an .mkv under the archive dir ($1): the submission's own stream
+                # a message; an .mkv under the archive dir ($1): the submission's own stream; or a
+                # test of a name from the names file (`[ "$name" != "0.mkv" ]`), which reads nothing
+                continue
             yield line, m.group(0), ""
         return
     for line, text, node in scan.strings():
         m = _ORIGINAL_LITERAL.search(text)
-        if m is None or line in src.inert or scan.is_prose(node):
-            continue
+        if m is None or line in src.inert or scan.is_prose(node) or (m.group(2) and scan.compared(node)):
+            continue  # prose, or a name compared (`names != ["0.mkv"]`): nothing is read
         if m.group(2) and scan.under_archive_dir(node):
             continue  # an .mkv joined onto the archive dir: the submission's own stream
         note = ""

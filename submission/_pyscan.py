@@ -105,6 +105,15 @@ class PyScan:
             child = anc
         return False
 
+    def compared(self, node: ast.AST) -> bool:
+        """The literal is an operand of a comparison (`if name == "0.mkv"`, `names != ["0.mkv"]`)."""
+        for anc in self.ancestors(node):
+            if isinstance(anc, ast.Compare):
+                return True
+            if isinstance(anc, (ast.stmt, ast.Call)):
+                return False
+        return False
+
     def under_archive_dir(self, node: ast.AST) -> bool:
         """The literal is a path part joined onto the archive dir (`os.path.join(args.archive_dir,
         "0.mkv")`, `Path(sys.argv[1]) / "v.mkv"`, `f"{archive}/x.mkv"`): the submission's own file."""

@@ -209,6 +209,12 @@ def test_every_registered_check_has_a_firing_case():
         write("inflate.sh", SH + 'DATA_DIR="$1"\nfor n in $(cat "$3"); do\n'
                                  '  python3 "$(dirname "$0")/inflate.py" "${DATA_DIR}/${n%.*}/video.mkv" "$2"\ndone\n'),
         inflate_py("src = Path(sys.argv[1]) / 'seed.mkv'\nsrc2 = os.path.join(sys.argv[1], 'b.mkv')\n"),
+        # Testing a name from the names file reads nothing.
+        lambda sub: (
+            write("inflate.sh", SH + 'first="$(head -n1 "$3")"\nif [ "$first" != "0.mkv" ]; then exit 64; fi\n'
+                                     'exec python3 "$(dirname "$0")/inflate.py" "$@"\n')(sub),
+            inflate_py("names = open(sys.argv[3]).read().split()\nassert names == ['0.mkv'], names\n")(sub),
+        ),
         # compress-time code may read the originals and download: it never runs on the runner.
         write("compress.py", "import requests\nrequests.get('https://x')\nopen('videos/0.mkv')\n"),
         # The official repository's style: a module run from the root, all arguments passed on.
@@ -222,7 +228,7 @@ def test_every_registered_check_has_a_firing_case():
         ),
     ],
     ids=["sh-comments", "py-docstring", "good-practice", "archive-own-mkv", "archive-dir-mkv-sh", "archive-dir-mkv-py",
-         "compress-time", "official-style",
+         "names-compared", "compress-time", "official-style",
          "imported-main-block"],
 )
 def test_quiet_on_good_code(clean, mutate):
