@@ -39,7 +39,7 @@ _OFFICIAL_BOTH = (
     # pulled in by the above
     "anyio", "certifi", "click", "colorama", "filelock", "fsspec", "h11", "hf-xet", "httpcore", "httpx",
     "huggingface-hub", "idna", "jinja2", "markupsafe", "mpmath", "networkx", "packaging", "pyyaml",
-    "setuptools", "shellingham", "sympy", "typer-slim", "typing-extensions",
+    "setuptools", "shellingham", "sniffio", "sympy", "typer-slim", "typing-extensions",
 )  # fmt: skip
 # ... and only in the T4 runner's cu128 group (DALI and the CUDA builds' extras).
 _OFFICIAL_T4 = ("nvidia-dali-cuda120", "makefun", "astunparse", "gast", "dm-tree", "optree", "six", "wheel", "triton")

@@ -14,10 +14,13 @@ from __future__ import annotations
 import ast
 import fnmatch
 import io
+import os
 import re
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from base import BadInput
 
 from ._pyscan import PyScan, scan_python
 
@@ -120,13 +123,27 @@ def mask_shell(text: str) -> list[str]:
 
 
 def load_source(root: Path, rel: str, reached_from: str = "") -> SourceFile | None:
+    """The file's text and its readings; None for a dangling link or "code" too big to be code.
+    A file inflate runs that cannot be read is bad input: lint would otherwise pass it unseen."""
     path = root / rel
+    if path.is_symlink() and not path.exists():
+        return None  # lint reports nothing it cannot see; the runner fails on it, visibly
+    if not path.is_file():
+        raise BadInput(
+            f"{rel} is not a regular file (a FIFO, a device, a dir?), and inflate runs it ({reached_from})",
+            path=path,
+            fix="replace it with the script itself",
+        )
     try:
         if path.stat().st_size > _MAX_SOURCE_BYTES:
             return None
         text = path.read_bytes().decode("utf-8", "replace")
-    except OSError:
-        return None
+    except OSError as e:
+        raise BadInput(
+            f"cannot read {rel}, which inflate runs ({reached_from}): {e.strerror or e}",
+            path=path,
+            fix="make it readable (chmod u+r) or remove it from the submission",
+        ) from e
     if rel.endswith(".py"):
         code, tree, err = mask_python(text)
         scan = scan_python(tree) if tree is not None else None
@@ -154,7 +171,8 @@ def module_candidates(root: Path, starts: list[Path], module: str) -> list[str]:
         for k in range(len(parts)):
             tail = Path(*parts[k:])
             for cand in (start / tail.with_suffix(".py"), start / tail / "__init__.py"):
-                if cand.is_file() and (rel := _rel(root, cand)) is not None:
+                # not only regular files: a FIFO named like the module must reach load_source's refusal
+                if os.path.lexists(cand) and not cand.is_dir() and (rel := _rel(root, cand)) is not None:
                     found.append(rel)
     return found
 

@@ -4,6 +4,7 @@ and stays quiet on a clean one (the bundled demo example submission)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -479,3 +480,13 @@ def test_lint_of_a_torch_submission_never_imports_torch(tmp_path):
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "imported by lint" not in proc.stderr
+
+
+def test_an_inflate_time_file_lint_cannot_read_is_bad_input(tmp_path, capsys):
+    """A FIFO named like the script (reading it would block): exit 2 naming it, nothing hangs."""
+    sub = fixture_sub("sorted_listing", tmp_path)
+    (sub / "codec" / "stats.py").unlink()
+    os.mkfifo(sub / "codec" / "stats.py")
+    assert main(["lint", str(sub)]) == 2
+    err = capsys.readouterr().err
+    assert "codec/stats.py is not a regular file" in err and "reached from inflate.py" in err
