@@ -490,3 +490,29 @@ def test_an_inflate_time_file_lint_cannot_read_is_bad_input(tmp_path, capsys):
     assert main(["lint", str(sub)]) == 2
     err = capsys.readouterr().err
     assert "codec/stats.py is not a regular file" in err and "reached from inflate.py" in err
+
+
+def test_a_lock_written_by_uv_is_read_per_runner_group(tmp_path):
+    """The real format: `uv lock` of a project with einops for all and brotli in the cpu group."""
+    from runner import _env
+
+    try:
+        uv = _env.find_uv()
+    except Exception:  # HarnessError when uv is not installed
+        pytest.skip("uv is not installed (pip install uv)")
+    ch = tmp_path / "challenge"
+    ch.mkdir()
+    (ch / "pyproject.toml").write_text(
+        '[project]\nname = "mini"\nversion = "0.1.0"\nrequires-python = ">=3.11"\ndependencies = ["einops==0.8.1"]\n'
+        '\n[dependency-groups]\ncpu = ["brotli==1.2.0"]\n'
+    )
+    subprocess.run([uv, "lock", "--python", sys.executable], cwd=ch, check=True, capture_output=True, timeout=300)
+    sub = fixture_sub("pip_fallback", tmp_path)
+    (sub / "inflate.py").write_text("import brotli\nimport einops\nimport numpy\n")
+    (sub / "inflate.sh").write_text('#!/bin/bash\nset -e\npython3 "$(dirname "$0")/inflate.py" "$@"\n')
+    got = {(f.check, f.severity, f.line) for f in findings(sub, challenge_dir=ch) if f.check == "missing-module"}
+    # numpy is in neither group of this lock; brotli only in cpu's: a warning for both runners,
+    # nothing when the target is the CPU runner
+    assert got == {("missing-module", ERROR, 3), ("missing-module", WARNING, 1)}
+    got_cpu = {(f.check, f.line) for f in findings(sub, challenge_dir=ch, runner="cpu") if f.check == "missing-module"}
+    assert got_cpu == {("missing-module", 3)}
