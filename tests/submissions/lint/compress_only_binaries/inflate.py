@@ -2,7 +2,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
-from lut import load_lut  # noqa: E402
+from lut import load_lut
 
 if __name__ == "__main__":
     archive, out, names = sys.argv[1:4]
