@@ -96,8 +96,9 @@ class PyScan:
         for anc in self.ancestors(node):
             if isinstance(anc, ast.keyword) and anc.arg in _PROSE_KWARGS:
                 return True
-            if isinstance(anc, ast.Call) and child is not anc.func and _name(anc.func) in _PROSE_CALLS:
-                return True
+            if isinstance(anc, ast.Call) and child is not anc.func:
+                # the innermost call decides: print(open("videos/0.mkv")) still opens it
+                return _name(anc.func) in _PROSE_CALLS
             if isinstance(anc, ast.Raise):
                 return True
             if isinstance(anc, ast.stmt):

@@ -140,6 +140,8 @@ CASES = [
     ("reads-original-video", ERROR, inflate_py("src = open('../../videos/0.mkv', 'rb')\n"), "inflate.py", 6,
      "videos/"),
     ("reads-original-video", ERROR, inflate_py("SRC = '0.mkv'\n"), "inflate.py", 6, "0.mkv"),
+    ("reads-original-video", ERROR, inflate_py("print(len(open('../../videos/0.mkv', 'rb').read()))\n"), "inflate.py",
+     6, "videos/"),
     ("reads-original-video", ERROR, write("inflate.sh", SH + 'A="$1"\npython3 inflate.py "$A/../../videos/0.mkv"\n'),
      "inflate.sh", 4, "videos/"),
     ("gpu-device", WARNING, inflate_py("dev = 'cuda' if torch.cuda.is_available() else 'cpu'\n"), "inflate.py", 6,
