@@ -10,6 +10,8 @@ distributions are known to install (pillow installs PIL), else by the normalised
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import re
 import sys
 import tomllib
@@ -76,9 +78,23 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+@functools.cache
+def _installed_modules() -> dict[str, tuple[str, ...]]:
+    """Distribution -> top-level modules, for what this Python has installed (their RECORDs say)."""
+    out: dict[str, set[str]] = {}
+    for module, dists in importlib.metadata.packages_distributions().items():
+        for d in dists:
+            out.setdefault(_norm(d), set()).add(module)
+    return {d: tuple(sorted(ms)) for d, ms in out.items()}
+
+
 def modules_of(dist: str) -> tuple[str, ...]:
+    """The import names a distribution provides: known ones, what its installed RECORD says, else
+    its normalised name (`segmentation-models-pytorch` -> `segmentation_models_pytorch`)."""
     d = _norm(dist)
-    return _DIST_MODULES.get(d, (d.replace("-", "_"),))
+    if d in _DIST_MODULES:
+        return _DIST_MODULES[d]
+    return _installed_modules().get(d, (d.replace("-", "_"),))
 
 
 def distribution_hint(module: str) -> str:

@@ -518,3 +518,28 @@ def test_a_lock_written_by_uv_is_read_per_runner_group(tmp_path):
     assert got == {("missing-module", ERROR, 3), ("missing-module", WARNING, 1)}
     got_cpu = {(f.check, f.line) for f in findings(sub, challenge_dir=ch, runner="cpu") if f.check == "missing-module"}
     assert got_cpu == {("missing-module", 3)}
+
+
+def test_import_names_come_from_installed_records_where_they_differ(tmp_path):
+    """A locked distribution whose import name is not its own (found among what this Python has
+    installed, beyond lint's known list) is matched through its RECORD."""
+    import importlib.metadata
+
+    from submission import _lock
+
+    pairs = sorted(
+        (m, d)
+        for m, ds in importlib.metadata.packages_distributions().items()
+        for d in ds
+        if m.isidentifier() and not m.startswith("_") and m != d.lower().replace("-", "_").replace(".", "_")
+        and _lock._norm(d) not in _lock._DIST_MODULES
+    )
+    if not pairs:
+        pytest.skip("no installed distribution here has an import name unlike its own")
+    module, dist = pairs[0]
+    ch = lock_checkout(tmp_path, {dist: []}, root_deps=[dist], cpu=[])
+    sub = fixture_sub("venv_python", tmp_path)
+    (sub / "inflate.py").write_text(f"import {module}\n")
+    assert [f for f in findings(sub, challenge_dir=ch) if f.check == "missing-module"] == []
+    (sub / "inflate.py").write_text("import surely_not_locked_anywhere\n")
+    assert [f.line for f in findings(sub, challenge_dir=ch) if f.check == "missing-module"] == [1]
