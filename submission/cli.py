@@ -10,6 +10,7 @@ from pathlib import Path
 from base import BadInput, run_cli, write_json_atomic
 from runner.cli import run_config, run_options_parser
 
+from ._advise import AdviseConfig, advise
 from ._gate import GateBounds, GateConfig, gate_submission
 from ._lint import CHECKS, LintConfig, lint_submission
 from ._manifest import build_manifest, check_manifest, write_manifest
@@ -20,6 +21,7 @@ __all__ = ["register", "main"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _register_pack(subparsers)
+    _register_advise(subparsers)
     _register_manifest(subparsers)
     _register_lint(subparsers)
     _register_gate(subparsers)
@@ -40,13 +42,26 @@ def _register_pack(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     p.add_argument("-o", "--output", type=Path, required=True, help="the archive to write (atomically)")
     method = p.add_mutually_exclusive_group()
     method.add_argument(
-        "--store", dest="deflate", action="store_false", help="no compression (default; video streams do not deflate)"
+        "--best",
+        dest="method",
+        action="store_const",
+        const="best",
+        help="per member the smallest of stored, deflate-9 and zopfli (when installed): the default",
+    )
+    method.add_argument(
+        "--store", dest="method", action="store_const", const="store", help="no compression for any member"
     )
     method.add_argument(
         "--deflate",
-        dest="deflate",
+        dest="method",
+        action="store_const",
+        const="deflate",
+        help="deflate at level 9 (zlib); members deflate would not shrink are stored",
+    )
+    p.add_argument(
+        "--advise",
         action="store_true",
-        help="deflate at level 9; members deflate would not shrink are stored",
+        help="also print the rate advisor's table for the packed archive (what brotli, lzma, zstd, zopfli would save)",
     )
     p.add_argument(
         "--name-map",
@@ -56,7 +71,25 @@ def _register_pack(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         help="rename a member, e.g. 0.hevc=0 (every byte of a name is metered); repeatable",
     )
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the result as JSON")
-    p.set_defaults(handler=_pack, deflate=False)
+    p.set_defaults(handler=_pack, method="best")
+
+
+def _register_advise(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "advise",
+        help="rate advisor: each member's bytes under stored/deflate/zopfli/brotli/lzma/zstd, and the zip overhead",
+        description=(
+            "For an archive.zip (or a submission dir holding one, or a dir of files not packed yet): per member "
+            "its bytes now and what stored, deflate-9, zopfli, brotli (q11, 16 MiB window), lzma (9e) and zstd "
+            "(22, long) would give, the saving in bytes and in score points, an entropy estimate; and the "
+            "container's bytes by record kind against the minimal container. brotli, lzma and zstd streams need "
+            "the submission's inflate to decode them; the others unzip reads as they are. Only reads."
+        ),
+    )
+    p.add_argument("path", type=Path, metavar="ARCHIVE_OR_DIR", help="archive.zip, a submission dir, or files' dir")
+    p.add_argument("--no-zopfli", action="store_true", help="skip zopfli (the slow coder)")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the advice as JSON")
+    p.set_defaults(handler=_advise)
 
 
 def _register_manifest(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -128,11 +161,25 @@ def _register_gate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
 
 
 def _pack(args: argparse.Namespace) -> int:
-    cfg = PackConfig(args.sources, args.output, deflate=args.deflate, name_map=parse_name_map(args.name_map))
+    cfg = PackConfig(args.sources, args.output, method=args.method, name_map=parse_name_map(args.name_map))
     result = pack_archive(cfg)
     print(result.summary())
+    report = result.as_json()
+    if args.advise:
+        advice = advise(AdviseConfig(result.output))
+        print()
+        print(advice.table())
+        report["advice"] = advice.as_json()
     if args.json is not None:
-        write_json_atomic(args.json, result.as_json())
+        write_json_atomic(args.json, report)
+    return 0
+
+
+def _advise(args: argparse.Namespace) -> int:
+    advice = advise(AdviseConfig(args.path, zopfli=not args.no_zopfli))
+    print(advice.table())
+    if args.json is not None:
+        write_json_atomic(args.json, advice.as_json())
     return 0
 
 

@@ -57,14 +57,14 @@ def make_tree(root: Path, order: list[str], mtime: int) -> Path:
 NAMES = ["0.hevc", "model/weights.bin", "model/notes.txt", "decode.sh"]
 
 
-@pytest.mark.parametrize("deflate", [False, True], ids=["store", "deflate"])
-def test_same_inputs_give_identical_archives(tmp_path, deflate):
+@pytest.mark.parametrize("method", ["store", "deflate", "best"])
+def test_same_inputs_give_identical_archives(tmp_path, method):
     a = make_tree(tmp_path / "a" / "data", NAMES, mtime=1_000_000_000)
     b = make_tree(tmp_path / "b" / "elsewhere", list(reversed(NAMES)), mtime=1_700_000_000)
     (b / "model" / "notes.txt").chmod(0o600)  # only the executable bit is kept
-    r1 = pack_archive(PackConfig([a], tmp_path / "1.zip", deflate=deflate))
-    r2 = pack_archive(PackConfig([a], tmp_path / "2.zip", deflate=deflate))
-    r3 = pack_archive(PackConfig([b], tmp_path / "other" / "3.zip", deflate=deflate))
+    r1 = pack_archive(PackConfig([a], tmp_path / "1.zip", method=method))
+    r2 = pack_archive(PackConfig([a], tmp_path / "2.zip", method=method))
+    r3 = pack_archive(PackConfig([b], tmp_path / "other" / "3.zip", method=method))
     assert r1.sha256 == r2.sha256 == r3.sha256 == sha256(r3.output)
     assert (tmp_path / "1.zip").read_bytes() == (tmp_path / "other" / "3.zip").read_bytes()
     assert r1.skipped == ["__pycache__/"]
@@ -73,7 +73,7 @@ def test_same_inputs_give_identical_archives(tmp_path, deflate):
 def test_archive_layout_is_minimal_and_fixed(tmp_path):
     src = make_tree(tmp_path / "data", NAMES, mtime=1_234_567_890)
     out = tmp_path / "archive.zip"
-    result = pack_archive(PackConfig([src], out))
+    result = pack_archive(PackConfig([src], out, method="store"))
     with zipfile.ZipFile(out) as zf:
         infos = zf.infolist()
         names = [i.filename for i in infos]
@@ -106,7 +106,7 @@ def test_archive_layout_is_minimal_and_fixed(tmp_path):
 def test_runner_extracts_what_was_packed(tmp_path):
     src = make_tree(tmp_path / "data", NAMES, mtime=1_234_567_890)
     out = tmp_path / "archive.zip"
-    pack_archive(PackConfig([src], out, deflate=True))
+    pack_archive(PackConfig([src], out, method="deflate"))
     dest = tmp_path / "x"
     extract_archive(out, dest)
     for name in NAMES:
@@ -121,7 +121,7 @@ def test_runner_extracts_what_was_packed(tmp_path):
 def test_deflate_compresses_what_shrinks_and_stores_the_rest(tmp_path):
     (tmp_path / "text").write_text("the same line again\n" * 2000)
     (tmp_path / "noise").write_bytes(hashlib.sha256(b"seed").digest() * 1 + os.urandom(4096))
-    r = pack_archive(PackConfig([tmp_path / "text", tmp_path / "noise"], tmp_path / "a.zip", deflate=True))
+    r = pack_archive(PackConfig([tmp_path / "text", tmp_path / "noise"], tmp_path / "a.zip", method="deflate"))
     by_name = {m.name: m for m in r.members}
     assert by_name["text"].method == "deflated" and by_name["text"].compressed_bytes < 1000
     assert by_name["noise"].method == "stored"
@@ -137,7 +137,7 @@ def test_cli_prints_size_and_rate_and_never_touches_inputs(tmp_path, capsys):
     stream.write_bytes(b"\x00\x00\x01" * 1000)
     before = snapshot(tmp_path)
     out = tmp_path / "out" / "archive.zip"
-    assert main(["pack", str(stream), "--name-map", "0.hevc=0", "-o", str(out)]) == 0
+    assert main(["pack", str(stream), "--store", "--name-map", "0.hevc=0", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     size = out.stat().st_size
     assert f"{size:,} bytes" in printed
@@ -207,7 +207,7 @@ def test_missing_or_empty_inputs_exit_2(tmp_path, capsys):
 
 def test_archive_vcc_run_would_refuse_is_packed_with_a_warning(tmp_path):
     (tmp_path / "zeros").write_bytes(bytes(4 << 20))  # deflates ~1030:1, over vcc run's 1000:1 bomb cap
-    r = pack_archive(PackConfig([tmp_path / "zeros"], tmp_path / "a.zip", deflate=True))
+    r = pack_archive(PackConfig([tmp_path / "zeros"], tmp_path / "a.zip", method="deflate"))
     assert len(r.warnings) == 1 and "zip bomb" in r.warnings[0] and "--max-ratio" in r.warnings[0]
     with zipfile.ZipFile(r.output) as zf:
         assert zf.testzip() is None
