@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from base import BadInput, run_cli, write_json_atomic
+from base import BadInput, run_cli, write_atomic, write_json_atomic
 from runner.cli import run_config, run_options_parser
 
 from ._advise import AdviseConfig, advise
@@ -15,6 +15,7 @@ from ._gate import GateBounds, GateConfig, gate_submission
 from ._lint import CHECKS, LintConfig, lint_submission
 from ._manifest import build_manifest, check_manifest, write_manifest
 from ._pack import PackConfig, pack_archive, parse_name_map
+from ._prbody import PrBodyConfig, build_pr_body
 
 __all__ = ["register", "main"]
 
@@ -22,6 +23,7 @@ __all__ = ["register", "main"]
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _register_pack(subparsers)
     _register_advise(subparsers)
+    _register_pr_body(subparsers)
     _register_manifest(subparsers)
     _register_lint(subparsers)
     _register_gate(subparsers)
@@ -90,6 +92,31 @@ def _register_advise(subparsers: argparse._SubParsersAction) -> None:  # type: i
     p.add_argument("--no-zopfli", action="store_true", help="skip zopfli (the slow coder)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the advice as JSON")
     p.set_defaults(handler=_advise)
+
+
+def _register_pr_body(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "pr-body",
+        help="the official pull-request template's sections, filled from the submission and its run (Markdown)",
+        description=(
+            "Fill the official PR template's sections in order: the submission's name (checked: the runner "
+            "imports submissions.<name>.inflate), the archive's sha256 and size with a placeholder for its "
+            "download URL, report.txt from the run, whether inflate needs a GPU (the runs and lint), whether "
+            "compress scripts are included, and the full-precision score, numerics class and headroom."
+        ),
+    )
+    p.add_argument("submission_dir", type=Path, help="dir with archive.zip and inflate.sh (only read)")
+    p.add_argument(
+        "--run",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="RUN.json",
+        help="run.json of `vcc run` on this archive; give one per runner (cpu, t4) to report both targets",
+    )
+    p.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.md", help="write here instead of stdout")
+    p.add_argument("--no-lint", action="store_true", help="skip lint (its GPU findings go into the body)")
+    p.set_defaults(handler=_pr_body)
 
 
 def _register_manifest(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -180,6 +207,18 @@ def _advise(args: argparse.Namespace) -> int:
     print(advice.table())
     if args.json is not None:
         write_json_atomic(args.json, advice.as_json())
+    return 0
+
+
+def _pr_body(args: argparse.Namespace) -> int:
+    body = build_pr_body(PrBodyConfig(args.submission_dir, tuple(args.run), lint=not args.no_lint))
+    if args.output is not None:
+        write_atomic(args.output, body.markdown.encode())
+        print(f"vcc pr-body: wrote {args.output}")
+    else:
+        print(body.markdown, end="")
+    for w in body.warnings:
+        print(f"vcc pr-body: warning: {w}", file=sys.stderr)
     return 0
 
 
