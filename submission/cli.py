@@ -182,6 +182,22 @@ def _register_gate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         "--out", type=Path, default=None, metavar="DIR", help="results dir (default ./vcc-run-<name>-<time>)"
     )
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="gate report (default OUT/gate.json)")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="REPORT.json",
+        help="an earlier gate.json, run.json or vcc-report.json of the same challenge and runner",
+    )
+    p.add_argument(
+        "--max-regression",
+        type=float,
+        default=None,
+        metavar="D",
+        help="fail if the score exceeds the baseline's by more than D (default 0 with --baseline)",
+    )
+    p.add_argument("--junit", type=Path, default=None, metavar="PATH", help="also write JUnit XML (checks, bounds)")
+    p.add_argument("--summary", type=Path, default=None, metavar="PATH", help="also write a Markdown summary")
     p.add_argument("--no-lint", action="store_true", help="skip lint")
     p.add_argument("--lint-ignore", action="append", default=[], metavar="ID", help="skip a lint check; repeatable")
     p.set_defaults(handler=_gate)
@@ -266,11 +282,15 @@ def _gate(args: argparse.Namespace) -> int:
             min_headroom_s=args.min_headroom,
             max_inflate_s=args.max_inflate_s,
             deterministic=args.repeat > 1,
+            max_regression=args.max_regression,
         ),
         out_dir=args.out,
         json_path=args.json,
         lint=not args.no_lint,
         lint_ignore=tuple(args.lint_ignore),
+        baseline=args.baseline,
+        junit_path=args.junit,
+        summary_path=args.summary,
     )
     result = gate_submission(cfg)
     print(result.summary())
