@@ -180,19 +180,32 @@ def parse_name_map(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _check_name(name: str, what: str) -> str:
-    """A member name the runner's unzip extracts where intended, or BadInput."""
-    fix = "use a plain relative name (letters, digits, '.', '_', '-', '/')"
+def _check_name(name: str, what: str, path: Path | None = None) -> str:
+    """A member name the runner's unzip extracts where intended, on any system, or BadInput naming `path`."""
+    fix = "rename it to a plain relative name (letters, digits, '.', '_', '-', '/'), or map it with --name-map"
     try:
         name.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise BadInput(f"{what} {name!r} is not valid UTF-8", fix=fix) from e
+        raise BadInput(f"{what} {name!r} is not valid UTF-8", path=path, fix=fix) from e
     if "\\" in name or "\x00" in name:
-        raise BadInput(f"{what} {name!r} contains a backslash or NUL (unzip splits on backslashes)", fix=fix)
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or not path.parts or name != path.as_posix():
-        raise BadInput(f"{what} {name!r} is not a clean relative path", fix=fix)
+        raise BadInput(f"{what} {name!r} contains a backslash or NUL (unzip splits on backslashes)", path=path,
+                       fix=fix)  # fmt: skip
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        raise BadInput(f"{what} {name!r} contains a control character (newline, tab, ...)", path=path, fix=fix)
+    posix = PurePosixPath(name)
+    if posix.is_absolute() or ".." in posix.parts or not posix.parts or name != posix.as_posix():
+        raise BadInput(f"{what} {name!r} is not a clean relative path", path=path, fix=fix)
+    if any(c in _NON_PORTABLE for c in name) or any(part != part.rstrip(" .") for part in name.split("/")):
+        raise BadInput(
+            f"{what} {name!r} is not portable: unzip on Windows or macOS file systems refuses or renames "
+            "names with ':*?\"<>|' or ending in a space or dot",
+            path=path,
+            fix=fix,
+        )
     return name
+
+
+_NON_PORTABLE = set(':*?"<>|')
 
 
 def _excluded(name: str, patterns: tuple[str, ...]) -> bool:
@@ -252,7 +265,7 @@ def _add_source(found: _Collected, src: Path, excludes: tuple[str, ...], out_rea
     if src.resolve() == out_real:
         raise BadInput("the output archive is also an input", path=src, fix="write the archive elsewhere (-o)")
     if src.is_file():
-        found.add(_check_name(src.name, "file name"), src, _mode(src.stat()))
+        found.add(_check_name(src.name, "file name", src), src, _mode(src.stat()))
         return
     if not src.is_dir():
         raise BadInput("input is neither a file nor a directory", path=src, fix="pass regular files")
@@ -277,9 +290,9 @@ def _add_walked_dir(
     _prune_dirs(found, r, rel_root, dirs, excludes)
     kept = _kept_files(found, r, rel_root, files, excludes, out_real)
     for rel, p in kept:
-        found.add(_check_name(rel, "file name"), p, _mode(p.stat()))
+        found.add(_check_name(rel, "file name", p), p, _mode(p.stat()))
     if not kept and not dirs and rel_root != ".":
-        found.add(_check_name(rel_root, "directory name") + "/", None, _mode(r.stat(), is_dir=True))
+        found.add(_check_name(rel_root, "directory name", r) + "/", None, _mode(r.stat(), is_dir=True))
 
 
 def _rel(rel_root: str, name: str) -> str:
