@@ -24,6 +24,7 @@ from ._advise import (
     entropy_bits_per_byte,
     minimal_container_bytes,
 )
+from ._baseline import Baseline, check_baseline_matches, load_baseline
 from ._files import ARCHIVE_NAME, RUN_OUTPUTS, submission_files
 from ._lint import (
     CHECKS,
@@ -61,6 +62,15 @@ from ._pack import (
     rate_contribution,
     read_source,
 )
+from ._prbody import (
+    TEMPLATE_HEADINGS,
+    URL_PLACEHOLDER,
+    PrBody,
+    PrBodyConfig,
+    build_pr_body,
+    load_run_report,
+    name_problems,
+)
 
 __all__ = [
     "CODERS",
@@ -72,6 +82,16 @@ __all__ = [
     "advise",
     "entropy_bits_per_byte",
     "minimal_container_bytes",
+    "Baseline",
+    "check_baseline_matches",
+    "load_baseline",
+    "TEMPLATE_HEADINGS",
+    "URL_PLACEHOLDER",
+    "PrBody",
+    "PrBodyConfig",
+    "build_pr_body",
+    "load_run_report",
+    "name_problems",
     "ARCHIVE_NAME",
     "RUN_OUTPUTS",
     "submission_files",

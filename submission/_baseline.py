@@ -66,11 +66,12 @@ def load_baseline(path: Path) -> Baseline:
 def check_baseline_matches(baseline: Baseline, run_score: dict[str, Any]) -> None:
     """BadInput when the baseline was scored on another challenge or decode path than this run."""
     assets = {k: str(v.get("sha256")) for k, v in (run_score.get("assets") or {}).items() if isinstance(v, dict)}
-    differ = sorted(k for k in set(assets) & set(baseline.assets) if assets[k] != baseline.assets[k])
-    if differ or not baseline.assets:
+    common = set(assets) & set(baseline.assets)
+    differ = sorted(k for k in common if assets[k] != baseline.assets[k])
+    if differ or not common:
         raise BadInput(
             "baseline report is of another challenge: "
-            + (", ".join(differ) + " differ" if differ else "it records no asset hashes"),
+            + (", ".join(differ) + " differ" if differ else "it records no asset hashes to compare with this run's"),
             path=baseline.path,
             fix="use a baseline scored on this challenge checkout (same videos/ and models/)",
         )

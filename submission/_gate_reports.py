@@ -94,9 +94,9 @@ def summary_markdown(result: GateResult) -> str:
     ]
     if result.run is not None and result.run.score_report:
         score = result.run.score_report
-        lines += [f"Score (full precision): **{score['score']!r}** (PoseNet {score['posenet_distortion']!r}, "
-                  f"SegNet {score['segnet_distortion']!r}, rate {score['rate']!r}, {score['archive_bytes']:,} "
-                  "archive bytes)", ""]  # fmt: skip
+        lines += [f"Score (full precision): **{score.get('score')!r}** (PoseNet {score.get('posenet_distortion')!r}, "
+                  f"SegNet {score.get('segnet_distortion')!r}, rate {score.get('rate')!r}, archive "
+                  f"{score.get('archive_bytes')} bytes)", ""]  # fmt: skip
     if result.baseline is not None:
         lines += [f"Baseline: {result.baseline.score!r} ({result.baseline.kind} report `{result.baseline.path}`)", ""]
     requested = cfg.bounds.requested()
