@@ -6,7 +6,8 @@
   member names, modes and data. Written out here rather than through `zipfile` so that no
   Python version's defaults (flag bits, version fields, extra fields, data descriptors) can
   change the output: local header + name + data per member, then the central directory, then
-  the end record. No extra fields, no comment, no zip64 (members and the archive must stay
+  the end record. Each member's encoding (stored, deflate-9, zopfli-deflate) follows from its
+  bytes alone (`encode_member`). No extra fields, no comment, no zip64 (members and the archive must stay
   under 4 GiB), no data descriptors.
 - Vetting (`vcc run` before it extracts, `vcc pack` and `vcc lint` after): every member is
   checked before a single byte is written: unsafe names, links, device files, duplicates,
@@ -23,7 +24,6 @@ import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, NamedTuple
@@ -128,7 +128,6 @@ _DOS_DATE = ((FIXED_DATE_TIME[0] - 1980) << 9) | (FIXED_DATE_TIME[1] << 5) | FIX
 _DOS_TIME = (FIXED_DATE_TIME[3] << 11) | (FIXED_DATE_TIME[4] << 5) | (FIXED_DATE_TIME[5] // 2)
 _UNIX = 3  # "version made by" host: Unix, so unzip restores the permission bits
 _LIMIT = 0xFFFFFFFF
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -174,11 +173,6 @@ def _local_header(name: bytes, flags: int, method: int, crc: int, csize: int, si
         )
         + name
     )
-
-
-def _chunks(src: BinaryIO) -> Iterator[bytes]:
-    while chunk := src.read(_CHUNK):
-        yield chunk
 
 
 # `vcc pack` methods: store, deflate (zlib level 9, stored where it does not shrink), best (the smallest
@@ -259,45 +253,9 @@ def write_encoded(out: BinaryIO, name: str, mode: int, enc: Encoded) -> ZipEntry
 
 
 def write_member(out: BinaryIO, name: str, mode: int, src: BinaryIO, deflate: bool) -> ZipEntry:
-    """Append one file member read from `src`; `out` must be seekable (the header is patched).
-
-    With `deflate`, a member that deflate would not shrink is stored instead, as
-    Info-ZIP zip does: the archive's size is what the rate meters.
-    """
-    raw, flags = _name_bytes(name)
-    offset = out.tell()
-    out.write(_local_header(raw, flags, METHOD_STORED, 0, 0, 0, False))  # patched below
-    data_start = out.tell()
-    crc = size = 0
-    if deflate:
-        comp = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
-        for chunk in _chunks(src):
-            crc = zlib.crc32(chunk, crc)
-            size += len(chunk)
-            out.write(comp.compress(chunk))
-        out.write(comp.flush())
-        csize = out.tell() - data_start
-        method = METHOD_DEFLATED
-        if csize >= size:  # no gain: rewrite the data stored
-            src.seek(0)
-            out.seek(data_start)
-            out.truncate()
-            for chunk in _chunks(src):
-                out.write(chunk)
-            csize, method = size, METHOD_STORED
-    else:
-        for chunk in _chunks(src):
-            crc = zlib.crc32(chunk, crc)
-            size += len(chunk)
-            out.write(chunk)
-        csize, method = size, METHOD_STORED
-    if size > _LIMIT or out.tell() > _LIMIT:
-        raise OverflowError(f"{name}: zip64 would be needed (over 4 GiB)")
-    end = out.tell()
-    out.seek(offset)
-    out.write(_local_header(raw, flags, method, crc, csize, size, False))
-    out.seek(end)
-    return ZipEntry(name, mode, method, crc, csize, size, offset)
+    """Append one file member read from `src`: stored, or with `deflate` deflate-9 where it shrinks the
+    member (as Info-ZIP zip does: the archive's size is what the rate meters)."""
+    return write_encoded(out, name, mode, encode_member(src.read(), "deflate" if deflate else "store"))
 
 
 def write_directory(out: BinaryIO, name: str, mode: int) -> ZipEntry:

@@ -165,7 +165,8 @@ def _register_gate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         description=(
             "Lint the submission (errors exit 2), replay the official job with `vcc run`'s runner (its "
             "failures keep their exit codes: 2 bad input, 3 submission failed), then check each bound: "
-            "exit 1 listing every bound not met, 0 when all hold. See submission/ci-example.yml."
+            "exit 1 listing every bound not met, 0 when all hold. For GitHub Actions: the reusable "
+            ".github/workflows/vcc-gate.yml and its caller submission/ci-example.yml."
         ),
     )
     p.add_argument("submission_dir", type=Path, help="dir with archive.zip and inflate.sh (only read)")
