@@ -216,7 +216,7 @@ class Encoded:
     encoder: str  # "stored", "deflate-9" or "zopfli"
     crc: int
     size: int
-    tried: tuple[tuple[str, int], ...]  # (encoder, bytes) of every candidate, smallest choice first by rule
+    tried: tuple[tuple[str, int], ...]  # (encoder, bytes) of every candidate, in the order tried
 
 
 def encode_member(data: bytes, method: str, zopfli: bool = True) -> Encoded:
