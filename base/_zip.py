@@ -6,7 +6,8 @@
   member names, modes and data. Written out here rather than through `zipfile` so that no
   Python version's defaults (flag bits, version fields, extra fields, data descriptors) can
   change the output: local header + name + data per member, then the central directory, then
-  the end record. No extra fields, no comment, no zip64 (members and the archive must stay
+  the end record. Each member's encoding (stored, deflate-9, zopfli-deflate) follows from its
+  bytes alone (`encode_member`). No extra fields, no comment, no zip64 (members and the archive must stay
   under 4 GiB), no data descriptors.
 - Vetting (`vcc run` before it extracts, `vcc pack` and `vcc lint` after): every member is
   checked before a single byte is written: unsafe names, links, device files, duplicates,
@@ -23,7 +24,6 @@ import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, NamedTuple
@@ -50,7 +50,15 @@ __all__ = [
     # writing
     "FIXED_DATE_TIME",
     "DEFLATE_LEVEL",
+    "PACK_METHODS",
+    "ZOPFLI_MAX_BYTES",
     "ZipEntry",
+    "Encoded",
+    "zopfli_version",
+    "deflate_raw",
+    "zopfli_raw",
+    "encode_member",
+    "write_encoded",
     "write_member",
     "write_directory",
     "write_central_directory",
@@ -120,7 +128,6 @@ _DOS_DATE = ((FIXED_DATE_TIME[0] - 1980) << 9) | (FIXED_DATE_TIME[1] << 5) | FIX
 _DOS_TIME = (FIXED_DATE_TIME[3] << 11) | (FIXED_DATE_TIME[4] << 5) | (FIXED_DATE_TIME[5] // 2)
 _UNIX = 3  # "version made by" host: Unix, so unzip restores the permission bits
 _LIMIT = 0xFFFFFFFF
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -168,51 +175,87 @@ def _local_header(name: bytes, flags: int, method: int, crc: int, csize: int, si
     )
 
 
-def _chunks(src: BinaryIO) -> Iterator[bytes]:
-    while chunk := src.read(_CHUNK):
-        yield chunk
+# `vcc pack` methods: store, deflate (zlib level 9, stored where it does not shrink), best (the smallest
+# of stored, deflate-9 and zopfli-deflate, zopfli when installed). All three are method 0 or 8: Info-ZIP
+# unzip 6.0 reads them as they are.
+PACK_METHODS = ("best", "store", "deflate")
+# zopfli runs about a hundred times slower than zlib: members above this are not given to it.
+ZOPFLI_MAX_BYTES = 4 << 20
+
+
+def zopfli_version() -> str | None:
+    """The installed zopfli package's version, or None (`pip install vcc[zopfli]`)."""
+    try:
+        import zopfli
+    except ImportError:
+        return None
+    return str(getattr(zopfli, "__version__", "unknown"))
+
+
+def deflate_raw(data: bytes, level: int = DEFLATE_LEVEL) -> bytes:
+    """A raw deflate stream (zip method 8), zlib at `level`."""
+    comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return comp.compress(data) + comp.flush()
+
+
+def zopfli_raw(data: bytes) -> bytes | None:
+    """A raw deflate stream from zopfli (default 15 iterations), or None when zopfli is not installed."""
+    try:
+        import zopfli.zopfli
+    except ImportError:
+        return None
+    return zopfli.zopfli.compress(data)[2:-4]  # its zlib wrapper: 2-byte header, 4-byte Adler-32
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One member's data as it goes into the zip: the method, the bytes, and which encoder made them."""
+
+    method: int
+    payload: bytes
+    encoder: str  # "stored", "deflate-9" or "zopfli"
+    crc: int
+    size: int
+    tried: tuple[tuple[str, int], ...]  # (encoder, bytes) of every candidate, in the order tried
+
+
+def encode_member(data: bytes, method: str, zopfli: bool = True) -> Encoded:
+    """The member's encoding under a pack method: a function of the data (and the encoders' versions) alone.
+
+    Ties go to the simpler encoding (stored, then deflate-9, then zopfli), so the choice never
+    depends on anything but the bytes. zopfli is tried only where deflate-9 shrinks the member and
+    the member is at most ZOPFLI_MAX_BYTES.
+    """
+    if method not in PACK_METHODS:
+        raise ValueError(f"unknown pack method {method!r}")
+    crc, size = zlib.crc32(data), len(data)
+    candidates: list[tuple[str, int, bytes]] = [("stored", METHOD_STORED, data)]
+    if method in ("deflate", "best"):
+        candidates.append(("deflate-9", METHOD_DEFLATED, deflate_raw(data)))
+    if method == "best" and zopfli and len(candidates[1][2]) < size and size <= ZOPFLI_MAX_BYTES:
+        z = zopfli_raw(data)
+        if z is not None:
+            candidates.append(("zopfli", METHOD_DEFLATED, z))
+    tried = tuple((enc, len(payload)) for enc, _, payload in candidates)
+    enc, code, payload = min(candidates, key=lambda c: len(c[2]))  # min keeps the first of equals
+    return Encoded(code, payload, enc, crc, size, tried)
+
+
+def write_encoded(out: BinaryIO, name: str, mode: int, enc: Encoded) -> ZipEntry:
+    """Append one file member whose data `encode_member` prepared."""
+    raw, flags = _name_bytes(name)
+    offset = out.tell()
+    if enc.size > _LIMIT or offset + LOCAL_HEADER.size + len(raw) + len(enc.payload) > _LIMIT:
+        raise OverflowError(f"{name}: zip64 would be needed (over 4 GiB)")
+    out.write(_local_header(raw, flags, enc.method, enc.crc, len(enc.payload), enc.size, False))
+    out.write(enc.payload)
+    return ZipEntry(name, mode, enc.method, enc.crc, len(enc.payload), enc.size, offset)
 
 
 def write_member(out: BinaryIO, name: str, mode: int, src: BinaryIO, deflate: bool) -> ZipEntry:
-    """Append one file member read from `src`; `out` must be seekable (the header is patched).
-
-    With `deflate`, a member that deflate would not shrink is stored instead, as
-    Info-ZIP zip does: the archive's size is what the rate meters.
-    """
-    raw, flags = _name_bytes(name)
-    offset = out.tell()
-    out.write(_local_header(raw, flags, METHOD_STORED, 0, 0, 0, False))  # patched below
-    data_start = out.tell()
-    crc = size = 0
-    if deflate:
-        comp = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
-        for chunk in _chunks(src):
-            crc = zlib.crc32(chunk, crc)
-            size += len(chunk)
-            out.write(comp.compress(chunk))
-        out.write(comp.flush())
-        csize = out.tell() - data_start
-        method = METHOD_DEFLATED
-        if csize >= size:  # no gain: rewrite the data stored
-            src.seek(0)
-            out.seek(data_start)
-            out.truncate()
-            for chunk in _chunks(src):
-                out.write(chunk)
-            csize, method = size, METHOD_STORED
-    else:
-        for chunk in _chunks(src):
-            crc = zlib.crc32(chunk, crc)
-            size += len(chunk)
-            out.write(chunk)
-        csize, method = size, METHOD_STORED
-    if size > _LIMIT or out.tell() > _LIMIT:
-        raise OverflowError(f"{name}: zip64 would be needed (over 4 GiB)")
-    end = out.tell()
-    out.seek(offset)
-    out.write(_local_header(raw, flags, method, crc, csize, size, False))
-    out.seek(end)
-    return ZipEntry(name, mode, method, crc, csize, size, offset)
+    """Append one file member read from `src`: stored, or with `deflate` deflate-9 where it shrinks the
+    member (as Info-ZIP zip does: the archive's size is what the rate meters)."""
+    return write_encoded(out, name, mode, encode_member(src.read(), "deflate" if deflate else "store"))
 
 
 def write_directory(out: BinaryIO, name: str, mode: int) -> ZipEntry:

@@ -22,7 +22,7 @@ from base import vcc_cache_root, write_atomic
 if TYPE_CHECKING:  # listing and clearing the cache needs neither numpy nor torch
     from ._distortion import NetOutputs
 
-__all__ = ["CACHE_FORMAT", "default_cache_dir", "CacheKey", "CacheEntryInfo", "GroundTruthCache"]
+__all__ = ["CACHE_FORMAT", "default_cache_dir", "CacheKey", "CacheEntryInfo", "GroundTruthCache", "ci_cache_key"]
 
 CACHE_FORMAT = 2  # 2: the key holds the numerics class, profile and caps
 _MAGIC = b"VCCGT\x00\x00\x01"
@@ -156,3 +156,17 @@ class GroundTruthCache:
             path.unlink(missing_ok=True)
             removed += 1
         return removed
+
+
+def ci_cache_key(challenge_dir: Path, runner: str) -> tuple[str, dict[str, str]]:
+    """A key for a CI cache of the ground-truth dir (actions/cache), and the asset hashes it is made of.
+
+    The entries inside are keyed by everything else that changes them (library versions, numerics
+    class, ...); this key changes with what CI cannot see before scoring: the listed videos and the
+    weights (sha256 of each, LFS pointers refused), the runner kind and the cache format.
+    """
+    from ._assets import Challenge
+
+    assets = {a.relpath: a.sha256 for a in Challenge.load(challenge_dir).assets()}
+    blob = json.dumps({"format": CACHE_FORMAT, "runner": runner, "assets": assets}, sort_keys=True)
+    return f"vcc-gt-{runner}-{hashlib.sha256(blob.encode()).hexdigest()[:24]}", assets

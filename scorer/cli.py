@@ -102,6 +102,14 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
+    if args.cache_command == "key":
+        from ._cache import ci_cache_key
+
+        key, assets = ci_cache_key(args.challenge_dir, args.runner)
+        if args.json is not None:
+            write_json_atomic(args.json, {"key": key, "runner": args.runner, "assets": assets})
+        print(key)
+        return EXIT_OK
     cache = GroundTruthCache(args.cache_dir)
     if args.cache_command == "clear":
         print(f"removed {cache.clear()} entries from {cache.root}")
@@ -144,8 +152,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_score)
 
     c = sub.add_parser("cache", help="list or clear the ground-truth cache")
-    c.add_argument("cache_command", choices=["list", "clear"])
+    c.add_argument("cache_command", choices=["list", "clear", "key"],
+                   help="key: print a CI cache key from the challenge's asset hashes (videos, weights) and the runner")
     c.add_argument("--cache-dir", type=Path, default=None)
+    c.add_argument("--challenge-dir", type=Path, default=Path("."), help="for key: the checkout (default .)")
+    c.add_argument("--runner", choices=("cpu", "t4"), default="cpu", help="for key: the runner kind (default cpu)")
     c.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the listing as JSON here")
     c.set_defaults(handler=_cache)
 

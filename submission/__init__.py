@@ -13,6 +13,18 @@ from __future__ import annotations
 import importlib
 
 from . import _checks  # noqa: F401 - importing registers the built-in lint checks
+from ._advise import (
+    CODERS,
+    UNZIP_CODERS,
+    Advice,
+    AdviseConfig,
+    ContainerAdvice,
+    MemberAdvice,
+    advise,
+    entropy_bits_per_byte,
+    minimal_container_bytes,
+)
+from ._baseline import Baseline, check_baseline_matches, load_baseline
 from ._files import ARCHIVE_NAME, RUN_OUTPUTS, submission_files
 from ._lint import (
     CHECKS,
@@ -40,6 +52,7 @@ from ._manifest import (
 from ._pack import (
     DEFAULT_EXCLUDES,
     OFFICIAL_ORIGINAL_BYTES,
+    PACK_METHODS,
     PackConfig,
     PackedMember,
     PackResult,
@@ -47,9 +60,38 @@ from ._pack import (
     pack_archive,
     parse_name_map,
     rate_contribution,
+    read_source,
+)
+from ._prbody import (
+    TEMPLATE_HEADINGS,
+    URL_PLACEHOLDER,
+    PrBody,
+    PrBodyConfig,
+    build_pr_body,
+    load_run_report,
+    name_problems,
 )
 
 __all__ = [
+    "CODERS",
+    "UNZIP_CODERS",
+    "Advice",
+    "AdviseConfig",
+    "ContainerAdvice",
+    "MemberAdvice",
+    "advise",
+    "entropy_bits_per_byte",
+    "minimal_container_bytes",
+    "Baseline",
+    "check_baseline_matches",
+    "load_baseline",
+    "TEMPLATE_HEADINGS",
+    "URL_PLACEHOLDER",
+    "PrBody",
+    "PrBodyConfig",
+    "build_pr_body",
+    "load_run_report",
+    "name_problems",
     "ARCHIVE_NAME",
     "RUN_OUTPUTS",
     "submission_files",
@@ -80,6 +122,7 @@ __all__ = [
     "write_manifest",
     "DEFAULT_EXCLUDES",
     "OFFICIAL_ORIGINAL_BYTES",
+    "PACK_METHODS",
     "PackConfig",
     "PackedMember",
     "PackResult",
@@ -87,6 +130,7 @@ __all__ = [
     "pack_archive",
     "parse_name_map",
     "rate_contribution",
+    "read_source",
 ]
 
 _GATE_NAMES = ("BoundCheck", "GateBounds", "GateConfig", "GateResult", "evaluate_bounds", "gate_submission")

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from base import BadInput, GateFailed, VccError, numerics_identity, write_json_atomic
+from base import BadInput, GateFailed, VccError, numerics_identity, write_atomic, write_json_atomic
 from runner import RunConfig, RunResult, default_out_dir, run_submission
 
+from ._baseline import Baseline, check_baseline_matches, load_baseline
 from ._lint import LintConfig, LintResult, lint_submission
 
 __all__ = ["GateBounds", "GateConfig", "BoundCheck", "GateResult", "evaluate_bounds", "gate_submission"]
@@ -30,14 +31,24 @@ class GateBounds:
     min_headroom_s: float | None = None  # seconds left on the job's 30-minute clock
     max_inflate_s: float | None = None  # inflate's wall time (slowest of --repeat runs)
     deterministic: bool = False  # with repeat > 1: every inflate wrote the same raws
+    max_regression: float | None = None  # the score may exceed the baseline's by at most this
 
     def __post_init__(self) -> None:
-        for name in ("max_score", "min_headroom_s", "max_inflate_s"):
+        for name in ("max_score", "min_headroom_s", "max_inflate_s", "max_regression"):
             v = getattr(self, name)
             if v is not None and not math.isfinite(v):
                 raise BadInput(f"gate bound {name} must be a finite number, got {v}", fix="pass a number")
         if self.max_inflate_s is not None and self.max_inflate_s <= 0:
             raise BadInput(f"--max-inflate-s must be positive, got {self.max_inflate_s}", fix="e.g. 600")
+
+    def requested(self) -> list[str]:
+        """The bounds' names in the order evaluate_bounds checks them."""
+        names = [n for n in ("max_score", "min_headroom_s", "max_inflate_s") if getattr(self, n) is not None]
+        if self.deterministic:
+            names.append("deterministic")
+        if self.max_regression is not None:
+            names.append("max_regression")
+        return names
 
 
 @dataclass
@@ -48,6 +59,9 @@ class GateConfig:
     json_path: Path | None = None  # default OUT/gate.json
     lint: bool = True
     lint_ignore: tuple[str, ...] = ()
+    baseline: Path | None = None  # an earlier gate/run/score report; bounds.max_regression holds the run to it
+    junit_path: Path | None = None  # JUnit XML: one test case per lint check and per bound
+    summary_path: Path | None = None  # Markdown summary (for $GITHUB_STEP_SUMMARY)
 
     @property
     def submission_dir(self) -> Path:
@@ -74,8 +88,9 @@ class BoundCheck:
         return dataclasses.asdict(self)
 
 
-def evaluate_bounds(bounds: GateBounds, run: dict[str, Any]) -> list[BoundCheck]:
-    """Each requested bound against a successful run's report (RunResult.as_json())."""
+def evaluate_bounds(bounds: GateBounds, run: dict[str, Any], baseline_score: float | None = None) -> list[BoundCheck]:
+    """Each requested bound against a successful run's report (RunResult.as_json()); max_regression
+    against `baseline_score`."""
     checks: list[BoundCheck] = []
     score = (run.get("score") or {}).get("score")
     clock = run.get("clock") or {}
@@ -114,7 +129,25 @@ def evaluate_bounds(bounds: GateBounds, run: dict[str, Any]) -> list[BoundCheck]
             None: "determinism was not measured (needs --repeat 2 or more)",
         }[det]
         checks.append(BoundCheck("deterministic", True, det, det is True, text))
+    if bounds.max_regression is not None:
+        checks.append(_regression_bound(bounds.max_regression, score, baseline_score))
     return checks
+
+
+def _regression_bound(limit: float, score: float | None, baseline: float | None) -> BoundCheck:
+    """score - baseline <= limit (a negative limit asks for an improvement)."""
+    if score is None or baseline is None:
+        missing = "the run produced no score" if score is None else "no baseline score (pass --baseline)"
+        return BoundCheck("max_regression", limit, None, False, missing)
+    delta = score - baseline
+    ok = delta <= limit
+    return BoundCheck(
+        "max_regression",
+        limit,
+        delta,
+        ok,
+        f"score {score!r} vs baseline {baseline!r}: {delta:+.8f} {'<=' if ok else '>'} {limit:+.8f} allowed",
+    )
 
 
 def _numeric_bound(
@@ -141,6 +174,7 @@ class GateResult:
     bounds: list[BoundCheck] = field(default_factory=list)
     error: VccError | None = None
     verdict: str = "harness_error"
+    baseline: Baseline | None = None
 
     @property
     def exit_code(self) -> int:
@@ -166,6 +200,7 @@ class GateResult:
             "runner": self.config.run.runner,
             "backend": self.config.run.backend,
             "bounds": [b.as_json() for b in self.bounds],
+            "baseline": None if self.baseline is None else self.baseline.as_json(),
             "lint": None if self.lint is None else self.lint.as_json(),
             "run_report": None if self.run is None else str(self.run.json_path),
             "run": None
@@ -194,9 +229,23 @@ class GateResult:
 
 
 def _write(result: GateResult) -> GateResult:
+    from ._gate_reports import junit_xml, summary_markdown
+
     if result.json_path is not None:
         write_json_atomic(result.json_path, result.as_json())
+    if result.config.junit_path is not None:
+        write_atomic(result.config.junit_path, junit_xml(result))
+    if result.config.summary_path is not None:
+        write_atomic(result.config.summary_path, summary_markdown(result))
     return result
+
+
+def _load_baseline(cfg: GateConfig) -> Baseline | None:
+    if cfg.baseline is None:
+        if cfg.bounds.max_regression is not None:
+            raise BadInput("--max-regression needs --baseline", fix="pass --baseline REPORT.json (gate.json/run.json)")
+        return None
+    return load_baseline(cfg.baseline)
 
 
 def gate_submission(cfg: GateConfig) -> GateResult:
@@ -205,9 +254,12 @@ def gate_submission(cfg: GateConfig) -> GateResult:
     out = Path(cfg.out_dir) if cfg.out_dir else default_out_dir(cfg.submission_dir.resolve().name)
     if out.exists() and any(out.iterdir()):
         raise BadInput("--out dir exists and is not empty", path=out, fix="pass a new or empty --out dir")
+    if cfg.baseline is not None and cfg.bounds.max_regression is None:
+        cfg = dataclasses.replace(cfg, bounds=dataclasses.replace(cfg.bounds, max_regression=0.0))
+    baseline = _load_baseline(cfg)  # a wrong baseline is refused before anything runs
     run_out = out / "run"
     json_path = Path(cfg.json_path) if cfg.json_path else out / "gate.json"
-    result = GateResult(cfg, json_path)
+    result = GateResult(cfg, json_path, baseline=baseline)
     if cfg.lint:
         result.lint = lint_submission(LintConfig(cfg.submission_dir, ignore=cfg.lint_ignore))
         if result.lint.errors:
@@ -227,7 +279,13 @@ def gate_submission(cfg: GateConfig) -> GateResult:
     if result.run.error is not None:
         result.error, result.verdict = result.run.error, result.run.verdict
         return _write(result)
-    result.bounds = evaluate_bounds(cfg.bounds, result.run.as_json())
+    if baseline is not None and result.run.score_report is not None:
+        try:
+            check_baseline_matches(baseline, result.run.score_report)
+        except BadInput as e:
+            result.error, result.verdict = e, "bad_input"
+            return _write(result)
+    result.bounds = evaluate_bounds(cfg.bounds, result.run.as_json(), baseline.score if baseline else None)
     failed = result.failed_bounds
     if failed:
         listing = "\n".join(f"  - {b.name}: {b.message}" for b in failed)

@@ -2,11 +2,14 @@
 
 Same inputs, same bytes, on any machine: members sorted by name, timestamps fixed
 at 1980-01-01 00:00:00, permissions 0644 (0755 when the source is executable), no
-extra fields, directory entries only for empty directories. Stored by default (the
-official baseline ships one stored member: video streams do not deflate); with
-deflate, level 9 through zlib, so byte-identical for the same zlib (the version is
-reported). The archive is checked with the runner's own vetting before it replaces
-the output, atomically; inputs are only read.
+extra fields, directory entries only for empty directories. Each member's encoding
+is chosen from its bytes alone: by default ("best") the smallest of stored,
+deflate-9 (zlib) and zopfli-deflate (when the optional zopfli package is installed),
+all of them zip methods 0 and 8 that the runner's unzip 6.0 reads as they are;
+`--store` and `--deflate` force one. For the same encoder versions (reported) the
+output is byte-identical, and never larger than `--store`'s. The archive is checked
+with the runner's own vetting before it replaces the output, atomically; inputs are
+only read.
 """
 
 from __future__ import annotations
@@ -20,18 +23,21 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from base import (
-    DEFLATE_LEVEL,
     FIXED_DATE_TIME,
     METHOD_DEFLATED,
     OFFICIAL_ORIGINAL_BYTES,
+    PACK_METHODS,
     BadInput,
+    Encoded,
     ZipEntry,
+    encode_member,
     file_sha256,
     rate_term,
     vet_archive,
     write_central_directory,
     write_directory,
-    write_member,
+    write_encoded,
+    zopfli_version,
 )
 
 from ._files import LITTER
@@ -39,6 +45,7 @@ from ._files import LITTER
 __all__ = [
     "OFFICIAL_ORIGINAL_BYTES",
     "DEFAULT_EXCLUDES",
+    "PACK_METHODS",
     "PackConfig",
     "PackedMember",
     "PackResult",
@@ -64,7 +71,7 @@ def rate_contribution(archive_bytes: int, original_bytes: int = OFFICIAL_ORIGINA
 class PackConfig:
     sources: list[Path]
     output: Path
-    deflate: bool = False
+    method: str = "best"  # one of PACK_METHODS: best (smallest unzip-readable encoding), store, deflate
     # default member name -> name in the archive (e.g. {"0.hevc": "0"}: one-letter names save bytes)
     name_map: dict[str, str] = field(default_factory=dict)
     excludes: tuple[str, ...] = DEFAULT_EXCLUDES
@@ -72,6 +79,8 @@ class PackConfig:
     def __post_init__(self) -> None:
         self.sources = [Path(s) for s in self.sources]
         self.output = Path(self.output)
+        if self.method not in PACK_METHODS:
+            raise BadInput(f"unknown pack method {self.method!r}", fix=f"use one of {', '.join(PACK_METHODS)}")
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,8 @@ class PackedMember:
     method: str
     mode: str
     crc32: str
+    encoder: str = "stored"  # stored, deflate-9 or zopfli
+    tried: dict[str, int] = field(default_factory=dict)  # encoder -> bytes, for every candidate
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -95,7 +106,7 @@ class PackResult:
     sha256: str
     members: list[PackedMember]
     skipped: list[str]
-    deflate: bool
+    method: str
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -115,20 +126,37 @@ class PackResult:
             "overhead_bytes": self.overhead_bytes,
             "original_bytes": OFFICIAL_ORIGINAL_BYTES,
             "rate_contribution": self.rate_contribution,
-            "method": "deflate" if self.deflate else "store",
-            "deflate_level": DEFLATE_LEVEL if self.deflate else None,
-            "zlib": zlib.ZLIB_RUNTIME_VERSION if self.deflate else None,
+            "method": self.method,
+            "encoders": self.encoders(),
             "date_time": "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format(*FIXED_DATE_TIME),
             "members": [m.as_json() for m in self.members],
             "skipped": self.skipped,
             "warnings": self.warnings,
         }
 
+    def encoders(self) -> dict[str, str | None]:
+        """The versions the bytes depend on: zlib's for deflate-9, zopfli's where it was used or tried."""
+        return {
+            "zlib": zlib.ZLIB_RUNTIME_VERSION if self.method != "store" else None,
+            "zopfli": zopfli_version() if self.method == "best" else None,
+        }
+
     def summary(self) -> str:
-        lines = [f"{m.name}  {m.bytes:,} -> {m.compressed_bytes:,} bytes ({m.method}, {m.mode})" for m in self.members]
+        lines = []
+        for m in self.members:
+            tried = ", ".join(f"{k} {v:,}" for k, v in m.tried.items()) if len(m.tried) > 1 else ""
+            lines.append(
+                f"{m.name}  {m.bytes:,} -> {m.compressed_bytes:,} bytes ({m.encoder}, {m.mode})"
+                + (f"  [tried: {tried}]" if tried else "")
+            )
+        lines.append(f"{self.output}: {self.bytes:,} bytes, sha256 {self.sha256}")
+        n = len(self.members)
         lines.append(
-            f"{self.output}: {self.bytes:,} bytes ({self.overhead_bytes:,} of them zip headers), sha256 {self.sha256}"
+            f"container overhead: {self.overhead_bytes:,} bytes (local headers, central directory and names "
+            f"of {n} member(s), end record)"
         )
+        if self.method == "best" and zopfli_version() is None:
+            lines.append("note: zopfli is not installed (`pip install 'vcc[zopfli]'`): deflate is zlib's level 9 only")
         lines.append(
             f"rate contribution: 25 * {self.bytes:,} / {OFFICIAL_ORIGINAL_BYTES:,} = {self.rate_contribution:.8f} "
             f"(each 1,000 bytes cost {rate_contribution(1000):.6f} points)"
@@ -152,19 +180,32 @@ def parse_name_map(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _check_name(name: str, what: str) -> str:
-    """A member name the runner's unzip extracts where intended, or BadInput."""
-    fix = "use a plain relative name (letters, digits, '.', '_', '-', '/')"
+def _check_name(name: str, what: str, path: Path | None = None) -> str:
+    """A member name the runner's unzip extracts where intended, on any system, or BadInput naming `path`."""
+    fix = "rename it to a plain relative name (letters, digits, '.', '_', '-', '/'), or map it with --name-map"
     try:
         name.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise BadInput(f"{what} {name!r} is not valid UTF-8", fix=fix) from e
+        raise BadInput(f"{what} {name!r} is not valid UTF-8", path=path, fix=fix) from e
     if "\\" in name or "\x00" in name:
-        raise BadInput(f"{what} {name!r} contains a backslash or NUL (unzip splits on backslashes)", fix=fix)
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or not path.parts or name != path.as_posix():
-        raise BadInput(f"{what} {name!r} is not a clean relative path", fix=fix)
+        raise BadInput(f"{what} {name!r} contains a backslash or NUL (unzip splits on backslashes)", path=path,
+                       fix=fix)  # fmt: skip
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        raise BadInput(f"{what} {name!r} contains a control character (newline, tab, ...)", path=path, fix=fix)
+    posix = PurePosixPath(name)
+    if posix.is_absolute() or ".." in posix.parts or not posix.parts or name != posix.as_posix():
+        raise BadInput(f"{what} {name!r} is not a clean relative path", path=path, fix=fix)
+    if any(c in _NON_PORTABLE for c in name) or any(part != part.rstrip(" .") for part in name.split("/")):
+        raise BadInput(
+            f"{what} {name!r} is not portable: unzip on Windows or macOS file systems refuses or renames "
+            "names with ':*?\"<>|' or ending in a space or dot",
+            path=path,
+            fix=fix,
+        )
     return name
+
+
+_NON_PORTABLE = set(':*?"<>|')
 
 
 def _excluded(name: str, patterns: tuple[str, ...]) -> bool:
@@ -224,7 +265,7 @@ def _add_source(found: _Collected, src: Path, excludes: tuple[str, ...], out_rea
     if src.resolve() == out_real:
         raise BadInput("the output archive is also an input", path=src, fix="write the archive elsewhere (-o)")
     if src.is_file():
-        found.add(_check_name(src.name, "file name"), src, _mode(src.stat()))
+        found.add(_check_name(src.name, "file name", src), src, _mode(src.stat()))
         return
     if not src.is_dir():
         raise BadInput("input is neither a file nor a directory", path=src, fix="pass regular files")
@@ -249,9 +290,9 @@ def _add_walked_dir(
     _prune_dirs(found, r, rel_root, dirs, excludes)
     kept = _kept_files(found, r, rel_root, files, excludes, out_real)
     for rel, p in kept:
-        found.add(_check_name(rel, "file name"), p, _mode(p.stat()))
+        found.add(_check_name(rel, "file name", p), p, _mode(p.stat()))
     if not kept and not dirs and rel_root != ".":
-        found.add(_check_name(rel_root, "directory name") + "/", None, _mode(r.stat(), is_dir=True))
+        found.add(_check_name(rel_root, "directory name", r) + "/", None, _mode(r.stat(), is_dir=True))
 
 
 def _rel(rel_root: str, name: str) -> str:
@@ -344,7 +385,7 @@ def pack_archive(cfg: PackConfig) -> PackResult:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w+b") as fh:
-            entries = _write_zip(fh, members, cfg.deflate)
+            entries = _write_zip(fh, members, cfg.method)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
@@ -355,27 +396,40 @@ def pack_archive(cfg: PackConfig) -> PackResult:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    packed = [_packed_member(e, src) for e, src in entries]
-    return PackResult(out, size, sha, packed, skipped, cfg.deflate, warnings)
+    packed = [_packed_member(e, src, enc) for e, src, enc in entries]
+    return PackResult(out, size, sha, packed, skipped, cfg.method, warnings)
 
 
-def _write_zip(fh: BinaryIO, members: _Members, deflate: bool) -> list[tuple[ZipEntry, str]]:
-    """Every member, then the central directory; (entry, source path or "" for a directory) in archive order."""
-    entries: list[tuple[ZipEntry, str]] = []
+def read_source(src: Path) -> bytes:
+    """A member's bytes, or BadInput naming the file when it cannot be read."""
+    try:
+        return src.read_bytes()
+    except OSError as e:
+        raise BadInput(
+            f"cannot read an input ({e.strerror or e})",
+            path=src,
+            fix="make it readable (e.g. `chmod u+r FILE`) or leave it out",
+        ) from e
+
+
+def _write_zip(fh: BinaryIO, members: _Members, method: str) -> list[tuple[ZipEntry, str, Encoded | None]]:
+    """Every member, then the central directory; (entry, source path or "" for a directory, its encoding)
+    in archive order."""
+    entries: list[tuple[ZipEntry, str, Encoded | None]] = []
     # Byte order of the UTF-8 names: the same on every machine and locale.
     for name in sorted(members, key=lambda n: n.encode("utf-8")):
         src, mode = members[name]
         if src is None:
-            entries.append((write_directory(fh, name, mode), ""))
+            entries.append((write_directory(fh, name, mode), "", None))
             continue
-        with open(src, "rb") as f:
-            try:
-                entry = write_member(fh, name, mode, f, deflate)
-            except OverflowError as e:
-                raise BadInput(str(e), path=src, fix="split the data; zip64 is not produced") from e
-        entries.append((entry, str(src)))
+        enc = encode_member(read_source(src), method)
+        try:
+            entry = write_encoded(fh, name, mode, enc)
+        except OverflowError as e:
+            raise BadInput(str(e), path=src, fix="split the data; zip64 is not produced") from e
+        entries.append((entry, str(src), enc))
     try:
-        write_central_directory(fh, [e for e, _ in entries])
+        write_central_directory(fh, [e for e, _, _ in entries])
     except OverflowError as e:
         raise BadInput(str(e), fix="pack fewer, smaller members") from e
     return entries
@@ -393,7 +447,7 @@ def _vet_warnings(archive: Path) -> list[str]:
     return []
 
 
-def _packed_member(e: ZipEntry, src: str) -> PackedMember:
+def _packed_member(e: ZipEntry, src: str, enc: Encoded | None) -> PackedMember:
     return PackedMember(
         name=e.name,
         source=src,
@@ -402,4 +456,6 @@ def _packed_member(e: ZipEntry, src: str) -> PackedMember:
         method="deflated" if e.method == METHOD_DEFLATED else "stored",
         mode=f"{stat.S_IMODE(e.mode):04o}",
         crc32=f"{e.crc:08x}",
+        encoder=enc.encoder if enc else "stored",
+        tried=dict(enc.tried) if enc else {},
     )

@@ -7,19 +7,23 @@ import json
 import sys
 from pathlib import Path
 
-from base import BadInput, run_cli, write_json_atomic
+from base import BadInput, run_cli, write_atomic, write_json_atomic
 from runner.cli import run_config, run_options_parser
 
+from ._advise import AdviseConfig, advise
 from ._gate import GateBounds, GateConfig, gate_submission
 from ._lint import CHECKS, LintConfig, lint_submission
 from ._manifest import build_manifest, check_manifest, write_manifest
 from ._pack import PackConfig, pack_archive, parse_name_map
+from ._prbody import PrBodyConfig, build_pr_body
 
 __all__ = ["register", "main"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _register_pack(subparsers)
+    _register_advise(subparsers)
+    _register_pr_body(subparsers)
     _register_manifest(subparsers)
     _register_lint(subparsers)
     _register_gate(subparsers)
@@ -40,13 +44,26 @@ def _register_pack(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     p.add_argument("-o", "--output", type=Path, required=True, help="the archive to write (atomically)")
     method = p.add_mutually_exclusive_group()
     method.add_argument(
-        "--store", dest="deflate", action="store_false", help="no compression (default; video streams do not deflate)"
+        "--best",
+        dest="method",
+        action="store_const",
+        const="best",
+        help="per member the smallest of stored, deflate-9 and zopfli (when installed): the default",
+    )
+    method.add_argument(
+        "--store", dest="method", action="store_const", const="store", help="no compression for any member"
     )
     method.add_argument(
         "--deflate",
-        dest="deflate",
+        dest="method",
+        action="store_const",
+        const="deflate",
+        help="deflate at level 9 (zlib); members deflate would not shrink are stored",
+    )
+    p.add_argument(
+        "--advise",
         action="store_true",
-        help="deflate at level 9; members deflate would not shrink are stored",
+        help="also print the rate advisor's table for the packed archive (what brotli, lzma, zstd, zopfli would save)",
     )
     p.add_argument(
         "--name-map",
@@ -56,7 +73,50 @@ def _register_pack(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         help="rename a member, e.g. 0.hevc=0 (every byte of a name is metered); repeatable",
     )
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the result as JSON")
-    p.set_defaults(handler=_pack, deflate=False)
+    p.set_defaults(handler=_pack, method="best")
+
+
+def _register_advise(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "advise",
+        help="rate advisor: each member's bytes under stored/deflate/zopfli/brotli/lzma/zstd, and the zip overhead",
+        description=(
+            "For an archive.zip (or a submission dir holding one, or a dir of files not packed yet): per member "
+            "its bytes now and what stored, deflate-9, zopfli, brotli (q11, 16 MiB window), lzma (9e) and zstd "
+            "(22, long) would give, the saving in bytes and in score points, an entropy estimate; and the "
+            "container's bytes by record kind against the minimal container. brotli, lzma and zstd streams need "
+            "the submission's inflate to decode them; the others unzip reads as they are. Only reads."
+        ),
+    )
+    p.add_argument("path", type=Path, metavar="ARCHIVE_OR_DIR", help="archive.zip, a submission dir, or files' dir")
+    p.add_argument("--no-zopfli", action="store_true", help="skip zopfli (the slow coder)")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the advice as JSON")
+    p.set_defaults(handler=_advise)
+
+
+def _register_pr_body(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "pr-body",
+        help="the official pull-request template's sections, filled from the submission and its run (Markdown)",
+        description=(
+            "Fill the official PR template's sections in order: the submission's name (checked: the runner "
+            "imports submissions.<name>.inflate), the archive's sha256 and size with a placeholder for its "
+            "download URL, report.txt from the run, whether inflate needs a GPU (the runs and lint), whether "
+            "compress scripts are included, and the full-precision score, numerics class and headroom."
+        ),
+    )
+    p.add_argument("submission_dir", type=Path, help="dir with archive.zip and inflate.sh (only read)")
+    p.add_argument(
+        "--run",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="RUN.json",
+        help="run.json of `vcc run` on this archive; give one per runner (cpu, t4) to report both targets",
+    )
+    p.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.md", help="write here instead of stdout")
+    p.add_argument("--no-lint", action="store_true", help="skip lint (its GPU findings go into the body)")
+    p.set_defaults(handler=_pr_body)
 
 
 def _register_manifest(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -118,7 +178,8 @@ def _register_gate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         description=(
             "Lint the submission (errors exit 2), replay the official job with `vcc run`'s runner (its "
             "failures keep their exit codes: 2 bad input, 3 submission failed), then check each bound: "
-            "exit 1 listing every bound not met, 0 when all hold. See submission/ci-example.yml."
+            "exit 1 listing every bound not met, 0 when all hold. For GitHub Actions: the reusable "
+            ".github/workflows/vcc-gate.yml and its caller submission/ci-example.yml."
         ),
     )
     p.add_argument("submission_dir", type=Path, help="dir with archive.zip and inflate.sh (only read)")
@@ -135,17 +196,59 @@ def _register_gate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         "--out", type=Path, default=None, metavar="DIR", help="results dir (default ./vcc-run-<name>-<time>)"
     )
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="gate report (default OUT/gate.json)")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="REPORT.json",
+        help="an earlier gate.json, run.json or vcc-report.json of the same challenge and runner",
+    )
+    p.add_argument(
+        "--max-regression",
+        type=float,
+        default=None,
+        metavar="D",
+        help="fail if the score exceeds the baseline's by more than D (default 0 with --baseline)",
+    )
+    p.add_argument("--junit", type=Path, default=None, metavar="PATH", help="also write JUnit XML (checks, bounds)")
+    p.add_argument("--summary", type=Path, default=None, metavar="PATH", help="also write a Markdown summary")
     p.add_argument("--no-lint", action="store_true", help="skip lint")
     p.add_argument("--lint-ignore", action="append", default=[], metavar="ID", help="skip a lint check; repeatable")
     p.set_defaults(handler=_gate)
 
 
 def _pack(args: argparse.Namespace) -> int:
-    cfg = PackConfig(args.sources, args.output, deflate=args.deflate, name_map=parse_name_map(args.name_map))
+    cfg = PackConfig(args.sources, args.output, method=args.method, name_map=parse_name_map(args.name_map))
     result = pack_archive(cfg)
     print(result.summary())
+    report = result.as_json()
+    if args.advise:
+        advice = advise(AdviseConfig(result.output))
+        print()
+        print(advice.table())
+        report["advice"] = advice.as_json()
     if args.json is not None:
-        write_json_atomic(args.json, result.as_json())
+        write_json_atomic(args.json, report)
+    return 0
+
+
+def _advise(args: argparse.Namespace) -> int:
+    advice = advise(AdviseConfig(args.path, zopfli=not args.no_zopfli))
+    print(advice.table())
+    if args.json is not None:
+        write_json_atomic(args.json, advice.as_json())
+    return 0
+
+
+def _pr_body(args: argparse.Namespace) -> int:
+    body = build_pr_body(PrBodyConfig(args.submission_dir, tuple(args.run), lint=not args.no_lint))
+    if args.output is not None:
+        write_atomic(args.output, body.markdown.encode())
+        print(f"vcc pr-body: wrote {args.output}")
+    else:
+        print(body.markdown, end="")
+    for w in body.warnings:
+        print(f"vcc pr-body: warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -200,11 +303,15 @@ def _gate(args: argparse.Namespace) -> int:
             min_headroom_s=args.min_headroom,
             max_inflate_s=args.max_inflate_s,
             deterministic=args.repeat > 1,
+            max_regression=args.max_regression,
         ),
         out_dir=args.out,
         json_path=args.json,
         lint=not args.no_lint,
         lint_ignore=tuple(args.lint_ignore),
+        baseline=args.baseline,
+        junit_path=args.junit,
+        summary_path=args.summary,
     )
     result = gate_submission(cfg)
     print(result.summary())

@@ -20,6 +20,31 @@ from pathlib import Path
 import pytest
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
+
+
+def _pack_and_extract_with_system_unzip():
+    """submission.pack_archive for the whole session: every archive a test packs is extracted by the
+    system unzip (Info-ZIP 6.0, as on the runner) and compared byte for byte with its sources. Installed
+    before any test module imports the name; where /usr/bin/unzip is absent the dedicated tests of
+    test_submission_pack.py skip saying so."""
+    import submission
+    import submission._pack
+
+    pack = submission._pack.pack_archive
+
+    def pack_archive(cfg):
+        result = pack(cfg)
+        from helpers import SYSTEM_UNZIP, assert_pack_extracts
+
+        if SYSTEM_UNZIP.is_file():
+            assert_pack_extracts(result)
+        return result
+
+    pack_archive.__doc__ = pack.__doc__
+    submission._pack.pack_archive = submission.pack_archive = pack_archive
+
+
+_pack_and_extract_with_system_unzip()
 # Every golden figure is for 2 torch threads (the thread count changes the last bits).
 GOLDEN_THREADS = 2
 

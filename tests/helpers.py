@@ -50,3 +50,36 @@ def run_vcc(sub: Path, challenge: Path, out: Path, *args: str) -> tuple[int, dic
 def run(sub: Path, challenge: Path, out: Path, *extra: str) -> tuple[int, dict]:
     """run_vcc without scoring (NO_SCORE_ARGS), then `extra`."""
     return run_vcc(sub, challenge, out, *NO_SCORE_ARGS, *extra)
+
+
+# --- the system unzip (Info-ZIP 6.0, as on the runner) ----------------------------------------
+
+SYSTEM_UNZIP = Path("/usr/bin/unzip")
+
+
+def assert_system_unzip_extracts(archive: Path, expected: dict[str, bytes | None]) -> None:
+    """`/usr/bin/unzip` extracts `archive` to exactly `expected` (member name -> bytes, None for an
+    empty directory), byte for byte. Skips, saying why, only where the system unzip is absent."""
+    import subprocess
+    import tempfile
+
+    import pytest
+
+    if not SYSTEM_UNZIP.is_file():
+        pytest.skip(f"{SYSTEM_UNZIP} is absent (Debian's unzip 6.0 package: apt-get install unzip)")
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp) / "x"
+        proc = subprocess.run([str(SYSTEM_UNZIP), "-o", "-q", str(archive), "-d", str(dest)],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, f"unzip refused {archive}: {proc.stdout}{proc.stderr}"
+        files = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+        assert files == {n: d for n, d in expected.items() if d is not None}
+        for name, data in expected.items():
+            if data is None:
+                assert (dest / name).is_dir(), name
+
+
+def assert_pack_extracts(result) -> None:
+    """A PackResult's archive, extracted by the system unzip, holds each member's source bytes."""
+    expected = {m.name.rstrip("/"): (Path(m.source).read_bytes() if m.source else None) for m in result.members}
+    assert_system_unzip_extracts(result.output, expected)

@@ -72,6 +72,13 @@ def small_submission(tmp_path: Path) -> Path:
     (sub / "inflate.py").write_text("import sys\nprint(sys.argv)\n")
     with zipfile.ZipFile(sub / "archive.zip", "w") as zf:
         zf.writestr("a", b"\x00" * 100)
+    # a run report as `vcc run` writes it, reduced to what `vcc pr-body` reads
+    score = {"score": 1.5, "posenet_distortion": 0.1, "segnet_distortion": 0.01, "rate": 0.001, "samples": 2,
+             "decode": "pyav", "device": "cpu", "original_bytes": 1000, "official_report": "report\n"}
+    run = {"vcc_run_schema": 1, "verdict": "ok", "score": score, "runner": {"kind": "cpu"},
+           "submission": {"archive_bytes": (sub / "archive.zip").stat().st_size}, "clock": {"headroom_s": 100.0},
+           "numerics": {"class": "X", "profile": "native"}}
+    (tmp_path / "run.json").write_text(json.dumps(run))
     return sub
 
 
@@ -82,6 +89,10 @@ def small_submission(tmp_path: Path) -> Path:
     ["gate", "--help"],
     ["cache", "list", "--cache-dir", "{tmp}/cache"],
     ["pack", "{sub}/inflate.py", "-o", "{tmp}/out.zip"],
+    ["pack", "{sub}/inflate.py", "-o", "{tmp}/out.zip", "--advise", "--json", "{tmp}/pack.json"],
+    ["advise", "{sub}", "--json", "{tmp}/advise.json"],
+    ["pr-body", "{sub}", "--run", "{tmp}/run.json", "-o", "{tmp}/pr.md"],
+    ["cache", "key", "--challenge-dir", "{tmp}/no-challenge"],
     ["manifest", "{sub}", "--json", "{tmp}/manifest.json"],
     ["lint", "{sub}", "--json", "{tmp}/lint.json"],
     ["lint", "--list"],

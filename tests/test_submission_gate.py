@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import shlex
 import shutil
 import zipfile
 from pathlib import Path
@@ -15,7 +13,6 @@ import pytest
 from conftest import GOLDEN_THREADS
 
 import submission
-import vcc
 from base import BadInput, SubmissionFailed
 from runner import RunConfig, RunResult
 from submission import GateBounds, GateConfig, PackConfig, evaluate_bounds, gate_submission, pack_archive
@@ -205,19 +202,120 @@ def test_out_dir_must_be_new(tmp_path, capsys):
     assert main(["gate", str(sub), "--challenge-dir", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
 
 
-def test_ci_example_runs_a_gate_command_vcc_accepts():
+def test_ci_example_is_a_caller_of_the_reusable_workflow():
+    """The example and the workflow are checked in depth (and run) in test_ci_workflow.py."""
     example = Path(submission.__file__).parent / "ci-example.yml"
-    text = example.read_text()
-    assert "pull_request" in text
-    joined = re.sub(r"\\\n\s*", " ", text)  # shell line continuations
-    commands = re.findall(r"^\s*(vcc (?:gate|manifest) .*)$", joined, re.MULTILINE)
-    assert any(c.startswith("vcc gate") for c in commands), "no `vcc gate` command in the example workflow"
-    for line in commands:
-        argv = shlex.split(line.replace("$SUBMISSION", "submissions/mine"))[1:]
-        args = vcc.build_parser().parse_args(argv)  # exits (SystemExit) on an option vcc does not have
-        assert args.submission_dir == Path("submissions/mine")
-        if args.command == "gate":
-            assert args.max_score is not None and args.repeat == 2
+    assert "uses: OWNER/vcc/.github/workflows/vcc-gate.yml@main" in example.read_text()
+
+
+# --------------------------------------------------------------------------- baseline, JUnit, summary
+
+
+def write_report(path: Path, report: dict) -> Path:
+    path.write_text(json.dumps(report))
+    return path
+
+
+def test_regression_bound_against_a_baseline():
+    run = run_report(score=2.5)
+    (ok,) = evaluate_bounds(GateBounds(max_regression=0.0), run, baseline_score=2.5)
+    assert ok.ok and ok.actual == 0.0
+    (worse,) = evaluate_bounds(GateBounds(max_regression=0.01), run, baseline_score=2.4)
+    assert not worse.ok and worse.actual == pytest.approx(0.1) and "vs baseline 2.4" in worse.message
+    (better,) = evaluate_bounds(GateBounds(max_regression=-0.1), run, baseline_score=3.0)
+    assert better.ok  # a negative allowance asks for an improvement
+    (missing,) = evaluate_bounds(GateBounds(max_regression=0.0), run, baseline_score=None)
+    assert not missing.ok
+
+
+@pytest.mark.parametrize(
+    "report, message",
+    [
+        ({"something": "else"}, "unknown schema"),
+        ({"vcc_run_schema": 1, "verdict": "inflate_failed", "score": None}, "holds no score"),
+        ({"vcc_lint_schema": 1, "findings": []}, "unknown schema"),
+        (None, "not readable JSON"),
+    ],
+)
+def test_a_baseline_of_another_schema_exits_2_naming_it_before_anything_runs(tmp_path, monkeypatch, capsys, report,
+                                                                             message):
+    fake = FakeRun()
+    monkeypatch.setattr(submission._gate, "run_submission", fake)
+    sub = make_sub(tmp_path / "sub")
+    base = tmp_path / "base.json"
+    base.write_text("{not json" if report is None else json.dumps(report))
+    code = main(["gate", str(sub), "--challenge-dir", str(tmp_path), "--baseline", str(base), "--out",
+                 str(tmp_path / "out")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and str(base) in err and "fix:" in err
+    assert fake.configs == []
+
+
+def test_max_regression_needs_a_baseline(tmp_path, capsys):
+    sub = make_sub(tmp_path / "sub")
+    assert main(["gate", str(sub), "--challenge-dir", str(tmp_path), "--max-regression", "0.01"]) == 2
+    assert "--max-regression needs --baseline" in capsys.readouterr().err
+
+
+def junit_cases(path: Path) -> dict[str, str]:
+    """testcase name -> pass | failure | skipped."""
+    import xml.etree.ElementTree as ET
+
+    out = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        out[f"{case.get('classname')}:{case.get('name')}"] = next(
+            (c.tag for c in case if c.tag in ("failure", "skipped")), "pass")
+    return out
+
+
+def test_junit_and_summary_for_pass_fail_and_lint_failure(tmp_path, monkeypatch):
+    fake = FakeRun(score=2.5, headroom=900.0)
+    assets = {"videos/0.mkv": {"sha256": "ab" * 32}}
+    fake.report["score"]["assets"] = assets
+    monkeypatch.setattr(submission._gate, "run_submission", fake)
+    base = write_report(tmp_path / "baseline.json",
+                        {"vcc_gate_schema": 1, "run": {"score": {"score": 2.4, "assets": assets}}})  # fmt: skip
+    sub = make_sub(tmp_path / "sub")
+    argv = ["gate", str(sub), "--challenge-dir", str(tmp_path), "--max-score", "3", "--min-headroom", "1000",
+            "--baseline", str(base), "--junit", str(tmp_path / "j.xml"), "--summary", str(tmp_path / "s.md")]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 1
+    cases = junit_cases(tmp_path / "j.xml")
+    lint_checks = json.loads((tmp_path / "out" / "gate.json").read_text())["lint"]["checks"]
+    assert {k for k in cases if k.startswith("vcc.lint:")} == {f"vcc.lint:{c}" for c in lint_checks}
+    assert cases["vcc.gate:run"] == "pass"
+    assert cases["vcc.gate.bound:max_score"] == "pass"
+    assert cases["vcc.gate.bound:min_headroom_s"] == "failure"
+    assert cases["vcc.gate.bound:max_regression"] == "failure"  # 2.5 > 2.4 + 0
+    summary = (tmp_path / "s.md").read_text()
+    assert summary.startswith("## vcc gate: FAIL") and "| min_headroom_s |" in summary and "Baseline: 2.4" in summary
+    # lint errors: the run and every bound are skipped test cases, the lint check a failure
+    bad = make_sub(tmp_path / "bad", GOOD_INFLATE + "curl -sL https://example.com/w.bin -o w.bin\n")
+    argv[1] = str(bad)
+    assert main([*argv, "--out", str(tmp_path / "out2")]) == 2
+    cases = junit_cases(tmp_path / "j.xml")
+    assert cases["vcc.lint:inflate-fetches"] == "failure"
+    assert cases["vcc.gate:run"] == "skipped" and cases["vcc.gate.bound:max_score"] == "skipped"
+    assert "LINT_FAILED" in (tmp_path / "s.md").read_text()
+
+
+def test_a_baseline_without_asset_hashes_is_refused_after_the_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(submission._gate, "run_submission", FakeRun(score=2.5))
+    base = write_report(tmp_path / "baseline.json", {"vcc_gate_schema": 1, "run": {"score": {"score": 2.4}}})
+    sub = make_sub(tmp_path / "sub")
+    assert main(["gate", str(sub), "--challenge-dir", str(tmp_path), "--baseline", str(base), "--junit",
+                 str(tmp_path / "j.xml"), "--out", str(tmp_path / "out")]) == 2  # fmt: skip
+    assert "another challenge" in capsys.readouterr().err
+    assert junit_cases(tmp_path / "j.xml")["vcc.gate:run"] == "failure"
+
+
+def test_a_failed_run_is_a_failed_run_case(tmp_path, monkeypatch):
+    monkeypatch.setattr(submission._gate, "run_submission",
+                        FakeRun(error=SubmissionFailed("inflate exited with status 7"), verdict="inflate_failed"))
+    sub = make_sub(tmp_path / "sub")
+    assert main(["gate", str(sub), "--challenge-dir", str(tmp_path), "--max-score", "3", "--junit",
+                 str(tmp_path / "j.xml"), "--out", str(tmp_path / "out")]) == 3  # fmt: skip
+    cases = junit_cases(tmp_path / "j.xml")
+    assert cases["vcc.gate:run"] == "failure" and cases["vcc.gate.bound:max_score"] == "skipped"
 
 
 # --------------------------------------------------------------------------- real runs

@@ -20,7 +20,7 @@ def make_submission(root: Path, payload: bytes = b"\x01\x02" * 500) -> Path:
     data.mkdir()
     (data / "0").write_bytes(payload)
     (data / "m.bin").write_bytes(b"weights" * 100)
-    pack_archive(PackConfig([data / "0", data / "m.bin"], root / "archive.zip"))
+    pack_archive(PackConfig([data / "0", data / "m.bin"], root / "archive.zip", method="store"))
     (root / "inflate.sh").write_text(
         '#!/usr/bin/env bash\nset -euo pipefail\npython3 "$(dirname "$0")/inflate.py" "$@"\n'
     )
@@ -85,7 +85,7 @@ def test_round_trip_then_check_catches_a_changed_member(tmp_path, capsys):
 
     data = tmp_path / "sub-data"
     (data / "0").write_bytes(b"\x01\x02" * 499 + b"\x01\x03")  # one byte of one member, same size
-    pack_archive(PackConfig([data / "0", data / "m.bin"], sub / "archive.zip"))
+    pack_archive(PackConfig([data / "0", data / "m.bin"], sub / "archive.zip", method="store"))
     report = tmp_path / "check.json"
     assert main(["manifest", str(sub), "--check", str(saved), "--json", str(report)]) == 1
     err = capsys.readouterr().err

@@ -9,14 +9,25 @@ import shutil
 import stat
 import struct
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import assert_pack_extracts, assert_system_unzip_extracts
 
 from runner import extract_archive, vet_archive
-from submission import OFFICIAL_ORIGINAL_BYTES, PackConfig, pack_archive, rate_contribution
+from submission import OFFICIAL_ORIGINAL_BYTES, PackConfig, PackResult, rate_contribution
 from submission.cli import main
+
+
+def pack_archive(cfg: PackConfig) -> PackResult:
+    """conftest has every packed archive extracted by the system unzip; here its absence is a skip, said."""
+    from submission import pack_archive as pack
+
+    result = pack(cfg)
+    assert_pack_extracts(result)
+    return result
 
 
 def sha256(path: Path) -> str:
@@ -57,14 +68,14 @@ def make_tree(root: Path, order: list[str], mtime: int) -> Path:
 NAMES = ["0.hevc", "model/weights.bin", "model/notes.txt", "decode.sh"]
 
 
-@pytest.mark.parametrize("deflate", [False, True], ids=["store", "deflate"])
-def test_same_inputs_give_identical_archives(tmp_path, deflate):
+@pytest.mark.parametrize("method", ["store", "deflate", "best"])
+def test_same_inputs_give_identical_archives(tmp_path, method):
     a = make_tree(tmp_path / "a" / "data", NAMES, mtime=1_000_000_000)
     b = make_tree(tmp_path / "b" / "elsewhere", list(reversed(NAMES)), mtime=1_700_000_000)
     (b / "model" / "notes.txt").chmod(0o600)  # only the executable bit is kept
-    r1 = pack_archive(PackConfig([a], tmp_path / "1.zip", deflate=deflate))
-    r2 = pack_archive(PackConfig([a], tmp_path / "2.zip", deflate=deflate))
-    r3 = pack_archive(PackConfig([b], tmp_path / "other" / "3.zip", deflate=deflate))
+    r1 = pack_archive(PackConfig([a], tmp_path / "1.zip", method=method))
+    r2 = pack_archive(PackConfig([a], tmp_path / "2.zip", method=method))
+    r3 = pack_archive(PackConfig([b], tmp_path / "other" / "3.zip", method=method))
     assert r1.sha256 == r2.sha256 == r3.sha256 == sha256(r3.output)
     assert (tmp_path / "1.zip").read_bytes() == (tmp_path / "other" / "3.zip").read_bytes()
     assert r1.skipped == ["__pycache__/"]
@@ -73,7 +84,7 @@ def test_same_inputs_give_identical_archives(tmp_path, deflate):
 def test_archive_layout_is_minimal_and_fixed(tmp_path):
     src = make_tree(tmp_path / "data", NAMES, mtime=1_234_567_890)
     out = tmp_path / "archive.zip"
-    result = pack_archive(PackConfig([src], out))
+    result = pack_archive(PackConfig([src], out, method="store"))
     with zipfile.ZipFile(out) as zf:
         infos = zf.infolist()
         names = [i.filename for i in infos]
@@ -106,7 +117,7 @@ def test_archive_layout_is_minimal_and_fixed(tmp_path):
 def test_runner_extracts_what_was_packed(tmp_path):
     src = make_tree(tmp_path / "data", NAMES, mtime=1_234_567_890)
     out = tmp_path / "archive.zip"
-    pack_archive(PackConfig([src], out, deflate=True))
+    pack_archive(PackConfig([src], out, method="deflate"))
     dest = tmp_path / "x"
     extract_archive(out, dest)
     for name in NAMES:
@@ -121,7 +132,7 @@ def test_runner_extracts_what_was_packed(tmp_path):
 def test_deflate_compresses_what_shrinks_and_stores_the_rest(tmp_path):
     (tmp_path / "text").write_text("the same line again\n" * 2000)
     (tmp_path / "noise").write_bytes(hashlib.sha256(b"seed").digest() * 1 + os.urandom(4096))
-    r = pack_archive(PackConfig([tmp_path / "text", tmp_path / "noise"], tmp_path / "a.zip", deflate=True))
+    r = pack_archive(PackConfig([tmp_path / "text", tmp_path / "noise"], tmp_path / "a.zip", method="deflate"))
     by_name = {m.name: m for m in r.members}
     assert by_name["text"].method == "deflated" and by_name["text"].compressed_bytes < 1000
     assert by_name["noise"].method == "stored"
@@ -137,7 +148,7 @@ def test_cli_prints_size_and_rate_and_never_touches_inputs(tmp_path, capsys):
     stream.write_bytes(b"\x00\x00\x01" * 1000)
     before = snapshot(tmp_path)
     out = tmp_path / "out" / "archive.zip"
-    assert main(["pack", str(stream), "--name-map", "0.hevc=0", "-o", str(out)]) == 0
+    assert main(["pack", str(stream), "--store", "--name-map", "0.hevc=0", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     size = out.stat().st_size
     assert f"{size:,} bytes" in printed
@@ -147,6 +158,7 @@ def test_cli_prints_size_and_rate_and_never_touches_inputs(tmp_path, capsys):
     with zipfile.ZipFile(out) as zf:
         assert zf.namelist() == ["0"]  # the one-letter member of the official baseline
     assert size == 3000 + 30 + 46 + 2 + 22
+    assert_system_unzip_extracts(out, {"0": stream.read_bytes()})
     after = snapshot(tmp_path)
     del after[str(out)], after[str(out.parent)]
     assert after == before
@@ -207,8 +219,139 @@ def test_missing_or_empty_inputs_exit_2(tmp_path, capsys):
 
 def test_archive_vcc_run_would_refuse_is_packed_with_a_warning(tmp_path):
     (tmp_path / "zeros").write_bytes(bytes(4 << 20))  # deflates ~1030:1, over vcc run's 1000:1 bomb cap
-    r = pack_archive(PackConfig([tmp_path / "zeros"], tmp_path / "a.zip", deflate=True))
+    r = pack_archive(PackConfig([tmp_path / "zeros"], tmp_path / "a.zip", method="deflate"))
     assert len(r.warnings) == 1 and "zip bomb" in r.warnings[0] and "--max-ratio" in r.warnings[0]
     with zipfile.ZipFile(r.output) as zf:
         assert zf.testzip() is None
     assert "warning: `vcc run` refuses" in r.summary()
+
+
+# --------------------------------------------------------------------------- the tightest container
+
+
+def member_data() -> dict[str, bytes]:
+    """Members of every kind: text that deflates well, noise that does not, a tiny file, an empty one."""
+    rng = __import__("random").Random(7)
+    return {
+        "notes.txt": ("the same line of text, again and again\n" * 400).encode(),  # 15,600 bytes of text
+        "0": bytes(rng.getrandbits(8) for _ in range(20_000)),
+        "w.bin": bytes(range(256)) * 64 + bytes(rng.getrandbits(8) for _ in range(3000)),
+        "t": b"x",
+        "empty.txt": b"",
+    }
+
+
+def write_members(root: Path, data: dict[str, bytes], mtime: int) -> Path:
+    root.mkdir(parents=True)
+    for name, blob in data.items():
+        (root / name).write_bytes(blob)
+        os.utime(root / name, (mtime, mtime))
+    return root
+
+
+def test_best_is_the_smallest_per_member_and_never_larger_than_store(tmp_path):
+    src = write_members(tmp_path / "src", member_data(), 1_600_000_000)
+    results = {m: pack_archive(PackConfig([src], tmp_path / f"{m}.zip", method=m)) for m in ("store", "deflate",
+                                                                                              "best")}  # fmt: skip
+    best, store, deflate = results["best"], results["store"], results["deflate"]
+    assert best.bytes <= deflate.bytes <= store.bytes
+    assert best.bytes < store.bytes  # the text no longer stays stored
+    assert best.overhead_bytes == store.overhead_bytes == deflate.overhead_bytes  # same headers, same names
+    by_name = {m.name: m for m in best.members}
+    assert by_name["notes.txt"].compressed_bytes < 1000 and by_name["notes.txt"].method == "deflated"
+    assert by_name["0"].encoder == "stored" and by_name["0"].compressed_bytes == 20_000  # noise stays stored
+    assert by_name["t"].encoder == "stored" and by_name["empty.txt"].encoder == "stored"
+    for m in best.members:
+        assert m.compressed_bytes == min(m.tried.values())  # the smallest candidate was kept
+        assert m.compressed_bytes <= m.bytes
+    if "zopfli" in by_name["notes.txt"].tried:
+        assert by_name["notes.txt"].tried["zopfli"] <= by_name["notes.txt"].tried["deflate-9"]
+    assert "container overhead:" in best.summary()
+
+
+def test_best_pack_is_byte_identical_across_machines_worth_of_mtimes_dirs_and_processes(tmp_path):
+    """Two copies with other mtimes, paths, creation order, permissions and a fresh interpreter with another
+    cwd, time zone and umask: the same bytes."""
+    data = member_data()
+    a = write_members(tmp_path / "machine-a" / "src", data, 1_000_000_000)
+    b = tmp_path / "elsewhere" / "deeper" / "copy"
+    b.mkdir(parents=True)
+    for name in reversed(list(data)):
+        (b / name).write_bytes(data[name])
+        os.utime(b / name, (1_750_000_000, 1_750_000_000))
+        (b / name).chmod(0o600)
+    r1 = pack_archive(PackConfig([a], tmp_path / "1.zip"))
+    code = (
+        "import sys; from submission import PackConfig, pack_archive; "
+        "pack_archive(PackConfig([sys.argv[1]], sys.argv[2]))"
+    )
+    env = {**os.environ, "TZ": "Asia/Kolkata", "LC_ALL": "C", "PYTHONPATH": str(Path(__file__).parents[1])}
+    subprocess.run(["sh", "-c", 'umask 077 && exec "$@"', "sh", sys.executable, "-c", code, str(b),
+                    str(tmp_path / "2.zip")], cwd=tmp_path / "elsewhere", env=env, check=True)  # fmt: skip
+    assert (tmp_path / "1.zip").read_bytes() == (tmp_path / "2.zip").read_bytes()
+    assert_system_unzip_extracts(tmp_path / "2.zip", data)
+    assert r1.sha256 == sha256(tmp_path / "2.zip")
+
+
+def test_without_zopfli_best_is_deflate_9_and_says_so(tmp_path, monkeypatch):
+    import base._zip
+
+    monkeypatch.setattr(base._zip, "zopfli_raw", lambda data: None)
+    monkeypatch.setattr("submission._pack.zopfli_version", lambda: None)
+    src = write_members(tmp_path / "src", member_data(), 1_600_000_000)
+    best = pack_archive(PackConfig([src], tmp_path / "best.zip"))
+    deflate = pack_archive(PackConfig([src], tmp_path / "deflate.zip", method="deflate"))
+    assert best.output.read_bytes() == deflate.output.read_bytes()
+    assert all("zopfli" not in m.tried for m in best.members)
+    assert "zopfli is not installed" in best.summary()
+
+
+def test_zopfli_is_used_when_installed(tmp_path):
+    pytest.importorskip("zopfli", reason="the zopfli extra is not installed (pip install 'vcc[zopfli]')")
+    src = write_members(tmp_path / "src", member_data(), 1_600_000_000)
+    best = pack_archive(PackConfig([src], tmp_path / "best.zip"))
+    notes = next(m for m in best.members if m.name == "notes.txt")
+    assert "zopfli" in notes.tried
+    assert best.as_json()["encoders"]["zopfli"]
+
+
+@pytest.mark.parametrize("flag", ["--store", "--deflate", "--best", None])
+def test_cli_methods_stay_explicit_choices(tmp_path, capsys, flag):
+    src = write_members(tmp_path / "src", member_data(), 1_600_000_000)
+    out = tmp_path / "a.zip"
+    assert main(["pack", str(src), "-o", str(out), "--json", str(tmp_path / "a.json"), *([flag] if flag else [])]) == 0
+    report = __import__("json").loads((tmp_path / "a.json").read_text())
+    assert report["method"] == (flag or "--best").removeprefix("--")
+    assert "container overhead:" in capsys.readouterr().out
+    assert_system_unzip_extracts(out, member_data())
+    if flag == "--store":
+        assert {m["encoder"] for m in report["members"]} == {"stored"}
+
+
+@pytest.mark.parametrize("bad_name", ["line\nbreak", "tab\there", "a:b", "trailing.", "what?"])
+def test_non_portable_member_names_exit_2_naming_the_file(tmp_path, capsys, bad_name):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / bad_name).write_bytes(b"data")
+    assert main(["pack", str(src), "-o", str(tmp_path / "a.zip")]) == 2
+    err = capsys.readouterr().err
+    assert repr(bad_name) in err and "file:" in err and "fix:" in err and "--name-map" in err
+    assert not (tmp_path / "a.zip").exists()
+
+
+def test_unreadable_source_exits_2_naming_it(tmp_path, capsys, monkeypatch):
+    src = write_members(tmp_path / "src", {"ok": b"fine", "locked": b"secret"}, 1_600_000_000)
+    (src / "locked").chmod(0)
+    if os.geteuid() == 0:  # root reads a mode-0 file: make the read fail as it would for a user
+        real = Path.read_bytes
+
+        def read_bytes(self: Path) -> bytes:
+            if self.name == "locked":
+                raise PermissionError(13, "Permission denied", str(self))
+            return real(self)
+
+        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    assert main(["pack", str(src), "-o", str(tmp_path / "a.zip")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read an input" in err and str(src / "locked") in err and "chmod" in err
+    assert not (tmp_path / "a.zip").exists() and not list(tmp_path.glob(".a.zip.*"))
