@@ -261,7 +261,14 @@ def gate_submission(cfg: GateConfig) -> GateResult:
     json_path = Path(cfg.json_path) if cfg.json_path else out / "gate.json"
     result = GateResult(cfg, json_path, baseline=baseline)
     if cfg.lint:
-        result.lint = lint_submission(LintConfig(cfg.submission_dir, ignore=cfg.lint_ignore))
+        result.lint = lint_submission(
+            LintConfig(
+                cfg.submission_dir,
+                ignore=cfg.lint_ignore,
+                challenge_dir=cfg.run.challenge_dir,  # its uv.lock says what the runner provides
+                runner=cfg.run.runner,  # a GPU-only inflate is fine when gating for t4
+            )
+        )
         if result.lint.errors:
             listing = "\n".join(f"  {f.location()}: [{f.check}] {f.message}" for f in result.lint.errors)
             result.error = BadInput(

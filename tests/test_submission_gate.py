@@ -383,3 +383,17 @@ def test_real_gate_scores_the_golden_challenge(tmp_path, golden_checkout, golden
     assert r.bounds[0].actual == score  # bit for bit: the gate compares the full-precision score
     (tighter,) = evaluate_bounds(GateBounds(max_score=score - 1e-9), r.run.as_json())
     assert not tighter.ok
+
+
+@pytest.mark.parametrize(("runner", "runs"), [("cpu", False), ("t4", True)])
+def test_gate_lints_for_its_runner(tmp_path, monkeypatch, runner, runs):
+    """A GPU-only inflate fails lint when gating for the CPU runner and passes it for the T4 runner."""
+    sub = tmp_path / "sub"
+    shutil.copytree(HERE / "submissions" / "lint" / "gpu_required", sub)
+    pack_archive(PackConfig([make_sub(tmp_path / "other") / "archive.zip"], sub / "archive.zip"))
+    fake = FakeRun()
+    monkeypatch.setattr(submission._gate, "run_submission", fake)
+    cfg = GateConfig(RunConfig(sub, tmp_path / "challenge", runner=runner), out_dir=tmp_path / "out")
+    result = gate_submission(cfg)
+    assert (len(fake.configs) == 1) is runs
+    assert (result.verdict == "lint_failed") is not runs
