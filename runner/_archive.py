@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from base import UNZIP_METHODS, ExtractLimits, archive_error, remove_tree, vet_archive
+from base import UNZIP_METHODS, ExtractLimits, archive_error, current_umask, remove_tree, vet_archive
 
 # ExtractLimits, UNZIP_METHODS and vet_archive live in base (torch-free); still importable from here.
 
@@ -115,7 +115,7 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
     members = vet_archive(archive, limits)
     limits = limits or ExtractLimits()
     _clear_dest(dest)
-    umask = _current_umask()
+    umask = current_umask()
     written: list[ExtractedMember] = []
     dir_modes: list[tuple[Path, int, float | None]] = []
     total = 0
@@ -189,16 +189,3 @@ def _set_mode_and_mtime(path: Path, perm: int, mtime: float | None) -> None:
     os.chmod(path, perm)
     if mtime is not None:
         os.utime(path, (mtime, mtime))
-
-
-def _current_umask() -> int:
-    """The process umask, read without the set-and-restore race of os.umask."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

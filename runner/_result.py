@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from base import VccError
 
 from ._archive import ExtractResult
 from ._config import RunConfig
 from ._sandbox import ProcResult
+
+if TYPE_CHECKING:  # _integrity imports the verdicts, which import this module
+    from ._integrity import FileFingerprint
 
 __all__ = ["REPORT_SCHEMA", "InflateRun", "RunResult"]
 
@@ -61,6 +64,7 @@ class RunResult:
     workspace_kept: bool = False
     numerics: dict[str, Any] = field(default_factory=dict)  # the scorer's, else this process's
     environment: dict[str, Any] = field(default_factory=dict)  # which Python ran inflate, which scored
+    archive: FileFingerprint | None = None  # the user's archive.zip, measured before anything ran
 
     @property
     def exit_code(self) -> int:
@@ -111,7 +115,9 @@ class RunResult:
             "submission": {
                 "dir": str(cfg.submission_dir),
                 "name": cfg.submission_name,
-                "archive_bytes": _size(cfg.submission_dir / "archive.zip"),
+                # Measured before inflate ran: what is scored (inflate may not change it).
+                "archive_bytes": self.archive.bytes if self.archive else _size(cfg.submission_dir / "archive.zip"),
+                "archive_sha256": self.archive.sha256 if self.archive else None,
             },
             "challenge_dir": str(cfg.challenge_dir),
             "runner": self.runner,
