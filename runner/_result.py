@@ -103,6 +103,31 @@ class RunResult:
                 )
         return repeat
 
+    def _peak(self, attr: str) -> int | None:
+        """The highest measured peak over the runs; None (not 0) when no run measured it."""
+        values = [getattr(r.proc, attr) for r in self.runs if r.proc and getattr(r.proc, attr) is not None]
+        return max(values) if values else None
+
+    def _peaks_not_measured(self) -> dict[str, str]:
+        """Why a peak is null, for each peak inflate ran without."""
+        if not any(r.proc for r in self.runs):
+            return {}
+        docker = self.config.backend == "docker"
+        reasons = {
+            "peak_memory_bytes": (
+                "the container's memory statistics were not readable"
+                if docker
+                else "inflate ran without a cgroup (--no-cgroup, or none could be created), which alone "
+                "counts the tree's charged memory"
+            ),
+            "peak_rss_bytes": (
+                "the Docker backend reads only the container's charged memory, not resident memory"
+                if docker
+                else "resident memory was not sampled (inflate ended before the first sample)"
+            ),
+        }
+        return {k: why for k, why in reasons.items() if self._peak(k) is None}
+
     def as_json(self) -> dict[str, Any]:
         cfg = self.config
         last = self.runs[-1] if self.runs else None
@@ -126,8 +151,9 @@ class RunResult:
             "phases": {k: round(v, 3) for k, v in self.phases.items()},
             "isolation": self.isolation,
             "inflate": last.proc.as_json() if last and last.proc else None,
-            "peak_memory_bytes": max((r.proc.peak_memory_bytes or 0 for r in self.runs if r.proc), default=None),
-            "peak_rss_bytes": max((r.proc.peak_rss_bytes or 0 for r in self.runs if r.proc), default=None),
+            "peak_memory_bytes": self._peak("peak_memory_bytes"),
+            "peak_rss_bytes": self._peak("peak_rss_bytes"),
+            "peaks_not_measured": self._peaks_not_measured(),
             "raws": last.raws if last else {},
             "repeat": self._repeat_json(),
             "runs": [r.as_json() for r in self.runs],
