@@ -34,16 +34,17 @@ def write_score_reports(result: ScoreResult, report_path: Path, json_path: Path)
 
 def official_config_block(cfg: ScoreConfig, challenge: Challenge) -> dict[str, object]:
     """The "Evaluation config" block of report.txt: evaluate.py's arguments, paths as given."""
+    given = cfg.report_paths or {}
     return {
         "batch_size": cfg.batch_size,
         "device": cfg.device,
         "num_threads": 2,  # evaluate.py's DALI threads, printed whatever the decode path
         "prefetch_queue_depth": 4,
-        "report": cfg.report,
+        "report": given.get("report", cfg.report),
         "seed": 1234,
-        "submission_dir": cfg.submission_dir,
-        "uncompressed_dir": challenge.videos_dir,
-        "video_names_file": challenge.names_file,
+        "submission_dir": given.get("submission_dir", cfg.submission_dir),
+        "uncompressed_dir": given.get("uncompressed_dir", challenge.videos_dir),
+        "video_names_file": given.get("video_names_file", challenge.names_file),
     }
 
 
