@@ -26,13 +26,11 @@ from helpers import NO_SCORE_ARGS, RAW_BYTES, WRITE_RAWS, make_sub, run, run_vcc
 import runner._cgroup as cgroup_mod
 from base import BadInput, file_sha256, write_atomic, write_json_atomic
 from runner import RunConfig, bwrap_unavailable_reason, extract_archive
-from runner._inflate_env import inflate_environment
-from runner._job_paths import official_report_paths
 from runner._result import InflateRun, RunResult
 from runner.cli import main as run_main
 from scorer import ScoreConfig
 from scorer._assets import asset_sha256
-from scorer._cache import TEMP_MAX_AGE_S, GroundTruthCache
+from scorer._cache import GroundTruthCache
 
 SANDBOX_OFF = ("--sandbox", "off")
 needs_bwrap = pytest.mark.skipif(
@@ -299,6 +297,8 @@ def test_vcc_secrets_are_invisible_to_inflate(tmp_path, mini_challenge, monkeypa
 
 
 def test_docker_environment_comes_from_the_same_allow_list():
+    from runner._inflate_env import inflate_environment
+
     host = {"PATH": "/host/bin", "AWS_SECRET_ACCESS_KEY": "x", "MKL_CBWR": "COMPATIBLE",
             "CUDA_VISIBLE_DEVICES": "1", "LANG": "C.UTF-8"}
     cpu = inflate_environment(home="/h", gpu=False, group="cpu", host=host, from_host=False)
@@ -441,6 +441,8 @@ def test_asset_hash_sees_a_rewrite_with_the_mtime_put_back(tmp_path):
 
 
 def test_cache_clear_spares_a_temp_file_being_written(tmp_path):
+    from scorer._cache import TEMP_MAX_AGE_S
+
     cache = GroundTruthCache(tmp_path)
     (tmp_path / "gt-0123.bin").write_bytes(b"entry")
     abandoned = tmp_path / ".gt-dead.bin.x.tmp"
@@ -463,6 +465,7 @@ def test_cache_clear_spares_a_temp_file_being_written(tmp_path):
 
 
 def test_report_config_block_names_the_jobs_relative_paths(tmp_path, mini_challenge):
+    from runner._job_paths import official_report_paths
     from scorer import Challenge
     from scorer._report import official_config_block, official_report_text
 
