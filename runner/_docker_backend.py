@@ -186,7 +186,7 @@ class DockerBackend:
             "--inflated-dir", str(ws.inflated_dir),
             "--json", str(json_path), "--report", str(report),
             "--device", device, "--decode", decode,
-            "--batch-size", str(cfg.batch_size), "--no-cache", "--quiet",
+            "--batch-size", str(cfg.batch_size), "--no-cache", "--quiet", "--job-paths", ws.name,
             *(["--threads", str(cfg.threads)] if cfg.threads else []),
             "--numerics", cfg.numerics,
         ]  # fmt: skip

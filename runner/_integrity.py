@@ -142,6 +142,8 @@ def check_inflate_sh_link(submission_dir: Path) -> None:
         problem = "dangles"
     elif not real.is_relative_to(Path(submission_dir).resolve()):
         problem = "points outside the submission dir"
+    elif os.path.isabs(target):  # the staged copy's link would lead back to the original dir
+        problem = "is absolute (the staged copy would run your original, not the copy)"
     else:
         return
     raise BadInput(

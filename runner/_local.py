@@ -19,7 +19,6 @@ from scorer import Challenge
 from ._config import RunConfig
 from ._env import RUNNER_GROUPS, EnvConfig, EnvRecord, find_env, sync_env
 from ._inflate_env import inflate_environment
-from ._job_paths import official_report_paths
 from ._sandbox import ProcResult, ResourceLimits, SandboxSpec, python_bin_dir, run_contained
 from ._workspace import Workspace
 
@@ -119,7 +118,7 @@ def score_target(cfg: RunConfig) -> tuple[str, str, str]:
 def _score(cfg: RunConfig, ws: Workspace, out: Path, device: str, decode: str) -> dict[str, Any]:
     import torch
 
-    from scorer import ScoreConfig, score_submission  # loads torch: only when scoring
+    from scorer import ScoreConfig, job_report_paths, score_submission  # loads torch: only when scoring
 
     score_cfg = ScoreConfig(
         submission_dir=ws.submission,
@@ -140,7 +139,7 @@ def _score(cfg: RunConfig, ws: Workspace, out: Path, device: str, decode: str) -
         threads=cfg.threads or get_profile(cfg.numerics).threads
         or max(1, min(torch.get_num_threads(), cfg.cpus or cfg.shape.cpus)),
         numerics=cfg.numerics,
-        report_paths=official_report_paths(ws.name),  # report.txt names paths as the runner's does
+        report_paths=job_report_paths(ws.name),  # report.txt names the paths as the runner's does
     )
     return score_submission(score_cfg).as_json()
 

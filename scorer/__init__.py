@@ -38,7 +38,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._spread": ("score_spread", "spread_variants"),
     "._cache": ("CacheKey", "GroundTruthCache", "default_cache_dir"),
     "._report": (
-        "numerics_line", "official_report_text", "score_formula", "terminal_summary",
+        "job_report_paths", "numerics_line", "official_report_text", "score_formula", "terminal_summary",
         "write_atomic", "write_json_atomic",
     ),
 }

@@ -213,6 +213,7 @@ def test_raw_link_inside_the_dir_is_accepted(tmp_path, mini_challenge):
 INFLATE_SH_LINKS = {
     "out of the submission dir": ("../elsewhere/inflate.sh", "points outside the submission dir"),
     "dangling": ("missing.sh", "dangles"),
+    "absolute, into the dir": ("{sub}/real.sh", "is absolute"),
 }
 
 
@@ -220,8 +221,9 @@ INFLATE_SH_LINKS = {
 def test_inflate_sh_link_is_refused_at_staging(tmp_path, mini_challenge, target, words):
     sub = make_sub(tmp_path / "sub", WRITE_RAWS)
     (tmp_path / "elsewhere").mkdir()
+    shutil.copy(sub / "inflate.sh", sub / "real.sh")
     (sub / "inflate.sh").rename(tmp_path / "elsewhere" / "inflate.sh")
-    (sub / "inflate.sh").symlink_to(target)
+    (sub / "inflate.sh").symlink_to(target.format(sub=sub.resolve()))
     out = tmp_path / "out"
     code = run_main([str(sub), "--challenge-dir", str(mini_challenge), "--out", str(out), *NO_SCORE_ARGS])
     assert code == 2
@@ -465,13 +467,12 @@ def test_cache_clear_spares_a_temp_file_being_written(tmp_path):
 
 
 def test_report_config_block_names_the_jobs_relative_paths(tmp_path, mini_challenge):
-    from runner._job_paths import official_report_paths
-    from scorer import Challenge
+    from scorer import Challenge, job_report_paths
     from scorer._report import official_config_block, official_report_text
 
     cfg = ScoreConfig(tmp_path / "ws" / "submissions" / "mine", mini_challenge,
                       report_path=tmp_path / "out" / "report.txt",
-                      report_paths=official_report_paths("mine"))  # fmt: skip
+                      report_paths=job_report_paths("mine"))  # fmt: skip
     block = official_config_block(cfg, Challenge.load(mini_challenge))
     text = official_report_text(config=block, samples=2, posenet=0.1, segnet=0.01, archive_bytes=10,
                                 original_bytes=100, rate=0.1, score=1.0)  # fmt: skip
@@ -484,15 +485,7 @@ def test_report_config_block_names_the_jobs_relative_paths(tmp_path, mini_challe
     # `vcc score` on its own still prints the paths it was given.
     plain = official_config_block(ScoreConfig(tmp_path / "s", mini_challenge), Challenge.load(mini_challenge))
     assert plain["submission_dir"] == tmp_path / "s"
-
-
-def test_local_backend_scores_with_the_jobs_paths():
-    """The one scorer call of the local backend passes them (read from its source: scoring needs models)."""
-    import inspect
-
-    import runner._local as local
-
-    assert "report_paths=official_report_paths(ws.name)" in inspect.getsource(local._score)
+    # `vcc run` end to end (scoring the golden stand-ins): tests/test_runner_e2e.py (slow).
 
 
 # --------------------------------------------------------------------------- cgroup v2 writes
@@ -533,3 +526,14 @@ def test_cgroup_v2_unwritable_limit_leaves_no_group(tmp_path, monkeypatch, unwri
     else:  # the memory cap holds; the missing pids cap is said
         assert cg is not None and cg.memory_bytes == 1 << 30 and cg.pids_max is None
         assert any("pids.max" in n for n in cg.notes)
+
+
+def test_score_cli_takes_the_job_paths():
+    import argparse
+
+    from scorer.cli import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["score", "sub", "--challenge-dir", "ch", "--job-paths", "mine"])
+    assert args.job_paths == "mine"
