@@ -235,14 +235,11 @@ def _run_job(
     try:
         t0 = time.perf_counter()
         check_inflate_sh_link(cfg.submission_dir)
-        user_zip = cfg.submission_dir / "archive.zip"
-        archive_fp = fingerprint_file(user_zip) if user_zip.is_file() else None
         ws, notes = stage_workspace(cfg.submission_dir, challenge, ws_root, cfg.submission_name, out_dir=out)
         result.notes += notes
         result.workspace = str(ws.root)
-        if archive_fp is None:  # staging refuses a missing archive; this is for the type checker
-            raise BadInput("archive.zip not found in the submission dir", path=user_zip, fix="build it first")
-        result.archive = archive_fp
+        # The user's archive as submitted (staging checked it exists), before inflate can reach the copy.
+        archive_fp = result.archive = fingerprint_file(cfg.submission_dir / "archive.zip")
         check_archive_unchanged(ws.archive_zip, archive_fp, "while it was staged")
         fingerprints = _Fingerprints(archive_fp, fingerprint_challenge(challenge))
         result.phases["stage_s"] = time.perf_counter() - t0
