@@ -71,6 +71,14 @@ class RunConfig:
         ):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise BadInput(f"{what} must be a whole number of at least 1, got {v!r}", fix=fix)
+        lim = self.extract_limits
+        for what, v in (
+            ("--max-unzipped-bytes", lim.max_total_bytes),
+            ("--max-members", lim.max_members),
+            ("--max-ratio", lim.max_ratio),
+        ):
+            if not v > 0:
+                raise BadInput(f"{what} must be positive, got {v!r}", fix="omit it for the default cap")
         if self.clock_s <= 0:
             raise BadInput(f"--clock must be positive, got {self.clock_s}", fix="use 1800 (official)")
         for what, v in (

@@ -116,6 +116,8 @@ BAD_ARGUMENTS = {
     "threads negative": (["--threads", "-2"], "--threads"),
     "cpus 0": (["--cpus", "0"], "--cpus"),
     "cpus negative": (["--cpus", "-1"], "--cpus"),
+    "max members 0": (["--max-members", "0"], "--max-members"),
+    "max ratio 0": (["--max-ratio", "0"], "--max-ratio"),
 }
 
 
@@ -129,7 +131,7 @@ def test_bad_arguments_are_refused_before_anything_runs(tmp_path, mini_challenge
     assert code == 2
     assert flag in capsys.readouterr().err
     assert not marker.exists()  # inflate never ran
-    assert not (out / "workspace").exists()
+    assert not out.exists()  # refused while parsing: nothing staged, nothing written
 
 
 @pytest.mark.parametrize("cpus", [0, -1, True, 1.5])
