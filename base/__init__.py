@@ -16,7 +16,7 @@ from ._errors import (
     SubmissionFailed,
     VccError,
 )
-from ._files import file_sha256, remove_tree, vcc_cache_root, write_atomic, write_json_atomic
+from ._files import current_umask, file_sha256, remove_tree, vcc_cache_root, write_atomic, write_json_atomic
 from ._formula import rate_term, score_formula, score_terms
 from ._layout import FRAME_BYTES, FRAME_H, FRAME_W, OFFICIAL_ASSETS, OFFICIAL_ORIGINAL_BYTES
 from ._lazy import lazy_exports
@@ -120,6 +120,7 @@ __all__ = [
     "remove_tree",
     "vcc_cache_root",
     "write_atomic",
+    "current_umask",
     "write_json_atomic",
     "FRAME_BYTES",
     "FRAME_H",

@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "write_atomic",
     "write_json_atomic",
+    "current_umask",
     "file_sha256",
     "vcc_cache_root",
     "remove_tree",
@@ -28,6 +29,9 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates 0600; a report or cache entry is for others too (a CI uploader
+        # running as another user, a shared cache): 0644, or what the umask leaves of it.
+        os.fchmod(fd, 0o644 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
@@ -36,6 +40,20 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process umask, read without the set-and-restore race of os.umask where /proc tells it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

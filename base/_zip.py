@@ -424,6 +424,7 @@ def _vet_members(
     out: list[tuple[zipfile.ZipInfo, str]] = []
     total = 0
     for info in infos:
+        _check_name_encoding(archive, info)
         name = _safe_name(archive, info.filename)
         _check_unique(archive, info, name, seen)
         _check_not_encrypted(archive, info)
@@ -446,6 +447,26 @@ def _check_unique(archive: Path, info: zipfile.ZipInfo, name: str, seen: dict[st
             "re-create the zip so that each path appears once",
         )
     seen[key] = info.filename
+
+
+def _check_name_encoding(archive: Path, info: zipfile.ZipInfo) -> None:
+    """A non-ASCII name must carry the UTF-8 flag (bit 11).
+
+    Without it the name is bytes in no stated encoding: Python decodes them as cp437, while
+    Debian's unzip 6.0 writes them as they are for Unix-made zips (measured: it even drops some
+    bytes, 0xff among them) and converts from the OEM code page for DOS-made ones. No single
+    reading matches the runner's, so vcc refuses rather than guess which file inflate will find.
+    """
+    if info.flag_bits & FLAG_UTF8 or info.orig_filename.isascii():
+        return
+    raw = info.orig_filename.encode("cp437", errors="replace")
+    raise archive_error(
+        archive,
+        f"member name {raw!r} is not ASCII and has no UTF-8 flag, so its bytes name a different file "
+        "for Python and for the runner's unzip",
+        "rename the member to ASCII (the usual one-letter names), or write the zip with a tool that sets "
+        "the UTF-8 flag (Python's zipfile, `vcc pack`)",
+    )
 
 
 def _check_not_encrypted(archive: Path, info: zipfile.ZipInfo) -> None:

@@ -8,14 +8,25 @@ BadInput). CRCs are verified while extracting.
 
 from __future__ import annotations
 
+import bz2
 import os
 import time
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from base import UNZIP_METHODS, ExtractLimits, archive_error, remove_tree, vet_archive
+from base import (
+    LOCAL_HEADER,
+    UNZIP_METHODS,
+    ExtractLimits,
+    archive_error,
+    current_umask,
+    read_local_header,
+    remove_tree,
+    vet_archive,
+)
 
 # ExtractLimits, UNZIP_METHODS and vet_archive live in base (torch-free); still importable from here.
 
@@ -114,8 +125,10 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
     archive, dest = Path(archive), Path(dest)
     members = vet_archive(archive, limits)
     limits = limits or ExtractLimits()
+    for info, _ in members:
+        _check_declared_size(archive, info)
     _clear_dest(dest)
-    umask = _current_umask()
+    umask = current_umask()
     written: list[ExtractedMember] = []
     dir_modes: list[tuple[Path, int, float | None]] = []
     total = 0
@@ -137,6 +150,55 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
     for path, perm, mtime in reversed(dir_modes):
         _set_mode_and_mtime(path, perm, mtime)
     return ExtractResult(dest, written, total, time.perf_counter() - t0)
+
+
+def _decompressor(method: int) -> Callable[[bytes], bytes] | None:
+    """A function feeding compressed bytes to a fresh decompressor (None for stored)."""
+    if method == zipfile.ZIP_DEFLATED:
+        return zlib.decompressobj(-15).decompress
+    if method == zipfile.ZIP_BZIP2:
+        return bz2.BZ2Decompressor().decompress
+    return None
+
+
+def _check_declared_size(archive: Path, info: zipfile.ZipInfo) -> None:
+    """BadInput unless the member's data decompresses to exactly the size its header declares.
+
+    Python's zipfile stops at the declared size (and a CRC of those bytes passes), while
+    Info-ZIP unzip 6.0 decompresses the stream to its end: a header that lies writes the
+    whole stream there, "bad CRC", exit status 2. The official job's reaction to that status
+    depends on evaluate.sh, so vcc refuses instead of choosing one of two different outputs.
+    """
+    if info.is_dir():
+        return
+    feed = _decompressor(info.compress_type)
+    real = 0
+    with open(archive, "rb") as fh:
+        head = read_local_header(fh, info.header_offset)
+        if head is None:
+            return  # vet_archive already refused a missing local header
+        fh.seek(info.header_offset + LOCAL_HEADER.size + head.name_len + head.extra_len)
+        left = info.compress_size
+        try:
+            while left > 0:
+                chunk = fh.read(min(_COPY_CHUNK, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
+                real += len(chunk) if feed is None else len(feed(chunk))
+                if real > info.file_size:
+                    break  # enough to know it lies; do not inflate a bomb to its end
+        except (zlib.error, OSError, EOFError, ValueError):
+            return  # damaged data: extraction reports it with the member's name
+    if real != info.file_size:
+        more = "at least " if real > info.file_size else ""
+        raise archive_error(
+            archive,
+            f"member {info.filename!r}: its header declares {info.file_size:,} bytes but its data holds "
+            f"{more}{real:,}; the runner's `unzip -o` would write all of the data, report a bad CRC and "
+            "exit with status 2",
+            "re-create the zip with an ordinary zip tool; `unzip -t archive.zip` shows the fault",
+        )
 
 
 def _clear_dest(dest: Path) -> None:
@@ -189,16 +251,3 @@ def _set_mode_and_mtime(path: Path, perm: int, mtime: float | None) -> None:
     os.chmod(path, perm)
     if mtime is not None:
         os.utime(path, (mtime, mtime))
-
-
-def _current_umask() -> int:
-    """The process umask, read without the set-and-restore race of os.umask."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

@@ -210,16 +210,20 @@ def _create_v2(
         cg = Cgroup(2, {"": d})
         ctrls = (_read(d / "cgroup.controllers") or "").split()
         if memory_bytes and "memory" in ctrls:
-            _write(d / "memory.max", str(memory_bytes))
-            cg.memory_bytes = memory_bytes
-            try:
+            try:  # not writable (a read-only delegation): no cap, and the group goes below
+                _write(d / "memory.max", str(memory_bytes))
+                cg.memory_bytes = memory_bytes
                 _write(d / "memory.swap.max", "0")
                 cg.memory_swap_capped = True
             except OSError:
-                cg.notes.append("swap is not capped (memory.swap.max not writable)")
+                if cg.memory_bytes is not None:
+                    cg.notes.append("swap is not capped (memory.swap.max not writable)")
         if pids_max and "pids" in ctrls:
-            _write(d / "pids.max", str(pids_max))
-            cg.pids_max = pids_max
+            try:
+                _write(d / "pids.max", str(pids_max))
+                cg.pids_max = pids_max
+            except OSError as e:
+                cg.notes.append(f"process count not capped (pids.max not writable: {e.strerror})")
         if cpus and "cpuset" in ctrls:
             try:
                 _write(d / "cpuset.cpus", _cpu_list(cpus))

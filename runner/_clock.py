@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from base import BadInput
 from scorer import Challenge, count_video_frames
 
 from ._config import RunConfig
@@ -31,7 +32,19 @@ def score_estimate(cfg: RunConfig, challenge: Challenge) -> tuple[float, str]:
 
 
 def start_clock(cfg: RunConfig, score_est: float, score_basis: str) -> dict[str, Any]:
-    """run.json's `clock` before anything ran: the clock, the setup overhead, the scoring estimate."""
+    """run.json's `clock` before anything ran: the clock, the setup overhead, the scoring estimate.
+
+    BadInput (exit 2) when the arguments leave inflate no time at all: that is known before
+    anything runs and says nothing about the submission.
+    """
+    setup = cfg.setup_overhead
+    if cfg.clock_s - setup - score_est <= 0:
+        raise BadInput(
+            f"--clock {cfg.clock_s:g} s leaves inflate no time: setup {setup:g} s "
+            f"({'given' if cfg.setup_overhead_s is not None else 'the runner estimate'}) + scoring estimate "
+            f"{score_est:.0f} s ({score_basis}) already use it",
+            fix="use the official --clock 1800, or lower --setup-overhead / --score-estimate",
+        )
     return {
         "clock_s": cfg.clock_s,
         "setup_overhead_s": cfg.setup_overhead,

@@ -62,6 +62,23 @@ class RunConfig:
             raise BadInput(f"unknown --backend {self.backend!r}", fix=f"use one of {', '.join(BACKENDS)}")
         if self.repeat < 1:
             raise BadInput(f"--repeat must be at least 1, got {self.repeat}", fix="use --repeat 2")
+        # Checked here, before staging: a bad value found only at scoring would cost a whole inflate.
+        for what, v, fix in (
+            ("--batch-size", self.batch_size, "use 16 (official)"),
+            ("--threads", self.threads, "omit it for the runner's CPU count"),
+            ("--cpus", self.cpus, "omit it for the runner's 4 (0 does not mean all)"),
+            ("--memory", self.memory_bytes, "omit it for the runner's cap"),
+        ):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise BadInput(f"{what} must be a whole number of at least 1, got {v!r}", fix=fix)
+        lim = self.extract_limits
+        for what, v in (
+            ("--max-unzipped-bytes", lim.max_total_bytes),
+            ("--max-members", lim.max_members),
+            ("--max-ratio", lim.max_ratio),
+        ):
+            if not v > 0:
+                raise BadInput(f"{what} must be positive, got {v!r}", fix="omit it for the default cap")
         if self.clock_s <= 0:
             raise BadInput(f"--clock must be positive, got {self.clock_s}", fix="use 1800 (official)")
         for what, v in (

@@ -22,6 +22,8 @@ from scorer import Challenge
 
 from ._config import RunConfig
 from ._docker import DockerProcResult, docker_run, docker_unavailable_reason, ensure_image, image_labels
+from ._env import RUNNER_GROUPS
+from ._inflate_env import inflate_environment
 from ._sandbox import LEFTOVER_WRAPPER, Isolation, ProcResult
 from ._workspace import Workspace
 
@@ -106,9 +108,11 @@ class DockerBackend:
         mounts = self._inflate_mounts(ws)
         leftover = ws.meta / f"leftover-{index}"
         leftover.unlink(missing_ok=True)
-        env = {"HOME": str(ws.home_dir), "TMPDIR": "/tmp"}
-        if not cfg.shape.gpu:
-            env["CUDA_VISIBLE_DEVICES"] = ""
+        # The same allow-list as the local backend; the image brings its own PATH and locale.
+        env = inflate_environment(
+            home=str(ws.home_dir), gpu=cfg.shape.gpu, group=RUNNER_GROUPS[cfg.runner], from_host=False
+        )
+        env["TMPDIR"] = "/tmp"
         limits = self._limits()
         argv = ws.inflate_argv()
         res = docker_run(
@@ -182,7 +186,7 @@ class DockerBackend:
             "--inflated-dir", str(ws.inflated_dir),
             "--json", str(json_path), "--report", str(report),
             "--device", device, "--decode", decode,
-            "--batch-size", str(cfg.batch_size), "--no-cache", "--quiet",
+            "--batch-size", str(cfg.batch_size), "--no-cache", "--quiet", "--job-paths", ws.name,
             *(["--threads", str(cfg.threads)] if cfg.threads else []),
             "--numerics", cfg.numerics,
         ]  # fmt: skip

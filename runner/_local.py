@@ -18,6 +18,7 @@ from scorer import Challenge
 
 from ._config import RunConfig
 from ._env import RUNNER_GROUPS, EnvConfig, EnvRecord, find_env, sync_env
+from ._inflate_env import inflate_environment
 from ._sandbox import ProcResult, ResourceLimits, SandboxSpec, python_bin_dir, run_contained
 from ._workspace import Workspace
 
@@ -25,19 +26,16 @@ __all__ = ["LocalBackend", "score_target"]
 
 
 def _inflate_env(cfg: RunConfig, ws: Workspace, official: EnvRecord | None = None) -> dict[str, str]:
-    drop = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "CONDA_PREFIX")
-    env = {k: v for k, v in os.environ.items() if k not in drop}
+    """The allow-list's environment (runner._inflate_env), with inflate's Python first on PATH."""
+    env = inflate_environment(home=str(ws.home_dir), gpu=cfg.shape.gpu, group=RUNNER_GROUPS[cfg.runner])
+    path = env.get("PATH", "/usr/bin:/bin")
     if official is not None:  # the checkout's `uv sync --group` env, as on the runner
-        env["PATH"] = str(official.bin_dir) + os.pathsep + env.get("PATH", "/usr/bin:/bin")
+        env["PATH"] = str(official.bin_dir) + os.pathsep + path
         env["VIRTUAL_ENV"] = str(official.path)
     else:
-        env["PATH"] = python_bin_dir() + os.pathsep + env.get("PATH", "/usr/bin:/bin")
+        env["PATH"] = python_bin_dir() + os.pathsep + path
         if sys.prefix != sys.base_prefix:
             env["VIRTUAL_ENV"] = sys.prefix
-    env["HOME"] = str(ws.home_dir)
-    env.pop("XDG_CACHE_HOME", None)  # a fresh runner has no warm caches
-    if not cfg.shape.gpu:
-        env["CUDA_VISIBLE_DEVICES"] = ""  # the CPU runner has no GPU
     return env
 
 
@@ -120,7 +118,7 @@ def score_target(cfg: RunConfig) -> tuple[str, str, str]:
 def _score(cfg: RunConfig, ws: Workspace, out: Path, device: str, decode: str) -> dict[str, Any]:
     import torch
 
-    from scorer import ScoreConfig, score_submission  # loads torch: only when scoring
+    from scorer import ScoreConfig, job_report_paths, score_submission  # loads torch: only when scoring
 
     score_cfg = ScoreConfig(
         submission_dir=ws.submission,
@@ -141,6 +139,7 @@ def _score(cfg: RunConfig, ws: Workspace, out: Path, device: str, decode: str) -
         threads=cfg.threads or get_profile(cfg.numerics).threads
         or max(1, min(torch.get_num_threads(), cfg.cpus or cfg.shape.cpus)),
         numerics=cfg.numerics,
+        report_paths=job_report_paths(ws.name),  # report.txt names the paths as the runner's does
     )
     return score_submission(score_cfg).as_json()
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from base import VccError
 
 from ._archive import ExtractResult
 from ._config import RunConfig
 from ._sandbox import ProcResult
+
+if TYPE_CHECKING:  # _integrity imports the verdicts, which import this module
+    from ._integrity import FileFingerprint
 
 __all__ = ["REPORT_SCHEMA", "InflateRun", "RunResult"]
 
@@ -61,6 +64,7 @@ class RunResult:
     workspace_kept: bool = False
     numerics: dict[str, Any] = field(default_factory=dict)  # the scorer's, else this process's
     environment: dict[str, Any] = field(default_factory=dict)  # which Python ran inflate, which scored
+    archive: FileFingerprint | None = None  # the user's archive.zip, measured before anything ran
 
     @property
     def exit_code(self) -> int:
@@ -99,6 +103,31 @@ class RunResult:
                 )
         return repeat
 
+    def _peak(self, attr: str) -> int | None:
+        """The highest measured peak over the runs; None (not 0) when no run measured it."""
+        values = [getattr(r.proc, attr) for r in self.runs if r.proc and getattr(r.proc, attr) is not None]
+        return max(values) if values else None
+
+    def _peaks_not_measured(self) -> dict[str, str]:
+        """Why a peak is null, for each peak inflate ran without."""
+        if not any(r.proc for r in self.runs):
+            return {}
+        docker = self.config.backend == "docker"
+        reasons = {
+            "peak_memory_bytes": (
+                "the container's memory statistics were not readable"
+                if docker
+                else "inflate ran without a cgroup (--no-cgroup, or none could be created), which alone "
+                "counts the tree's charged memory"
+            ),
+            "peak_rss_bytes": (
+                "the Docker backend reads only the container's charged memory, not resident memory"
+                if docker
+                else "resident memory was not sampled (inflate ended before the first sample)"
+            ),
+        }
+        return {k: why for k, why in reasons.items() if self._peak(k) is None}
+
     def as_json(self) -> dict[str, Any]:
         cfg = self.config
         last = self.runs[-1] if self.runs else None
@@ -111,7 +140,9 @@ class RunResult:
             "submission": {
                 "dir": str(cfg.submission_dir),
                 "name": cfg.submission_name,
-                "archive_bytes": _size(cfg.submission_dir / "archive.zip"),
+                # Measured before inflate ran: what is scored (inflate may not change it).
+                "archive_bytes": self.archive.bytes if self.archive else _size(cfg.submission_dir / "archive.zip"),
+                "archive_sha256": self.archive.sha256 if self.archive else None,
             },
             "challenge_dir": str(cfg.challenge_dir),
             "runner": self.runner,
@@ -120,8 +151,9 @@ class RunResult:
             "phases": {k: round(v, 3) for k, v in self.phases.items()},
             "isolation": self.isolation,
             "inflate": last.proc.as_json() if last and last.proc else None,
-            "peak_memory_bytes": max((r.proc.peak_memory_bytes or 0 for r in self.runs if r.proc), default=None),
-            "peak_rss_bytes": max((r.proc.peak_rss_bytes or 0 for r in self.runs if r.proc), default=None),
+            "peak_memory_bytes": self._peak("peak_memory_bytes"),
+            "peak_rss_bytes": self._peak("peak_rss_bytes"),
+            "peaks_not_measured": self._peaks_not_measured(),
             "raws": last.raws if last else {},
             "repeat": self._repeat_json(),
             "runs": [r.as_json() for r in self.runs],

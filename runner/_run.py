@@ -16,6 +16,7 @@ import platform
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +38,16 @@ from ._archive import ExtractResult, extract_archive
 from ._clock import check_headroom, fill_clock, fill_phases, inflate_budget, ok_message, score_estimate, start_clock
 from ._config import RunConfig
 from ._env import RUNNER_GROUPS
+from ._integrity import (
+    ChallengeFingerprint,
+    FileFingerprint,
+    check_archive_unchanged,
+    check_challenge_unchanged,
+    check_inflate_sh_link,
+    check_raw_links,
+    fingerprint_challenge,
+    fingerprint_file,
+)
 from ._local import LocalBackend
 from ._result import InflateRun, RunResult
 from ._sandbox import ProcResult
@@ -107,6 +118,14 @@ def _check_outputs(run: InflateRun, ws: Workspace, challenge: Challenge, cfg: Ru
     run.hash_s = time.perf_counter() - t0
 
 
+@dataclass(frozen=True)
+class _Fingerprints:
+    """Taken before the first inflate; every run is checked against them."""
+
+    archive: FileFingerprint
+    challenge: ChallengeFingerprint
+
+
 class Backend(Protocol):
     """Where inflate and scoring run: local processes or the runner's Docker image."""
 
@@ -140,18 +159,24 @@ def run_submission(cfg: RunConfig) -> RunResult:
     out = _prepare_out_dir(cfg)
     json_path = Path(cfg.json_path) if cfg.json_path else out / "run.json"
     result = RunResult(cfg, out.resolve(), json_path, numerics=numerics_identity(cfg.numerics))
+    # From here on every outcome is a verdict in run.json (a corrupt video included).
     try:
         backend = make_backend(cfg, challenge)
         target = backend.score_target()
         result.environment = {"inflate": _inflate_env_record(cfg, backend, result.warnings), "scorer": _scorer_env(cfg)}
+        result.runner = _runner_record(cfg, *target)
+        result.warnings += challenge.warnings
+        score_est, score_basis = score_estimate(cfg, challenge)  # reads every video
+        result.clock = start_clock(cfg, score_est, score_basis)  # bad input if the clock leaves no time
     except VccError as e:
         _record_error(result, e)
         write_json_atomic(json_path, result.as_json())
         return result
-    result.runner = _runner_record(cfg, *target)
-    result.warnings += challenge.warnings
-    score_est, score_basis = score_estimate(cfg, challenge)
-    result.clock = start_clock(cfg, score_est, score_basis)
+    except Exception as e:  # a vcc bug (or a video no check caught): still leave a report behind
+        result.error = HarnessError(f"vcc run failed unexpectedly: {type(e).__name__}: {e}")
+        result.verdict, result.message = "harness_error", str(result.error)
+        write_json_atomic(json_path, result.as_json())
+        raise
     _run_job(cfg, challenge, backend, result, out, target, score_est)
     write_json_atomic(json_path, result.as_json())
     return result
@@ -209,12 +234,17 @@ def _run_job(
     ws: Workspace | None = None
     try:
         t0 = time.perf_counter()
+        check_inflate_sh_link(cfg.submission_dir)
         ws, notes = stage_workspace(cfg.submission_dir, challenge, ws_root, cfg.submission_name, out_dir=out)
         result.notes += notes
         result.workspace = str(ws.root)
+        # The user's archive as submitted (staging checked it exists), before inflate can reach the copy.
+        archive_fp = result.archive = fingerprint_file(cfg.submission_dir / "archive.zip")
+        check_archive_unchanged(ws.archive_zip, archive_fp, "while it was staged")
+        fingerprints = _Fingerprints(archive_fp, fingerprint_challenge(challenge))
         result.phases["stage_s"] = time.perf_counter() - t0
         for i in range(cfg.repeat):
-            _inflate_once(cfg, challenge, backend, ws, result, i, score_est, out / "logs")
+            _inflate_once(cfg, challenge, backend, ws, result, i, score_est, out / "logs", fingerprints)
         collect_findings(result)
         fill_phases(result)
         if cfg.scoring:
@@ -251,6 +281,7 @@ def _inflate_once(
     index: int,
     score_est: float,
     logs: Path,
+    fingerprints: _Fingerprints,
 ) -> None:
     """One unzip + inflate from scratch, judged, its raws checked and hashed."""
     run = InflateRun(index)
@@ -263,8 +294,12 @@ def _inflate_once(
     result.isolation = run.proc.isolation.as_json()
     after = _snapshot(ws)
     run.writes_outside = sorted(k for k, v in after.items() if before.get(k) != v)
+    # What is scored must be what was submitted, whatever inflate's exit status says.
+    check_archive_unchanged(ws.archive_zip, fingerprints.archive, "while inflate ran")
+    check_challenge_unchanged(challenge, fingerprints.challenge)
     env_kind = result.environment.get("inflate", {}).get("kind", "vcc")
     judge_inflate(run.proc, challenge, budget, env_kind, RUNNER_GROUPS[cfg.runner])
+    check_raw_links(challenge, ws.inflated_dir)
     _check_outputs(run, ws, challenge, cfg)
 
 

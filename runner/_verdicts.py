@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 from typing import Any
 
 from base import BadInput, SubmissionFailed, VccError
@@ -12,7 +13,7 @@ from ._result import RunResult
 from ._sandbox import ProcResult
 from ._shapes import GiB
 
-__all__ = ["failure", "verdict_for", "judge_inflate", "failure_hint", "collect_findings"]
+__all__ = ["failure", "verdict_for", "judge_inflate", "exit_text", "failure_hint", "collect_findings"]
 
 
 def failure(verdict: str, message: str, **kw: Any) -> SubmissionFailed:
@@ -58,11 +59,33 @@ def judge_inflate(
     if proc.returncode != 0:
         raise failure(
             "inflate_failed",
-            f"inflate exited with status {proc.returncode} after {proc.elapsed_s:.1f} s."
+            f"inflate {exit_text(proc.returncode)} after {proc.elapsed_s:.1f} s."
             f"{failure_hint(proc, challenge, env_kind, group)}\n{logs}",
             path=proc.stderr_path,
             fix="run the failing command from the log; the full logs are next to the report",
         )
+
+
+def exit_text(returncode: int | None) -> str:
+    """How a process ended, in words: a negative status is the signal that killed it, and bash
+    reports a child killed by signal N as 128 + N."""
+    if returncode is None:
+        return "was killed at the deadline"
+    if returncode < 0:
+        return f"was killed by signal {-returncode} ({_signal_name(-returncode)})"
+    if 128 < returncode < 128 + 65:
+        return (
+            f"exited with status {returncode} (128 + {returncode - 128}: most likely a command inside it "
+            f"was killed by signal {returncode - 128}, {_signal_name(returncode - 128)})"
+        )
+    return f"exited with status {returncode}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _indent(text: str) -> str:
@@ -137,6 +160,10 @@ def collect_findings(result: RunResult) -> None:
             for note in run.proc.isolation.notes:
                 if note.startswith(("no sandbox", "no cgroup")):
                     warn(f"weaker containment: {note}")
+                elif note.startswith("the kernel killed"):
+                    # An OOM kill the script survived (exit 0): the runner's cap would do the same,
+                    # and the raws may come from a fallback path.
+                    warn(f"out of memory inside inflate: {note}")
     det = result.deterministic
     if det is False:
         warn(

@@ -32,13 +32,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "segnet_input", "to_model_input",
     ),
     "._config": ("ScoreConfig",),
-    "._validate": ("RawCheck", "batch_sizes", "check_archive", "check_raws", "official_loop_outcome"),
+    "._validate": ("RawCheck", "batch_sizes", "check_archive", "check_raws", "file_kind", "official_loop_outcome"),
     "._score": ("Accumulator", "library_versions", "score_submission"),
     "._result": ("ScoreResult", "TargetResult", "compare_targets"),
     "._spread": ("score_spread", "spread_variants"),
     "._cache": ("CacheKey", "GroundTruthCache", "default_cache_dir"),
     "._report": (
-        "numerics_line", "official_report_text", "score_formula", "terminal_summary",
+        "job_report_paths", "numerics_line", "official_report_text", "score_formula", "terminal_summary",
         "write_atomic", "write_json_atomic",
     ),
 }

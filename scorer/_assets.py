@@ -24,14 +24,20 @@ __all__ = [
 ]
 
 _LFS_MAGIC = b"version https://git-lfs.github.com/spec/v1"
-_hash_memo: dict[tuple[str, int, int], str] = {}
+_hash_memo: dict[tuple[str, int, int, int, int, int], str] = {}
 
 
 def asset_sha256(path: Path) -> str:
-    """sha256 of an asset, memoised per (path, size, mtime) within the process: the videos and
-    weights are hashed once however many scores a process runs (base.file_sha256 reads afresh)."""
+    """sha256 of an asset, memoised within the process: the videos and weights are hashed once
+    however many scores a process runs (base.file_sha256 reads afresh).
+
+    The key holds the inode and ctime as well as the size and mtime: a file rewritten in place
+    within the mtime's granularity, or with its mtime put back (`touch -r`, os.utime), changes
+    its ctime, which no unprivileged call can set; a file replaced by rename changes its inode.
+    These hashes feed the ground-truth cache key, so a stale one would serve a wrong entry.
+    """
     st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    key = (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     if key not in _hash_memo:
         _hash_memo[key] = file_sha256(path)
     return _hash_memo[key]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,9 @@ if TYPE_CHECKING:  # listing and clearing the cache needs neither numpy nor torc
 
 __all__ = ["CACHE_FORMAT", "default_cache_dir", "CacheKey", "CacheEntryInfo", "GroundTruthCache", "ci_cache_key"]
 
+# A temp file older than this is abandoned (its writer died); younger ones may be mid-write.
+# Writing an entry takes seconds, and each write() moves the mtime on.
+TEMP_MAX_AGE_S = 3600.0
 CACHE_FORMAT = 2  # 2: the key holds the numerics class, profile and caps
 _MAGIC = b"VCCGT\x00\x00\x01"
 
@@ -148,11 +152,24 @@ class GroundTruthCache:
                 infos.append(CacheEntryInfo(path, path.stat().st_size, -1, {"corrupt": True}))
         return infos
 
-    def clear(self) -> int:
-        """Remove every entry; returns how many files were removed."""
+    def clear(self, *, now: float | None = None) -> int:
+        """Remove every entry, and temp files abandoned for TEMP_MAX_AGE_S; how many were removed.
+
+        A younger temp file may be another process's entry being written (write_atomic renames
+        it into place when done): removing it would fail that process's rename.
+        """
         # Only our own files: --cache-dir may point at a directory that holds other things.
+        now = time.time() if now is None else now
         removed = 0
-        for path in [*self.root.glob("gt-*.bin"), *self.root.glob(".gt-*.tmp")]:
+        for path in self.root.glob("gt-*.bin"):
+            path.unlink(missing_ok=True)
+            removed += 1
+        for path in self.root.glob(".gt-*.tmp"):
+            try:
+                if now - path.stat().st_mtime < TEMP_MAX_AGE_S:
+                    continue
+            except FileNotFoundError:  # renamed into place meanwhile
+                continue
             path.unlink(missing_ok=True)
             removed += 1
         return removed

@@ -44,6 +44,10 @@ class ScoreConfig:
     # Decoded ground-truth frames shared between processes (`--spread`): each video's frames
     # are read from here when a process before wrote them, else decoded and written here.
     shared_frames_dir: Path | None = None
+    # report.txt's config block prints the paths evaluate.py was given. A replay of the official
+    # job (`vcc run`) scores a staged copy and names its paths as the job would (relative to the
+    # repository root); keys: report, submission_dir, uncompressed_dir, video_names_file.
+    report_paths: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)

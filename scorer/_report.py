@@ -20,6 +20,7 @@ __all__ = [
     "score_formula",
     "write_score_reports",
     "official_config_block",
+    "job_report_paths",
     "official_report_text",
     "terminal_summary",
     "numerics_line",
@@ -32,18 +33,36 @@ def write_score_reports(result: ScoreResult, report_path: Path, json_path: Path)
     write_json_atomic(json_path, result.as_json())
 
 
+def job_report_paths(name: str) -> dict[str, str]:
+    """The paths the official job hands evaluate.py for submission `name`, as report.txt prints them.
+
+    The workflow runs `evaluate.sh --submission-dir ./submissions/NAME` from the repository root
+    (SPEC.md sections 2 and 8), and evaluate.sh passes `S/report.txt` and the root's videos/ and
+    names file on, the root taken as `.`. A replay that scores a staged copy (`vcc run`) gives
+    these so that its report.txt reads as the runner's.
+    """
+    sub = f"./submissions/{name}"
+    return {
+        "submission_dir": sub,
+        "report": f"{sub}/report.txt",
+        "uncompressed_dir": "./videos",
+        "video_names_file": "./public_test_video_names.txt",
+    }
+
+
 def official_config_block(cfg: ScoreConfig, challenge: Challenge) -> dict[str, object]:
     """The "Evaluation config" block of report.txt: evaluate.py's arguments, paths as given."""
+    given = cfg.report_paths or {}
     return {
         "batch_size": cfg.batch_size,
         "device": cfg.device,
         "num_threads": 2,  # evaluate.py's DALI threads, printed whatever the decode path
         "prefetch_queue_depth": 4,
-        "report": cfg.report,
+        "report": given.get("report", cfg.report),
         "seed": 1234,
-        "submission_dir": cfg.submission_dir,
-        "uncompressed_dir": challenge.videos_dir,
-        "video_names_file": challenge.names_file,
+        "submission_dir": given.get("submission_dir", cfg.submission_dir),
+        "uncompressed_dir": given.get("uncompressed_dir", challenge.videos_dir),
+        "video_names_file": given.get("video_names_file", challenge.names_file),
     }
 
 

@@ -6,6 +6,8 @@ over batches silently scores fewer samples when a raw is short by whole batches.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +27,7 @@ __all__ = [
     "official_loop_outcome",
     "check_archive",
     "check_raws",
+    "file_kind",
     "validate_submission",
 ]
 
@@ -65,6 +68,34 @@ class RawCheck:
                 "expected_frames": self.expected_frames}
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_kind(path: Path) -> str:
+    """What sits at `path`, in words: "missing", "a dangling symlink to X", "a directory", ... or
+    "a regular file" (a symlink is described by its target, as open() would follow it)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"a dangling symlink to {os.readlink(path)}"
+        return "missing"
+    except OSError as e:
+        return f"unreadable ({e.strerror})"
+    for test, kind in _KINDS:
+        if test(st.st_mode):
+            if stat.S_ISCHR(st.st_mode) and path.resolve() != path.absolute():
+                return f"{kind} ({path.resolve()})"
+            return kind
+    return "a regular file"
+
+
 def check_archive(archive: Path) -> int:
     if not archive.is_file():
         raise BadInput(
@@ -91,10 +122,13 @@ def check_raws(
     for video in challenge.videos:
         raw = inflated_dir / video.raw_name
         if not raw.is_file():
+            kind = file_kind(raw)
             raise BadInput(
-                f"raw file for video {video.name!r} is missing",
+                f"raw file for video {video.name!r} is missing"
+                if kind == "missing"
+                else f"raw file for video {video.name!r} is {kind}, not a regular file",
                 path=raw,
-                fix=f"inflate.sh must write {video.raw_name} for every name in the names file",
+                fix=f"inflate.sh must write {video.raw_name} as a regular file for every name in the names file",
             )
         size = raw.stat().st_size
         expected = count_video_frames(video.path)

@@ -14,7 +14,7 @@ from pathlib import Path
 from base import EXIT_BAD_INPUT, EXIT_OK, BadInput, add_numerics_argument, run_cli, write_json_atomic
 
 from ._cache import GroundTruthCache, default_cache_dir
-from ._report import terminal_summary
+from ._report import job_report_paths, terminal_summary
 from ._targets import DALI_VARIANTS, DECODE_CHOICES
 
 __all__ = ["register", "main"]
@@ -74,6 +74,7 @@ def _score(args: argparse.Namespace) -> int:
         numerics=args.numerics,
         archive_path=args.archive,
         shared_frames_dir=args.shared_frames_dir,
+        report_paths=job_report_paths(args.job_paths) if args.job_paths else None,
     )
     checked = validate_submission(cfg)  # bad input is refused before torch is imported
     if args.spread:
@@ -136,6 +137,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--archive", type=Path, default=None, help="default SUBMISSION_DIR/archive.zip")
     p.add_argument("--report", type=Path, default=None, help="report.txt path (default SUBMISSION_DIR/report.txt)")
     p.add_argument("--json", type=Path, default=None, help="JSON report (default SUBMISSION_DIR/vcc-report.json)")
+    p.add_argument("--job-paths", default=None, metavar="NAME",
+                   help="report.txt names the paths as the official job passes them for submission NAME "
+                   "(./submissions/NAME, ./videos, ...) instead of the paths given here: for a staged copy")
     p.add_argument("--official-truncation", action="store_true",
                    help="score a short raw as the official zip() loop silently would (still exits 2)")
     p.add_argument("--reference-loop", action="store_true",

@@ -106,9 +106,10 @@ def test_setup_and_scoring_leave_no_time(tmp_path, mini_challenge):
          "--quiet", "--clock", "100", "--setup-overhead", "60", "--score-estimate", "50"]
     )  # fmt: skip
     r = json.loads((out / "run.json").read_text())
-    assert code == 3 and r["verdict"] == "timeout"
-    assert "no time is left" in r["message"]
-    assert r["inflate"] is None
+    # Known before anything runs and nothing to do with the submission: bad input.
+    assert code == 2 and r["verdict"] == "bad_input"
+    assert "leaves inflate no time" in r["message"]
+    assert r["inflate"] is None and not (out / "workspace").exists()
 
 
 @pytest.mark.parametrize("mode", MODES.values())
