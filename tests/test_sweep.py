@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -178,7 +179,7 @@ def test_top_reads_an_existing_sweep_without_running(pool_sweep, capsys):
     out = pool_sweep["out"]
     mtimes = {pid: (out / "points" / pid / "point.json").stat().st_mtime_ns for pid in _records(out)}
     assert sweep_main(["--top", "2", "--out", str(out)]) == 0
-    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip()[:3].rstrip(".").strip().isdigit()]
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if re.match(r"\s*\d+\. ", ln)]
     table = _table(out).sort_values("score")
     assert len(lines) == 2
     for line, (_, row) in zip(lines, table.head(2).iterrows(), strict=True):
