@@ -85,25 +85,18 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions) -> SweepOutcome:
     pool_workers = opts.workers or _pool_default(spec)
     threads = sweep_threads(spec, opts)
     engine = make_engine(opts.ray, opts.workers, threads, pool_workers)
-    out = _prepare_out(Path(opts.out_dir), spec)
-    outcome = SweepOutcome(out, engine.name, opts.workers if opts.ray else pool_workers, threads)
-    code, challenge = code_hashes(spec.submission_dir), challenge_hashes(spec)
-    tasks, records = [], {}
-    for point in spec.points:
-        inputs, digest = point_inputs(spec, point, code, challenge, threads)
-        pdir = out / "points" / point.point_id
-        done = read_point(pdir)
-        if done is not None and done.get("inputs_sha256") == digest and not (opts.retry_failed
-                                                                               and done["verdict"] != "ok"):
-            records[point.point_id] = done
-            outcome.skipped.append(point.point_id)
-            continue
-        tasks.append(PointTask(spec, point, pdir, inputs, digest, threads, spec.cache_dir))
-    _write_record(out, spec, outcome, "running")
-    progress = _Progress(len(spec.points), len(outcome.skipped), opts.progress)
-    with engine:
-        _run_points(engine, tasks, records, outcome, progress, scoring=spec.run.get("score", True))
-    progress.close()
+    _check_out(Path(opts.out_dir), spec)
+    with engine:  # started (Ray joined) before anything is written: a failure leaves nothing behind
+        out = _make_out(Path(opts.out_dir))
+        outcome = SweepOutcome(out, engine.name, opts.workers if opts.ray else pool_workers, threads)
+        records: dict[str, dict[str, Any]] = {}
+        tasks = _pending(spec, opts, out, threads, records, outcome)
+        _write_record(out, spec, outcome, "running")
+        progress = _Progress(len(spec.points), len(outcome.skipped), opts.progress)
+        try:
+            _run_points(engine, tasks, records, outcome, progress, scoring=spec.run.get("score", True))
+        finally:
+            progress.close()
     outcome.table = build_table(spec.parameters, [p.point_id for p in spec.points], records)
     outcome.files = write_table(outcome.table, out)
     title = (f"vcc sweep {spec.path.name}: {len(spec.points)} points over {spec.challenge_dir.name} "
@@ -132,7 +125,25 @@ def _run_points(engine: Engine, tasks: list[PointTask], records: dict[str, dict[
             progress.point_done(task, record, lost)
 
 
-def _prepare_out(out: Path, spec: SweepSpec) -> Path:
+def _pending(spec: SweepSpec, opts: SweepOptions, out: Path, threads: int, records: dict[str, dict[str, Any]],
+             outcome: SweepOutcome) -> list[PointTask]:
+    """The points still to do; a point whose record holds the same inputs' hash is done (`records`)."""
+    code, challenge = code_hashes(spec.submission_dir), challenge_hashes(spec)
+    tasks = []
+    for point in spec.points:
+        inputs, digest = point_inputs(spec, point, code, challenge, threads)
+        pdir = out / "points" / point.point_id
+        done = read_point(pdir)
+        if done is not None and done.get("inputs_sha256") == digest and not (
+                opts.retry_failed and done["verdict"] != "ok"):
+            records[point.point_id] = done
+            outcome.skipped.append(point.point_id)
+        else:
+            tasks.append(PointTask(spec, point, pdir, inputs, digest, threads, spec.cache_dir))
+    return tasks
+
+
+def _check_out(out: Path, spec: SweepSpec) -> None:
     """A new dir, or a previous sweep's (continued: its points are checked by their inputs' hashes)."""
     if out.exists() and not out.is_dir():
         raise BadInput("--out is not a directory", path=out, fix="pass a new dir or a previous sweep's --out dir")
@@ -141,6 +152,9 @@ def _prepare_out(out: Path, spec: SweepSpec) -> Path:
                        fix="pass a new dir or a previous sweep's --out dir")
     if out.resolve() in (spec.submission_dir, spec.challenge_dir):
         raise BadInput("--out cannot be the submission or the challenge dir", path=out, fix="pass a new dir")
+
+
+def _make_out(out: Path) -> Path:
     (out / "points").mkdir(parents=True, exist_ok=True)
     return out.resolve()  # the compress command runs elsewhere (its cwd is the point's workspace)
 

@@ -86,7 +86,8 @@ def _sweep(args: argparse.Namespace) -> int:
     verdicts = table["verdict"].value_counts().to_dict()
     print(f"vcc sweep: {len(table)} points ({', '.join(f'{n} {v}' for v, n in sorted(verdicts.items()))}); "
           f"ran {len(outcome.ran)}, skipped {len(outcome.skipped)} already done; {outcome.engine}, "
-          f"{outcome.workers or 'cluster'} workers x {outcome.threads} threads; {outcome.wall_s:.1f} s")
+          f"{outcome.workers or 'as many as Ray schedules'} workers x {outcome.threads} threads; "
+          f"{outcome.wall_s:.1f} s")
     for pid, why in outcome.lost.items():
         print(f"vcc sweep: point {pid} was lost by the engine ({why}); rerun to do it", file=sys.stderr)
     print(top_text(table, spec.parameters, args.top or 3))

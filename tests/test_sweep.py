@@ -225,6 +225,15 @@ def test_bad_spec_exits_2_naming_file_and_value_and_starts_nothing(spec_dir, edi
     assert not out.exists()
 
 
+def test_out_dir_that_holds_no_sweep_is_refused(spec_dir, capsys):
+    out = spec_dir / "not-a-sweep"
+    out.mkdir()
+    (out / "keep.txt").write_text("the user's")
+    assert sweep_main([str(spec_dir / "good.toml"), "--out", str(out), "--quiet"]) == 2
+    assert "holds no sweep" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
 def test_yaml_spec_reads_like_toml(spec_dir, mini_challenge):
     (spec_dir / "good.yaml").write_text(
         f"challenge_dir: {mini_challenge}\nsubmission_dir: sub\ncompress: '{{python}} -c pass {{crf}}'\n"
