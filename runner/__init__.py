@@ -6,6 +6,8 @@ with the runner's limits -> raw checks -> scoring -> one JSON report.
 The work lives in small private modules, re-exported here: `_shapes` (the runners),
 `_config` (RunConfig), `_result` (RunResult), `_run` (the job's steps), `_local` and
 `_docker_backend` (where inflate runs), `_sandbox` (containment), `_clock`, `_verdicts`.
+`vcc sweep`: `_sweep_spec` (the SPEC), `_sweep_point` (one point: compress, then `vcc run`),
+`_sweep_engines` (local process pool, Ray), `_sweep_table` (table, Pareto front, plot), `_sweep`.
 """
 
 from ._archive import ExtractLimits, ExtractResult, extract_archive, vet_archive
@@ -22,6 +24,11 @@ from ._sandbox import (
     run_contained,
 )
 from ._shapes import RUNNERS, RunnerShape
+from ._sweep import SweepOptions, SweepOutcome, run_sweep
+from ._sweep_engines import LocalPool, RayEngine, default_workers
+from ._sweep_point import PointTask, run_point
+from ._sweep_spec import SweepPoint, SweepSpec, load_spec
+from ._sweep_table import build_table, load_sweep_table, pareto_mask, plot_sweep, top_points
 from ._workspace import Workspace, stage_workspace
 
 __all__ = [
@@ -47,4 +54,20 @@ __all__ = [
     "run_contained",
     "Workspace",
     "stage_workspace",
+    "SweepOptions",
+    "SweepOutcome",
+    "run_sweep",
+    "LocalPool",
+    "RayEngine",
+    "default_workers",
+    "PointTask",
+    "run_point",
+    "SweepPoint",
+    "SweepSpec",
+    "load_spec",
+    "build_table",
+    "load_sweep_table",
+    "pareto_mask",
+    "plot_sweep",
+    "top_points",
 ]

@@ -3,36 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from base import BadInput, add_numerics_argument, run_cli
 from scorer import numerics_line
 
-from . import env_cli
+from . import env_cli, sweep_cli
 from ._archive import ExtractLimits
 from ._config import RunConfig
 from ._result import RunResult
 from ._run import run_submission
 from ._shapes import BACKENDS, ENV_CHOICES, RUNNERS
+from ._sizes import parse_size
 
 __all__ = ["register", "main", "parse_size", "run_options_parser", "run_config"]
-
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
-def parse_size(text: str) -> int:
-    """Bytes from '16G', '100M', '1.5GiB', '2048' (binary units)."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", text, re.IGNORECASE)
-    if not m:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 16G, 512M)")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _register_run(subparsers)
     env_cli.register(subparsers)
+    sweep_cli.register(subparsers)
 
 
 def _register_run(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

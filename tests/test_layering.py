@@ -96,6 +96,8 @@ def small_submission(tmp_path: Path) -> Path:
     ["manifest", "{sub}", "--json", "{tmp}/manifest.json"],
     ["lint", "{sub}", "--json", "{tmp}/lint.json"],
     ["lint", "--list"],
+    ["sweep", "--help"],
+    ["sweep", "{tmp}/no-such-spec.toml", "--out", "{tmp}/sweep-out"],
 ])
 def test_light_commands_never_import_torch(argv: list[str], tmp_path: Path, small_submission: Path) -> None:
     args = [a.format(tmp=tmp_path, sub=small_submission) for a in argv]
