@@ -18,7 +18,7 @@ from base import score_terms
 
 from ._shapes import SEG_PIXELS
 
-__all__ = ["TERM_NAMES", "decomposition", "marginal_costs"]
+__all__ = ["TERM_NAMES", "decomposition", "marginal_costs", "target_decomposition"]
 
 # The score's terms in the official addition order, and the figure each is computed from.
 TERM_NAMES = ("segnet", "posenet", "rate")
@@ -51,3 +51,10 @@ def decomposition(*, posenet: float, segnet: float, rate: float, score: float, s
         },
         "marginal": marginal_costs(posenet=posenet, samples=samples, original_bytes=original_bytes),
     }
+
+
+def target_decomposition(report: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+    """A target's decomposition as its report holds it, else computed (reports before schema 1 lack it)."""
+    return target.get("decomposition") or decomposition(
+        posenet=target["posenet_distortion"], segnet=target["segnet_distortion"], rate=target["rate"],
+        score=target["score"], samples=target["samples"], original_bytes=report["original_bytes"])

@@ -84,7 +84,7 @@ def _locate(report: dict[str, Any], report_path: Path | None) -> tuple[Challenge
             raise BadInput("the candidate's raw is gone or changed since the report was scored", path=path,
                            fix="keep the inflated raws (vcc run removes its workspace unless told to keep it); "
                            + _fix_paths(report_path))
-        raws[raw["name"]] = path
+        raws[raw["name"]] = path  # keyed by the video it stands for
     return challenge, raws
 
 
@@ -122,7 +122,7 @@ def rerun_pairs(report: dict[str, Any], pairs: list[tuple[str, int]], *, report_
             chosen = [p for v, p in pairs if v == name]
             frames = _original_frames(videos[name].path, conversion, {f for p in chosen for f in (2 * p, 2 * p + 1)},
                                       bar)
-            raw = open_raw_frames(raws[videos[name].raw_name])
+            raw = open_raw_frames(raws[name])
             for p in chosen:
                 gt = np.stack([frames[2 * p], frames[2 * p + 1]])
                 batches.append((name, p, gt, np.array(raw[2 * p : 2 * p + 2])))

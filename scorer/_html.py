@@ -16,7 +16,7 @@ import html
 from collections.abc import Iterable
 from typing import Any
 
-from ._breakdown import TERM_NAMES, decomposition
+from ._breakdown import TERM_NAMES, target_decomposition
 
 __all__ = ["SECTION_IDS", "render_html", "vcc_version"]
 
@@ -88,12 +88,6 @@ def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [report, *others]
 
 
-def _decomposition(report: dict[str, Any], t: dict[str, Any]) -> dict[str, Any]:
-    return t.get("decomposition") or decomposition(
-        posenet=t["posenet_distortion"], segnet=t["segnet_distortion"], rate=t["rate"], score=t["score"],
-        samples=t["samples"], original_bytes=report["original_bytes"])
-
-
 def _summary(report: dict[str, Any]) -> str:
     body = (f"<p class=big>score {_num(report['score'])}</p>"
             f"<p>official report shows <b>{report['score']:.2f}</b>; {report['decode']} ground truth on "
@@ -108,7 +102,7 @@ def _summary(report: dict[str, Any]) -> str:
 
 
 def _terms(report: dict[str, Any]) -> str:
-    d = _decomposition(report, report)
+    d = target_decomposition(report, report)
     rows = [(n, d["terms"][n]["formula"], d["terms"][n]["value"], d["terms"][n]["contribution"],
              None if d["terms"][n]["share"] is None else f"{100 * d['terms'][n]['share']:.3f} %") for n in TERM_NAMES]
     rows.append(("score", "sum of the three", "", report["score"], "100 %"))

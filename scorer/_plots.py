@@ -21,7 +21,7 @@ import numpy as np
 
 from base import Progress, write_atomic
 
-from ._breakdown import TERM_NAMES, decomposition
+from ._breakdown import TERM_NAMES, target_decomposition
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -94,33 +94,29 @@ def plot_distortions(report: dict[str, Any], path: Path, k: int) -> Path:
 def plot_breakdown(report: dict[str, Any], path: Path) -> Path:
     """Each target's score as its three contributions, labelled with value and share; marginal costs below."""
     targets = _targets(report)
-    fig = _figure(13, 2.2 + 1.1 * len(targets))
+    fig = _figure(13, 1.8 + 1.2 * len(targets))
     ax = fig.subplots()
     for row, t in enumerate(targets):
-        d = t.get("decomposition") or decomposition(
-            posenet=t["posenet_distortion"], segnet=t["segnet_distortion"], rate=t["rate"], score=t["score"],
-            samples=t["samples"], original_bytes=report["original_bytes"])
+        d = target_decomposition(report, t)
         left = 0.0
         for name in TERM_NAMES:
             term = d["terms"][name]
             width = term["contribution"]
             ax.barh(row, width, height=0.6, left=left, color=_TERM_COLOURS[name], edgecolor="white",
                     label=f"{name} term ({term['formula']})" if row == 0 else None)
-            share = term["share"] or 0
-            if share > 0.04:
-                ax.text(left + width / 2, row, f"{name}\n{width:.4g} ({100 * share:.1f}%)", ha="center",
+            if (term["share"] or 0) > 0.15:  # wide enough to hold its label
+                ax.text(left + width / 2, row, f"{name}\n{width:.4g} ({100 * term['share']:.1f}%)", ha="center",
                         va="center", fontsize=8, color="white")
             left += width
-        ax.text(left, row, f"  score {t['score']!r}", va="center", fontsize=9)
-        parts = [f"{n} {d['terms'][n]['contribution']:.4g} ({100 * (d['terms'][n]['share'] or 0):.2f}%)"
-                 for n in TERM_NAMES]
-        ax.text(0, row + 0.45, "   ".join(parts), va="center", fontsize=8, color="#333333")
+        lines = [f"score {t['score']!r}"] + [
+            f"{n} {d['terms'][n]['contribution']:.6g} ({100 * (d['terms'][n]['share'] or 0):.2f}%)" for n in TERM_NAMES]
+        ax.text(left, row, "  " + "\n  ".join(lines), va="center", fontsize=8)
     ax.set_yticks(range(len(targets)), [f"{t['decode']}" for t in targets])
     ax.invert_yaxis()
-    ax.set_xlim(0, max(t["score"] for t in targets) * 1.35)
+    ax.set_xlim(0, max(t["score"] for t in targets) * 1.45)
     ax.set_xlabel("score units (lower is better)")
-    m = (report.get("decomposition") or {}).get("marginal") or {}
-    if m:
+    m = target_decomposition(report, report)["marginal"]
+    if m["score_per_byte"] is not None and m["score_per_segnet_pixel"] is not None:
         pose = m.get("score_per_posenet")
         ax.set_title(
             f"marginal costs ({report['decode']}): 1 archive byte = {m['score_per_byte']:.3g}; one SegNet pixel in "
