@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ._breakdown import TERM_NAMES, target_decomposition
+from ._pairs import pair_rows
 
 __all__ = ["SECTION_IDS", "render_html", "vcc_version"]
 
@@ -32,7 +33,7 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding
 vertical-align:top}th{background:#f4f4f4}td.num{font-family:ui-monospace,Menlo,Consolas,monospace;text-align:right}
 .big{font-size:2em;font-weight:bold}.warn{background:#fff4e5;border-left:4px solid #f0a020;padding:.4em .8em;
 margin:.3em 0}figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555}
-code{font-family:ui-monospace,Menlo,Consolas,monospace}details{margin:.5em 0}
+.scroll{overflow-x:auto;max-width:100%}code{font-family:ui-monospace,Menlo,Consolas,monospace}details{margin:.5em 0}
 """
 
 _SCRIPT = """
@@ -72,11 +73,11 @@ def _num(x: Any) -> str:
 
 def _table(head: Iterable[str], rows: Iterable[Iterable[Any]], numeric: set[int] | None = None) -> str:
     numeric = numeric or set()
-    out = ["<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
+    out = ["<div class=scroll><table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
     for row in rows:
         cells = [f"<td class=num>{_num(c)}</td>" if i in numeric else f"<td>{_e(c)}</td>" for i, c in enumerate(row)]
         out.append("<tr>" + "".join(cells) + "</tr>")
-    return "".join(out) + "</table>"
+    return "".join(out) + "</table></div>"
 
 
 def _section(sid: str, title: str, body: str) -> str:
@@ -136,15 +137,15 @@ def _targets_section(report: dict[str, Any]) -> str:
 
 
 def _worst(report: dict[str, Any], k: int) -> str:
-    n = max(report["samples"], 1)
+    rows = [r for r in pair_rows(report) if r["decode"] == report["decode"]]
     body = ""
     for key, label in (("segnet", "SegNet"), ("posenet", "PoseNet")):
-        worst = sorted(report["per_pair"], key=lambda p: p[key], reverse=True)[:k]
-        rows = [(p["video"], p["pair"], f"{2 * p['pair']},{2 * p['pair'] + 1}", p["segnet"], p["posenet"],
-                 100 * p["segnet"] / n) for p in worst]
+        worst = sorted(rows, key=lambda r: r[key], reverse=True)[:k]
+        table = [(r["video"], r["pair"], f"{r['frame_first']},{r['frame_second']}", r["segnet"], r["posenet"],
+                  r[f"{key}_contribution"], r[f"{key}_share"]) for r in worst]
         body += f"<h3>{label}: the {len(worst)} worst pairs</h3>" + _table(
-            ("video", "pair", "frames", "segnet", "posenet", "segnet contribution (score units)"), rows,
-            numeric={1, 3, 4, 5})
+            ("video", "pair", "frames", "segnet", "posenet", f"{key} contribution (score units)",
+             f"share of the {key} term"), table, numeric={1, 3, 4, 5, 6})
     return _section("worst-pairs", "Worst pairs", body)
 
 

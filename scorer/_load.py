@@ -37,7 +37,8 @@ def read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        hint = "it ends early: truncated (a write cut short?)" if exc.pos >= len(text.rstrip()) else "not JSON"
+        ends_early = exc.pos >= len(text.rstrip()) or not text.rstrip().endswith(("}", "]"))
+        hint = "it ends early: truncated (a write cut short?)" if ends_early else "not JSON"
         raise BadInput(f"{what} is not valid JSON ({hint}: {exc.msg} at line {exc.lineno} column {exc.colno})",
                        path=path, fix="re-create it (rerun `vcc score`/`vcc run`); " + _SCORE_FIX) from None
 

@@ -139,8 +139,9 @@ def read_pairs(path: Path, report: dict[str, Any] | None = None, report_path: Pa
     try:
         if path.suffix == ".parquet":
             table = pd.read_parquet(path)
-        else:  # round_trip: pandas' fast float parser can miss the last bit
-            table = pd.read_csv(path, float_precision="round_trip")
+        else:  # before pandas 3 the default float parser can miss the last bit
+            precise = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+            table = pd.read_csv(path, **precise)
     except Exception as exc:  # pandas and pyarrow raise many types for a bad file
         raise BadInput(f"cannot read the per-pair table: {exc}", path=path, fix=fix) from None
     missing = [c for c in PAIR_COLUMNS if c not in table.columns]
@@ -151,7 +152,7 @@ def read_pairs(path: Path, report: dict[str, Any] | None = None, report_path: Pa
         key = ["decode", "video", "pair", "posenet", "segnet"]
         mine = table[key].reset_index(drop=True)
         theirs = expected[key].reset_index(drop=True)
-        if len(mine) != len(theirs) or not mine.equals(theirs.astype(mine.dtypes.to_dict(), copy=False)):
+        if len(mine) != len(theirs) or not mine.equals(theirs.astype(mine.dtypes.to_dict())):
             what = (f"{len(mine)} rows, the report has {len(theirs)}" if len(mine) != len(theirs)
                     else "its pairs or distortions differ from the report's")
             raise BadInput(f"the per-pair table does not match its report ({what})", path=path, fix=fix)
