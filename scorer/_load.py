@@ -13,6 +13,7 @@ from typing import Any
 from base import BadInput
 
 from ._compare import LoadedReport
+from ._result import SCORE_SCHEMA
 
 __all__ = ["REQUIRED_SCORE_KEYS", "read_json", "load_score_report", "select_target", "load_run_report",
            "check_output_file", "check_output_dir"]
@@ -20,7 +21,6 @@ __all__ = ["REQUIRED_SCORE_KEYS", "read_json", "load_score_report", "select_targ
 # What every score report since the first has (schema 1 added decomposition, batch_size, paths).
 REQUIRED_SCORE_KEYS = ("decode", "samples", "posenet_distortion", "segnet_distortion", "rate", "score", "terms",
                        "per_pair", "archive_bytes", "original_bytes", "assets")
-SUPPORTED_SCORE_SCHEMA = 1
 _SCORE_FIX = "pass the JSON report `vcc score` writes (SUBMISSION_DIR/vcc-report.json, or --json PATH) or a run.json"
 
 
@@ -57,9 +57,9 @@ def _kind(data: Any) -> str:
 def _check_score(data: Any, path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadInput(f"not a vcc score report ({_kind(data)})", path=path, fix=_SCORE_FIX)
-    schema = data.get("vcc_score_schema", SUPPORTED_SCORE_SCHEMA)
-    if not isinstance(schema, int) or schema > SUPPORTED_SCORE_SCHEMA:
-        raise BadInput(f"score report schema {schema!r} is newer than this vcc reads ({SUPPORTED_SCORE_SCHEMA})",
+    schema = data.get("vcc_score_schema", SCORE_SCHEMA)
+    if not isinstance(schema, int) or schema > SCORE_SCHEMA:
+        raise BadInput(f"score report schema {schema!r} is newer than this vcc reads ({SCORE_SCHEMA})",
                        path=path, fix="upgrade vcc, or rescore with this one")
     missing = [k for k in REQUIRED_SCORE_KEYS if k not in data]
     if missing:

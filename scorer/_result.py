@@ -15,7 +15,8 @@ from ._validate import RawCheck
 
 __all__ = ["SCORE_SCHEMA", "TargetResult", "ScoreResult", "compare_targets"]
 
-# The JSON report's schema: 1 added the decomposition, batch_size and paths (older reports lack them).
+# The JSON report's schema: 1 added decomposition, batch_size, dali_variant and paths (older reports lack them
+# and the key; they are read as schema 1 without those).
 SCORE_SCHEMA = 1
 
 

@@ -262,3 +262,13 @@ def test_html_report_renders_in_chromium(report: tuple[Path, dict], tmp_path: Pa
     assert repr(r["score"]) in text and "1,598 s" in text
     dom = open_in_chromium(html, tmp_path / "shot.png")
     check_rendered(dom, tmp_path / "shot.png", run=True)
+
+
+def test_frame_plots_need_the_reports_paths(report: tuple[Path, dict], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture) -> None:
+    path, r = report
+    del r["paths"]
+    path.write_text(json.dumps(r))  # a report written before it named its inputs
+    assert vcc.main(["plot", str(path), "-o", str(tmp_path / "plots"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "does not say where the challenge" in err and f"file: {path}" in err
