@@ -75,7 +75,8 @@ def _table(head: Iterable[str], rows: Iterable[Iterable[Any]], numeric: set[int]
     numeric = numeric or set()
     out = ["<div class=scroll><table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
     for row in rows:
-        cells = [f"<td class=num>{_num(c)}</td>" if i in numeric else f"<td>{_e(c)}</td>" for i, c in enumerate(row)]
+        cells = [f"<td class=num>{_num(c)}</td>" if i in numeric and isinstance(c, int | float) else
+                 f"<td>{_e(c)}</td>" for i, c in enumerate(row)]
         out.append("<tr>" + "".join(cells) + "</tr>")
     return "".join(out) + "</table></div>"
 
