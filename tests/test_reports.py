@@ -165,7 +165,10 @@ def test_output_paths_that_are_directories_are_exit_2(report: tuple[Path, dict],
     outdir.mkdir()
     for argv in (["report", str(path), "-o", str(outdir)], ["pairs", str(path), "-o", str(outdir)],
                  ["compare", str(path), str(path), "--json", str(outdir)],
-                 ["plot", str(path), "-o", str(path), "--no-frames"]):
+                 ["plot", str(path), "-o", str(path), "--no-frames"],
+                 # refused before the submission is even looked at, so before any scoring
+                 ["score", str(tmp_path / "no-sub"), "--challenge-dir", str(tmp_path / "no-ch"), "--pairs",
+                  str(outdir)]):
         assert vcc.main(argv) == 2, argv
         err = capsys.readouterr().err
         assert "fix:" in err and (str(outdir) in err or str(path) in err)
