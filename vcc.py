@@ -15,7 +15,7 @@ from base import Registrar, build_cli_parser, numerics_rerun, run_cli
 __all__ = ["main", "build_parser"]
 
 # Packages whose cli module registers subcommands, in help order.
-_CLI_MODULES = ("scorer.cli", "runner.cli", "submission.cli", "demo.cli")
+_CLI_MODULES = ("scorer.cli", "scorer.report_cli", "runner.cli", "submission.cli", "demo.cli")
 
 
 def _registrars() -> list[Registrar]:

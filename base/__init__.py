@@ -41,6 +41,7 @@ from ._numerics import (
     numerics_rerun,
     profile_env,
 )
+from ._progress import Progress, progress_iter
 from ._zip import (
     CENTRAL_HEADER,
     CENTRAL_SIGNATURE,
@@ -79,6 +80,8 @@ from ._zip import (
 )
 
 __all__ = [
+    "Progress",
+    "progress_iter",
     "rate_term",
     "score_formula",
     "score_terms",

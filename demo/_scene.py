@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from base import FRAME_H, FRAME_W
+from base import FRAME_H, FRAME_W, progress_iter
 
 # Bump when the scene, encoder settings or calibration change: it keys the cache.
 DEMO_BUILDER_VERSION = 1
@@ -368,11 +367,7 @@ def _encode_video(path: Path, frames: int, seed: int, progress: bool) -> None:
 
 
 def _progress(it: range, enabled: bool, desc: str) -> Iterator[int]:
-    if not enabled:
-        return iter(it)
-    from tqdm import tqdm
-
-    return iter(tqdm(it, desc=desc, unit="frame", file=sys.stderr, leave=False))
+    return progress_iter(it, len(it), desc, "frame", enabled=enabled)
 
 
 # --------------------------------------------------------------------------- weights

@@ -12,6 +12,8 @@ from torch import nn
 
 from base import BadInput
 
+from ._shapes import MODEL_INPUT_HW, POSE_DIMS, POSE_INPUT_HW, SEG_CLASSES
+
 __all__ = [
     "MODEL_INPUT_HW",
     "POSE_INPUT_HW",
@@ -23,11 +25,6 @@ __all__ = [
     "load_weights",
     "load_nets",
 ]
-
-MODEL_INPUT_HW = (384, 512)  # both nets see frames resized to this
-POSE_INPUT_HW = (192, 256)  # rgb_to_yuv6 halves each side
-POSE_DIMS = 6  # the distortion compares the first 6 of PoseNet's 12 outputs
-SEG_CLASSES = 5
 
 
 class AllNorm(nn.Module):

@@ -24,6 +24,7 @@ __all__ = [
     "official_report_text",
     "terminal_summary",
     "numerics_line",
+    "marginal_text",
 ]
 
 
@@ -100,15 +101,19 @@ def terminal_summary(result: dict[str, Any]) -> str:
         ("PoseNet distortion", result["posenet_distortion"], terms["posenet"], "sqrt(10 * posenet)"),
         ("Rate", result["rate"], terms["rate"], "25 * rate"),
     ]
+    shares = {n: t["share"] for n, t in (result.get("decomposition") or {}).get("terms", {}).items()}
     out = [
         f"vcc score ({result['decode']} ground truth, {result['device']}, {result['samples']} samples)",
-        f"  {'term':<20}{'value':>24}  {'contribution':>22}",
+        f"  {'term':<20}{'value':>24}  {'contribution':>22}  {'share':>8}",
     ]
-    for name, value, contribution, how in rows:
-        out.append(f"  {name:<20}{value!r:>24}  {contribution!r:>22}  = {how}")
+    for (name, value, contribution, how), key in zip(rows, ("segnet", "posenet", "rate"), strict=True):
+        share = f"{100 * shares[key]:7.3f}%" if shares.get(key) is not None else f"{'':>8}"
+        out.append(f"  {name:<20}{value!r:>24}  {contribution!r:>22}  {share}  = {how}")
     if "numerics" in result:
         out.append(f"  {'numerics':<20}{numerics_line(result['numerics'])}")
     out.append(f"  {'score':<20}{result['score']!r:>24}  (official report shows {result['score']:.2f})")
+    if "decomposition" in result:
+        out.append(marginal_text(result["decomposition"]["marginal"]))
     for name, target in result.get("targets", {}).items():
         if name == result["decode"]:
             continue
@@ -120,6 +125,15 @@ def terminal_summary(result: dict[str, Any]) -> str:
     for w in result.get("warnings", []):
         out.append(f"  warning: {w}")
     return "\n".join(out)
+
+
+def marginal_text(m: dict[str, Any]) -> str:
+    """What one more unit of each costs, in score units."""
+    pose = m.get("score_per_posenet")
+    pose_text = "infinite at posenet 0" if pose is None else (
+        f"{pose!r} per unit of posenet ({m['score_per_pair_posenet']!r} per unit in one pair)")
+    return (f"  marginal costs: one archive byte {m['score_per_byte']!r}; one SegNet pixel in one pair "
+            f"{m['score_per_segnet_pixel']!r}; d score/d posenet {pose_text}")
 
 
 def numerics_line(numerics: dict[str, Any]) -> str:

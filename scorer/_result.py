@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -10,9 +9,15 @@ from typing import Any
 
 from base import score_terms
 
+from ._breakdown import decomposition
+from ._compare import pair_deltas, term_deltas
 from ._validate import RawCheck
 
-__all__ = ["TargetResult", "ScoreResult", "compare_targets"]
+__all__ = ["SCORE_SCHEMA", "TargetResult", "ScoreResult", "compare_targets"]
+
+# The JSON report's schema: 1 added decomposition, batch_size, dali_variant and paths (older reports lack them
+# and the key; they are read as schema 1 without those).
+SCORE_SCHEMA = 1
 
 
 @dataclass
@@ -62,6 +67,10 @@ class ScoreResult:
     truncated: bool = False  # scored like the official zip() over a short raw
     numerics: dict[str, Any] = field(default_factory=dict)  # what decides the last bits here
     peak_rss_bytes: int | None = None  # this process's resident peak when the score finished
+    dali_variant: str = "1.52"  # the DALI release dali-emulated reproduces
+    batch_size: int = 16  # pairs per batch: the float32 sums are taken per batch of this many
+    # Where the inputs were (absolute): what `vcc plot` needs to find the frames again.
+    paths: dict[str, str] = field(default_factory=dict)
     # Which Python scored: vcc's, or the checkout's synced env (`vcc score --env official` sets VCC_SCORING_ENV).
     environment: dict[str, str] = field(
         default_factory=lambda: {"kind": "official" if os.environ.get("VCC_SCORING_ENV") else "vcc",
@@ -76,9 +85,18 @@ class ScoreResult:
     def score(self) -> float:
         return self.primary.score
 
+    def target_json(self, target: TargetResult) -> dict[str, Any]:
+        """One target's figures with its decomposition and marginal costs."""
+        out = target.as_json()
+        out["decomposition"] = decomposition(
+            posenet=target.posenet_distortion, segnet=target.segnet_distortion, rate=target.rate,
+            score=target.score, samples=target.samples, original_bytes=self.original_bytes)
+        return out
+
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            **self.primary.as_json(),
+            "vcc_score_schema": SCORE_SCHEMA,
+            **self.target_json(self.primary),
             "archive_bytes": self.archive_bytes,
             "original_bytes": self.original_bytes,
             "device": self.device,
@@ -91,9 +109,12 @@ class ScoreResult:
             "truncated": self.truncated,
             "numerics": self.numerics,
             "environment": self.environment,
+            "batch_size": self.batch_size,
+            "dali_variant": self.dali_variant,
+            "paths": self.paths,
         }
         if len(self.targets) > 1:
-            out["targets"] = {t.decode: t.as_json() for t in self.targets}
+            out["targets"] = {t.decode: self.target_json(t) for t in self.targets}
             first, second = (out["targets"][t.decode] for t in self.targets[:2])
             out["comparison"] = compare_targets(first, second)
         return out
@@ -105,15 +126,6 @@ def compare_targets(first: dict[str, Any], second: dict[str, Any], top: int = 10
     Per-term deltas, and the pairs whose contribution to the score moves most (first order:
     SegNet's term is linear in each pair; PoseNet's sqrt is linearised at the first target).
     """
-    names = ("segnet", "posenet", "rate")
-    deltas = {n: second["terms"][n] - first["terms"][n] for n in names}
-    deltas["score"] = second["score"] - first["score"]
-    n = max(len(first["per_pair"]), 1)
-    pose_slope = math.sqrt(10) / (2 * math.sqrt(first["posenet_distortion"])) if first["posenet_distortion"] else 0
-    moves = []
-    for a, b in zip(first["per_pair"], second["per_pair"], strict=False):
-        d_seg, d_pose = b["segnet"] - a["segnet"], b["posenet"] - a["posenet"]
-        moves.append({"video": a["video"], "pair": a["pair"], "segnet_delta": d_seg, "posenet_delta": d_pose,
-                      "score_delta": (100 * d_seg + pose_slope * d_pose) / n})
-    moves.sort(key=lambda m: abs(m["score_delta"]), reverse=True)
+    deltas = term_deltas(first, second)
+    moves = sorted(pair_deltas(first, second), key=lambda m: abs(m["score_delta"]), reverse=True)
     return {"from": first["decode"], "to": second["decode"], "deltas": deltas, "pairs_moving_most": moves[:top]}

@@ -12,6 +12,7 @@ import platform
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,6 +20,7 @@ import torch
 from base import (
     BadInput,
     HarnessError,
+    Progress,
     apply_profile,
     get_profile,
     installed_dali_version,
@@ -209,8 +211,6 @@ def _numerics_key(numerics: dict[str, Any], device: torch.device) -> tuple[tuple
 
 def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[GroundTruthStream], list[Accumulator]]:
     """The official loop: ground-truth and candidate batches in lock step, one accumulator per target."""
-    from tqdm import tqdm
-
     challenge, device, raws = plan.challenge, plan.device, plan.raws
     if plan.dist is not None:  # torchrun: this rank scores names[rank::world]
         plan.dist.init(device)
@@ -226,17 +226,20 @@ def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[GroundTruthStream], lis
     truths = [GroundTruthStream(d, challenge, nets, cache, plan.cache_key_fields, cfg.batch_size, device, read_ahead,
                                 cfg.dali_variant, cfg.shared_frames_dir) for d in cfg.targets]
     accs = [Accumulator(device) for _ in truths]
-    total_batches = sum(len(batch_sizes(r.expected_frames // 2, cfg.batch_size)) for r in raws)
+    total_pairs = sum(sum(batch_sizes(r.expected_frames // 2, cfg.batch_size)) for r in raws)
     t2 = time.perf_counter()
     streams = [t.stream() for t in truths]
-    with tqdm(total=total_batches, desc="scoring", unit="batch", disable=not cfg.progress, leave=False) as bar:
+    # One bar over the lock-step loop: each pair is decoded (or read from the cache) and run
+    # through the nets on every target's ground truth, then on the candidate.
+    desc = f"scoring ({' + '.join(cfg.targets)} ground truth, candidate)"
+    with Progress(total_pairs, desc, "pair", enabled=cfg.progress) as bar:
         # zip() like the official loop: ground truth first, then the candidate; the shorter ends it.
         for *gts, cand in zip(*streams, candidate_stream(raws, nets, cfg.batch_size, read_ahead), strict=False):
             for (video, first_pair, gt), acc in zip(gts, accs, strict=True):
                 if len(gt) != len(cand):  # the official assertion; check_raws rules it out
                     raise HarnessError(f"batch size mismatch at {video} pair {first_pair}")
                 acc.update(pose_distortion(gt, cand), seg_distortion(gt, cand), video, first_pair)
-            bar.update(1)
+            bar.update(len(cand))
     if not plan.truncated:
         # zip() stops at the first exhausted stream, leaving the others suspended just before
         # their end; finishing them runs their cache writes (no batches are left to compute).
@@ -276,7 +279,19 @@ def _result(cfg: ScoreConfig, plan: _Plan, truths: list[GroundTruthStream], accs
     warnings = plan.warnings + _target_warnings(cfg, targets, plan.raws)
     return ScoreResult(targets, plan.archive_bytes, challenge.original_bytes, cfg.device, plan.versions,
                        {a.relpath: a.as_json() for a in plan.assets}, plan.raws, warnings, plan.timings,
-                       plan.truncated, plan.numerics)
+                       plan.truncated, plan.numerics, dali_variant=cfg.dali_variant, batch_size=cfg.batch_size,
+                       paths=_input_paths(cfg, challenge))
+
+
+def _input_paths(cfg: ScoreConfig, challenge: Challenge) -> dict[str, str]:
+    """The inputs' absolute paths: what `vcc plot` reads to show the frames again."""
+    return {
+        "challenge_dir": str(Path(challenge.root).resolve()),
+        "names_file": str(Path(challenge.names_file).resolve()),
+        "submission_dir": str(cfg.submission_dir.resolve()),
+        "inflated_dir": str(cfg.inflated.resolve()),
+        "archive": str(cfg.archive.resolve()),
+    }
 
 
 def _target_warnings(cfg: ScoreConfig, targets: list[TargetResult], raws: list[RawCheck]) -> list[str]:

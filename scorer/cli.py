@@ -76,6 +76,10 @@ def _score(args: argparse.Namespace) -> int:
         shared_frames_dir=args.shared_frames_dir,
         report_paths=job_report_paths(args.job_paths) if args.job_paths else None,
     )
+    if args.pairs is not None:
+        from ._pairs import pairs_outputs
+
+        pairs_outputs(args.pairs)  # a directory or an impossible Parquet is refused before scoring
     checked = validate_submission(cfg)  # bad input is refused before torch is imported
     if args.spread:
         from ._spread import score_spread, spread_text
@@ -85,6 +89,7 @@ def _score(args: argparse.Namespace) -> int:
         print(terminal_summary(report))
         print(spread_text(report["spread"]))
         print(f"reports: {cfg.report}  {cfg.json_report}")
+        _write_pairs(args.pairs, report)
         return EXIT_BAD_INPUT if report["truncated"] else EXIT_OK
 
     from ._score import score_submission
@@ -95,11 +100,21 @@ def _score(args: argparse.Namespace) -> int:
     print(result.primary.official_report, end="")
     print(terminal_summary(result.as_json()))
     print(f"reports: {cfg.report}  {cfg.json_report}")
+    _write_pairs(args.pairs, result.as_json())
     if result.truncated:
         print("vcc score: the raw is short: this is what the official runner would print, "
               "but the submission is invalid", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK
+
+
+def _write_pairs(path: Path | None, report: dict) -> None:
+    if path is None:
+        return
+    from ._pairs import write_pairs
+
+    for written in write_pairs(report, path):
+        print(f"per-pair table: {written}")
 
 
 def _cache(args: argparse.Namespace) -> int:
@@ -147,6 +162,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--spread", action="store_true",
                    help="score under every numerics profile and thread count this machine can run (one process "
                    "each, one candidate forward each) and report each figure's min, max and spread")
+    p.add_argument("--pairs", type=Path, default=None, metavar="PATH",
+                   help="also write the per-pair table here: CSV (and Parquet beside it when pyarrow is installed)")
     p.add_argument("--shared-frames-dir", type=Path, default=None, help=argparse.SUPPRESS)  # --spread's children
     p.add_argument("--env", choices=("vcc", "official"), default="vcc",
                    help="Python environment that scores: vcc (default: vcc's own) or official (the checkout's "

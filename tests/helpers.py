@@ -83,3 +83,35 @@ def assert_pack_extracts(result) -> None:
     """A PackResult's archive, extracted by the system unzip, holds each member's source bytes."""
     expected = {m.name.rstrip("/"): (Path(m.source).read_bytes() if m.source else None) for m in result.members}
     assert_system_unzip_extracts(result.output, expected)
+def synthetic_score_report(path: Path, *, pairs: dict[str, int] | None = None, seed: int = 0,
+                           decode: str = "pyav", archive_bytes: int = 123_456, original_bytes: int = 656_047,
+                           video_sha256: str = "a" * 64) -> dict:
+    """A score report written by the scorer's own result classes from seeded random per-pair values
+    (no nets run): input for the report commands' fast tests. Written to `path` as JSON; returned."""
+    import numpy as np
+
+    from base import score_formula, write_json_atomic
+    from scorer import RawCheck, ScoreResult, TargetResult
+
+    pairs = pairs or {"0.mkv": 35}
+    rng = np.random.default_rng(seed)
+    per_pair = []
+    for video, n in pairs.items():
+        pose = rng.gamma(2.0, 2e-5, n).astype(np.float32)
+        seg = (rng.integers(0, 3000, n) / (384 * 512)).astype(np.float32)
+        per_pair += [{"pair": i, "video": video, "posenet": float(p), "segnet": float(s)}
+                     for i, (p, s) in enumerate(zip(pose, seg, strict=True))]
+    samples = len(per_pair)
+    posenet = float(np.float32(sum(p["posenet"] for p in per_pair) / samples))
+    segnet = float(np.float32(sum(p["segnet"] for p in per_pair) / samples))
+    rate = archive_bytes / original_bytes
+    target = TargetResult(decode, samples, posenet, segnet, rate, score_formula(posenet, segnet, rate), per_pair,
+                          "off", "(synthetic: no official report)\n")
+    raws = [RawCheck(v, path.parent / f"{Path(v).stem}.raw", 2 * n * FRAME_BYTES, 2 * n, 2 * n)
+            for v, n in pairs.items()]
+    assets = {f"videos/{v}": {"bytes": original_bytes, "sha256": video_sha256, "official": False} for v in pairs}
+    result = ScoreResult([target], archive_bytes, original_bytes, "cpu", {"torch": "synthetic"}, assets, raws,
+                         ["synthetic report: no nets ran"], {"total_s": 0.0}, numerics={"class": "synthetic"})
+    data = result.as_json()
+    write_json_atomic(path, data)
+    return data

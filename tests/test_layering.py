@@ -98,9 +98,20 @@ def small_submission(tmp_path: Path) -> Path:
     ["lint", "--list"],
     ["sweep", "--help"],
     ["sweep", "{tmp}/no-such-spec.toml", "--out", "{tmp}/sweep-out"],
+    ["compare", "{rep}", "{rep}", "--json", "{tmp}/compare.json"],
+    ["pairs", "{rep}", "-o", "{tmp}/pairs.csv"],
+    ["plot", "{rep}", "-o", "{tmp}/plots", "--no-frames", "--quiet"],
+    ["report", "{rep}", "-o", "{tmp}/report.html", "--quiet"],
+    ["compare", "--help"],
+    ["plot", "--help"],
+    ["report", "--help"],
 ])
 def test_light_commands_never_import_torch(argv: list[str], tmp_path: Path, small_submission: Path) -> None:
-    args = [a.format(tmp=tmp_path, sub=small_submission) for a in argv]
+    from helpers import synthetic_score_report  # builds the report with scorer's result classes: torch-free too
+
+    rep = tmp_path / "score.json"
+    synthetic_score_report(rep)
+    args = [a.format(tmp=tmp_path, sub=small_submission, rep=rep) for a in argv]
     proc = _run_blocked(*args, cwd=tmp_path)
     assert "must not need it" not in proc.stderr, proc.stderr[-2000:]
     assert proc.returncode in (0, 2), proc.stderr[-2000:]  # lint may find errors (2); nothing crashed
