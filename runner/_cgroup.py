@@ -169,6 +169,24 @@ class Cgroup:
                     time.sleep(0.02)
 
 
+def _remove_stale(parent: Path) -> None:
+    """rmdir groups a vcc left behind when it was killed: `vcc-PID-*` of a dead PID, now empty."""
+    try:
+        entries = list(parent.glob("vcc-*-*"))
+    except OSError:
+        return
+    for d in entries:
+        pid = d.name.split("-")[1]
+        if not pid.isdigit() or Path("/proc", pid).exists():
+            continue
+        if (_read(d / "cgroup.procs") or "").strip():
+            continue
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
 def _v2_root() -> Path | None:
     for mnt, fstype, _ in _mounts():
         if fstype == "cgroup2" and Path(mnt, "cgroup.controllers").exists():
@@ -197,6 +215,7 @@ def _create_v2(
     # A child of our own group first (works where our group is a delegated leaf
     # with no processes of its own), then a sibling under our parent.
     for parent in (here, here.parent):
+        _remove_stale(parent)
         try:
             avail = (_read(parent / "cgroup.controllers") or "").split()
             enabled = (_read(parent / "cgroup.subtree_control") or "").split()
@@ -209,17 +228,21 @@ def _create_v2(
             continue
         cg = Cgroup(2, {"": d})
         ctrls = (_read(d / "cgroup.controllers") or "").split()
-        if memory_bytes and "memory" in ctrls:
-            _write(d / "memory.max", str(memory_bytes))
-            cg.memory_bytes = memory_bytes
-            try:
-                _write(d / "memory.swap.max", "0")
-                cg.memory_swap_capped = True
-            except OSError:
-                cg.notes.append("swap is not capped (memory.swap.max not writable)")
-        if pids_max and "pids" in ctrls:
-            _write(d / "pids.max", str(pids_max))
-            cg.pids_max = pids_max
+        try:
+            if memory_bytes and "memory" in ctrls:
+                _write(d / "memory.max", str(memory_bytes))
+                cg.memory_bytes = memory_bytes
+                try:
+                    _write(d / "memory.swap.max", "0")
+                    cg.memory_swap_capped = True
+                except OSError:
+                    cg.notes.append("swap is not capped (memory.swap.max not writable)")
+            if pids_max and "pids" in ctrls:
+                _write(d / "pids.max", str(pids_max))
+                cg.pids_max = pids_max
+        except OSError:  # limits not writable here: no group rather than an uncapped one
+            cg.remove()
+            continue
         if cpus and "cpuset" in ctrls:
             try:
                 _write(d / "cpuset.cpus", _cpu_list(cpus))
@@ -244,6 +267,7 @@ def _create_v1(
 
     def make(controller: str) -> tuple[Path, Path]:
         parent = roots[controller] / own.get(controller, "/").lstrip("/")
+        _remove_stale(parent)
         d = parent / tag
         d.mkdir()
         cg.dirs[controller] = d

@@ -18,7 +18,16 @@ from scorer import Challenge
 
 from ._config import RunConfig
 from ._env import RUNNER_GROUPS, EnvConfig, EnvRecord, find_env, sync_env
-from ._sandbox import ProcResult, ResourceLimits, SandboxSpec, python_bin_dir, run_contained
+from ._sandbox import (
+    DEFAULT_DISK_BYTES,
+    ProcResult,
+    ResourceLimits,
+    SandboxSpec,
+    bwrap_unavailable_reason,
+    python_bin_dir,
+    run_contained,
+    sandbox_missing_error,
+)
 from ._workspace import Workspace
 
 __all__ = ["LocalBackend", "score_target"]
@@ -42,9 +51,13 @@ def _inflate_env(cfg: RunConfig, ws: Workspace, official: EnvRecord | None = Non
 
 
 def _hidden_paths(challenge: Challenge) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """The originals, wherever the checkout keeps them: videos/ and git-lfs's object store."""
     dirs: list[Path] = []
     if challenge.videos_dir.is_dir():
         dirs += [challenge.videos_dir.absolute(), challenge.videos_dir.resolve()]
+    lfs = challenge.root / ".git" / "lfs"
+    if lfs.is_dir():
+        dirs += [lfs.absolute(), lfs.resolve()]
     dirs = list(dict.fromkeys(dirs))
     files = []
     for p in challenge.video_dir_files() + [v.path for v in challenge.videos]:
@@ -80,6 +93,7 @@ def _run_inflate(
         readable=_readable_paths(challenge, official),
         hidden_dirs=hidden_dirs,
         hidden_files=hidden_files,
+        owned=ws.inflate_owned,
         network=cfg.network,
         gpu=cfg.shape.gpu,
         use_bwrap=cfg.sandbox,
@@ -88,6 +102,7 @@ def _run_inflate(
         cpus=cfg.cpus or cfg.shape.cpus,
         memory_bytes=cfg.memory_bytes or cfg.shape.memory_bytes,
         use_cgroup=cfg.cgroup,
+        disk_bytes=cfg.disk_bytes or DEFAULT_DISK_BYTES,
     )
     suffix = "" if cfg.repeat == 1 else f".{index + 1}"
     return run_contained(
@@ -149,6 +164,10 @@ class LocalBackend:
     def __init__(self, cfg: RunConfig, challenge: Challenge) -> None:
         self.cfg, self.challenge = cfg, challenge
         self.official: EnvRecord | None = None  # set by resolve_env
+        if cfg.sandbox is not False:  # refuse before anything is staged or unzipped
+            why_not = bwrap_unavailable_reason(network_off=not cfg.network)
+            if why_not is not None:
+                raise sandbox_missing_error(why_not)
 
     def score_target(self) -> tuple[str, str, str]:
         return score_target(self.cfg)

@@ -140,7 +140,7 @@ def test_inflate_past_the_memory_cap(tmp_path, mini_challenge, mode):
 def test_inflate_cannot_write_outside_the_workspace(tmp_path, mini_challenge, token):
     outside = tmp_path / "outside.txt"  # under /tmp: lands in the sandbox's private /tmp
     user_file = tmp_path / "sub" / "compress.sh"  # the user's own submission dir
-    system = Path("/var/tmp") / token  # anywhere else: read-only
+    system = Path("/usr") / token  # anywhere else: read-only
     body = WRITE_RAWS + (
         f'echo owned > "{outside}" || true\necho owned > "{user_file}" || true\necho owned > "{system}"\n'
     )
