@@ -94,6 +94,7 @@ def _run_inflate(
         hidden_dirs=hidden_dirs,
         hidden_files=hidden_files,
         owned=ws.inflate_owned,
+        protected=(cfg.submission_dir.resolve(),),
         network=cfg.network,
         gpu=cfg.shape.gpu,
         use_bwrap=cfg.sandbox,

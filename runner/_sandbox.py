@@ -98,6 +98,7 @@ class SandboxSpec:
     tmp_dir: Path  # mounted at /tmp; inside workdir
     readable: tuple[Path, ...] = ()  # visible read-only (the checkout, the Python environment)
     owned: tuple[Path, ...] = ()  # trees inflate must write: handed to its uid for the run
+    protected: tuple[Path, ...] = ()  # never bound in; made read-only when there is no bubblewrap (the user's dir)
     hidden_dirs: tuple[Path, ...] = ()  # replaced by an empty dir
     hidden_files: tuple[Path, ...] = ()  # replaced by an empty file
     network: bool = True
@@ -374,8 +375,16 @@ def _contain(argv: list[str], spec: SandboxSpec, limits: ResourceLimits, env: di
         notes.append(f"no sandbox: {why_not}")
         prefix, network, pid_ns = _unsandboxed_prefix(spec)
     inner = ["bash", "-c", LEFTOVER_WRAPPER, "vcc-wrap", str(leftover_file), *argv] if pid_ns else list(argv)
-    if uid is not None:
-        inner = launch_argv(LaunchSpec(uid=uid, gid=uid, death_signal=not use_bwrap), inner)
+    if pid_ns and not use_bwrap:  # root, in unshare's namespaces: the launcher builds the mounts
+        inner = launch_argv(_unshared_mounts(spec, uid), inner)
+        notes.append(
+            "without bubblewrap, as root: its own pid and mount namespaces, a private /tmp, /var/tmp and "
+            "/dev/shm, read-only cgroup files, checkout, Python environment and submission dir, "
+            + ("an unprivileged uid" if uid is not None else "no capabilities")
+            + "; the rest of the host's filesystem, the originals and the network stay in reach"
+        )
+    elif uid is not None:
+        inner = launch_argv(LaunchSpec(uid=uid, gid=uid, death_signal=False), inner)
     # Without a cgroup or a pid namespace, orphans that leave the process group
     # are found by making vcc their subreaper while inflate runs.
     reaper = cg is None and not pid_ns and _set_subreaper(True)
@@ -411,12 +420,34 @@ def _contain(argv: list[str], spec: SandboxSpec, limits: ResourceLimits, env: di
     )
 
 
+_SHARED_TMP_ROOTS = (Path("/tmp"), Path("/var/tmp"))
+
+
+def _unshared_mounts(spec: SandboxSpec, uid: int | None) -> LaunchSpec:
+    """The inner launcher's work without bubblewrap: private temp dirs, read-only paths, then the uid or no caps."""
+
+    def in_tmp(p: Path) -> bool:
+        return _under_any(p, _SHARED_TMP_ROOTS)
+
+    readable = [p for p in spec.readable if p.exists()]
+    return LaunchSpec(
+        uid=uid,
+        gid=uid,
+        private_tmp=str(spec.tmp_dir),
+        host_mount_ns=os.readlink("/proc/self/ns/mnt"),
+        keep=[(str(p), False) for p in readable if in_tmp(p)] + [(str(spec.workdir), True)],
+        read_only=[str(p) for p in (*readable, *spec.protected) if not in_tmp(p)],
+        chdir=str(spec.workdir),
+        drop_caps=uid is None,
+    )
+
+
 def _user_text(uid: int | None, use_bwrap: bool) -> str:
     caps = "no capabilities" if use_bwrap else "no capabilities, no_new_privs"
     if uid is not None:
         return f"uid {uid} (unprivileged, {caps})"
     if os.geteuid() == 0:
-        return "root (the paths inflate needs are not reachable by another uid)"
+        return "root without capabilities (the paths inflate needs are not open to another uid)"
     return f"uid {os.geteuid()} (vcc's own)" + (", no capabilities" if use_bwrap else "")
 
 
