@@ -129,6 +129,9 @@ if spec["uid"] is not None:
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         sys.exit("vcc launcher: could not set no_new_privs")
     deathsig()
+# Python ignores these at start-up; inflate gets the defaults, as from a shell (`a | head` ends a).
+for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+    signal.signal(sig, signal.SIG_DFL)
 try:
     os.execvp(argv[0], argv)
 except OSError as e:

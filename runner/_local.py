@@ -165,10 +165,6 @@ class LocalBackend:
     def __init__(self, cfg: RunConfig, challenge: Challenge) -> None:
         self.cfg, self.challenge = cfg, challenge
         self.official: EnvRecord | None = None  # set by resolve_env
-        if cfg.sandbox is not False:  # refuse before anything is staged or unzipped
-            why_not = bwrap_unavailable_reason(network_off=not cfg.network)
-            if why_not is not None:
-                raise sandbox_missing_error(why_not)
 
     def score_target(self) -> tuple[str, str, str]:
         return score_target(self.cfg)
@@ -205,6 +201,11 @@ class LocalBackend:
         }
 
     def inflate(self, ws: Workspace, index: int, budget_s: float, logs: Path) -> ProcResult:
+        # Refused here, after the input checks (a bad archive is still exit 2), before inflate runs.
+        if self.cfg.sandbox is not False:
+            why_not = bwrap_unavailable_reason(network_off=not self.cfg.network)
+            if why_not is not None:
+                raise sandbox_missing_error(why_not)
         return _run_inflate(self.cfg, ws, self.challenge, index, budget_s, logs, self.official)
 
     def score(self, ws: Workspace, out: Path, device: str, decode: str) -> tuple[dict[str, Any], float]:

@@ -824,7 +824,10 @@ def _proc_result(
     if not oom and plan.cg is None and returncode not in (0, None) and limits.memory_bytes:
         tail = tail_text(stderr_path)
         oom = any(s in tail for s in _MEMORY_ERRORS)
-    disk = run.disk_exceeded or returncode == -signal.SIGXFSZ or returncode == 128 + signal.SIGXFSZ
+    # Past RLIMIT_FSIZE a write is killed by SIGXFSZ (a shell reports 128 + 25), or fails with EFBIG.
+    disk = run.disk_exceeded or returncode in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ)
+    if not disk and returncode not in (0, None) and limits.disk_bytes:
+        disk = "File too large" in tail_text(stderr_path)
     return ProcResult(
         argv=list(argv),
         returncode=returncode,

@@ -151,14 +151,14 @@ CASES = [
          '  for f in /sys/fs/cgroup/*/cgroup.procs /sys/fs/cgroup/cgroup.procs; do echo $p > $f 2>/dev/null; done\n'
          'done\n@RAWS@', 0, ("ok",), warns=("left 1 process",)),
     # --- disk, time, memory, network ----------------------------------------------------------------
-    Case("disk-one-big-file", 'dd if=/dev/zero of="$2/../fill-@T@" bs=1M count=1000 status=none\n@RAWS@',
+    Case("disk-one-big-file", 'dd if=/dev/zero of="$1/../fill-@T@" bs=1M count=1000 status=none || exit $?\n@RAWS@',
          3, ("disk", "disk cap"), ("--disk", "64M")),
     Case("disk-many-files-in-tmp",
          'for i in $(seq 1 100); do dd if=/dev/zero of=/tmp/fill-$i bs=1M count=4 status=none; sleep 0.02; done\n'
          '@RAWS@', 3, ("disk",), ("--disk", "64M")),
     Case("timeout-with-children", '(sleep 120 &)\nsleep 120 &\nsleep 120\n@RAWS@', 3, ("timeout",),
          ("--clock", "3")),
-    Case("memory-past-cap", 'python3 -c "b = bytearray(400 << 20); print(len(b))"\n@RAWS@', 3,
+    Case("memory-past-cap", 'python3 -c "b = bytearray(400 << 20); print(len(b))" || exit $?\n@RAWS@', 3,
          ("out_of_memory",), ("--memory", "128M")),
     Case("network-off",
          'if [ "$(grep -c : /proc/net/dev)" -ne 1 ]; then echo "sees a network" >&2; exit 1; fi\n@RAWS@',
@@ -191,8 +191,7 @@ CASES = [
          'done\n@RAWS@', 0, ("ok",), warns=("left 1 process",), sandbox=False),
     Case("off-write-host-tmp", 'echo pwn > /tmp/hostile-@T@\necho pwn > /var/tmp/hostile-@T@\n@RAWS@', 0, ("ok",),
          sandbox=False),
-    Case("off-raise-own-memory-limit",
-         + RAISE_OWN_LIMIT,
+    Case("off-raise-own-memory-limit", RAISE_OWN_LIMIT,
          3, ("inflate_failed",), ("--memory", "256M"), sandbox=False),
     Case("off-write-user-submission-dir",
          'if echo pwn >> @SUB@/inflate.sh; then\n@RAWS@fi\n' + ESCAPE_FAILED, 3, ("inflate_failed",), sandbox=False),
