@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import RAW_BYTES, SH_HEADER
+from helpers import RAW_BYTES, SH_HEADER, make_sub, run_vcc
 
+import runner._local
 from runner import bwrap_unavailable_reason
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,12 +93,13 @@ class Case:
 ESCAPE_FAILED = "exit 1\n"  # the escape was stopped: inflate gives up
 
 # Raises the memory limit of its own scratch group only (a `vcc-*` group that lists this shell):
-# never another group of the machine, even where the sandbox failed.
+# never another group of the machine, even where the sandbox failed. (v1: memsw first, the limit
+# may not exceed it.)
 RAISE_OWN_LIMIT = (
     'raised=\n'
     'for d in $(find /sys/fs/cgroup -type d -name "vcc-*" 2>/dev/null); do\n'
     '  grep -qx "$$" "$d/cgroup.procs" 2>/dev/null || continue\n'
-    '  for f in "$d/memory.limit_in_bytes" "$d/memory.max"; do\n'
+    '  for f in "$d/memory.memsw.limit_in_bytes" "$d/memory.limit_in_bytes" "$d/memory.max"; do\n'
     '    [ -e "$f" ] && echo 8589934592 > "$f" 2>/dev/null && raised=1\n'
     '  done\n'
     'done\n'
@@ -118,9 +120,8 @@ CASES = [
          'if echo pwn > @CH@/models/pwn-@T@; then\n@RAWS@fi\n' + ESCAPE_FAILED,
          3, ("inflate_failed",)),
     Case("raise-own-memory-limit",
-         'mount -o remount,rw /sys/fs/cgroup 2>/dev/null || true\n'
-         'for d in /sys/fs/cgroup /sys/fs/cgroup/memory /sys/fs/cgroup/unified; do\n'
-         '  mount -o remount,rw "$d" 2>/dev/null || true; done\n'
+         'for d in /sys /sys/fs/cgroup /sys/fs/cgroup/*; do\n'
+         '  mount -o remount,bind,rw "$d" 2>/dev/null; mount -o remount,rw "$d" 2>/dev/null; done\n'
          + RAISE_OWN_LIMIT,
          3, ("inflate_failed",), ("--memory", "256M")),
     Case("read-lfs-objects",
@@ -160,6 +161,13 @@ CASES = [
          ("--clock", "3")),
     Case("memory-past-cap", 'python3 -c "b = bytearray(400 << 20); print(len(b))" || exit $?\n@RAWS@', 3,
          ("out_of_memory",), ("--memory", "128M")),
+    Case("tree-memory-without-cgroup",  # 3 x 150 MB: each under RLIMIT_AS, the tree past the cap
+         'for i in 1 2 3; do python3 -c "import time; b = b\'x\' * (150 << 20); time.sleep(8)" & done\n'
+         'wait\n@RAWS@', 3, ("out_of_memory",), ("--no-cgroup", "--memory", "300M")),
+    Case("signals-and-rlimits",  # what the exec wrapper leaves: default SIGPIPE/SIGXFSZ, no core dumps
+         'ign=$(awk \'/^SigIgn/ {print $2}\' /proc/self/status)\n'
+         'if (( (0x$ign >> 12) & 1 || (0x$ign >> 24) & 1 )); then echo "SIGPIPE/SIGXFSZ ignored" >&2; exit 1; fi\n'
+         'if [ "$(ulimit -c)" != 0 ]; then echo "core dumps on" >&2; exit 1; fi\n@RAWS@', 0, ("ok",)),
     Case("network-off",
          'if [ "$(grep -c : /proc/net/dev)" -ne 1 ]; then echo "sees a network" >&2; exit 1; fi\n@RAWS@',
          0, ("ok",), ("--network", "off")),
@@ -189,6 +197,9 @@ CASES = [
          'for p in $(pgrep -f vcc-hostile-@T@); do\n'
          '  for f in /sys/fs/cgroup/*/cgroup.procs /sys/fs/cgroup/cgroup.procs; do echo $p > $f 2>/dev/null; done\n'
          'done\n@RAWS@', 0, ("ok",), warns=("left 1 process",), sandbox=False),
+    Case("off-tree-memory-without-cgroup",
+         'for i in 1 2 3; do python3 -c "import time; b = b\'x\' * (150 << 20); time.sleep(8)" & done\n'
+         'wait\n@RAWS@', 3, ("out_of_memory",), ("--no-cgroup", "--memory", "300M"), sandbox=False),
     Case("off-write-host-tmp", 'echo pwn > /tmp/hostile-@T@\necho pwn > /var/tmp/hostile-@T@\n@RAWS@', 0, ("ok",),
          sandbox=False),
     Case("off-raise-own-memory-limit", RAISE_OWN_LIMIT,
@@ -362,3 +373,73 @@ def test_hostile_submission(case: Case, hostile_root: Path, hostile_challenge: P
         assert report["inflate"] is None and not (out / "workspace").exists()
     # the workspace is gone unless kept
     assert not (out / "workspace").exists(), "the workspace was left behind"
+
+
+def test_refuses_to_run_unsandboxed_unless_told(tmp_path, mini_challenge, monkeypatch, capsys):
+    """No bubblewrap: exit 4 naming both ways on, inflate never started; --sandbox off runs it."""
+    missing = "bubblewrap is not installed"
+    monkeypatch.setattr(runner._local, "bwrap_unavailable_reason", lambda network_off=False: missing)
+    marker = tmp_path / "inflate-ran"
+    sub = make_sub(tmp_path / "sub", f'touch "{marker}"\n' + RAWS)
+    code, r = run_vcc(sub, mini_challenge, tmp_path / "out", "--no-score", "--quiet", "--sandbox", "on",
+                      "--setup-overhead", "0", "--score-estimate", "0")  # fmt: skip
+    assert code == 4 and r["verdict"] == "harness_error", r["message"]
+    err = capsys.readouterr().err
+    assert "bubblewrap is not installed" in r["message"] and "--sandbox off" in err and "apt-get install" in err
+    assert not marker.exists() and r["inflate"] is None
+    code, r = run_vcc(sub, mini_challenge, tmp_path / "out2", "--no-score", "--quiet", "--sandbox", "off",
+                      "--setup-overhead", "0", "--score-estimate", "0")  # fmt: skip
+    assert code == 0, r["message"]
+    assert r["isolation"]["sandbox"] == "none"
+
+
+def test_stale_cgroup_of_a_dead_vcc_is_removed():
+    """A group left by a vcc that was killed (`vcc-<dead pid>-*`, empty) goes when the next one is made."""
+    from runner._cgroup import create_cgroup
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale, why = create_cgroup(f"vcc-{dead.pid}-stale", memory_bytes=64 << 20, cpus=None, pids_max=None)
+    if stale is None:
+        pytest.skip(f"no writable cgroup here: {why}")
+    dirs = list(stale.dirs.values())
+    assert all(d.is_dir() for d in dirs)
+    fresh, _ = create_cgroup(f"vcc-{os.getpid()}-fresh", memory_bytes=64 << 20, cpus=None, pids_max=None)
+    try:
+        assert not any(d.exists() for d in dirs)
+    finally:
+        stale.remove()
+        if fresh is not None:
+            fresh.remove()
+
+
+@pytest.mark.parametrize("sandbox", [
+    pytest.param(True, id="bubblewrap", marks=_needs(Case("", "", 0))),
+    pytest.param(False, id="sandbox-off", marks=_needs(Case("", "", 0, sandbox=False))),
+])  # fmt: skip
+def test_vcc_killed_mid_inflate_leaves_a_report_and_no_process(sandbox: bool, hostile_root: Path,
+                                                               hostile_challenge: Path) -> None:
+    """SIGKILL to vcc itself while inflate runs: inflate's whole tree dies with it, run.json is there."""
+    base = Path(tempfile.mkdtemp(prefix="killed-", dir=hostile_root))
+    case = Case("killed", "(setsid bash -c 'exec -a vcc-hostile-@T@ sleep 120' &)\nexec -a vcc-hostile-@T@ sleep 120\n",
+                0, sandbox=sandbox)  # fmt: skip
+    sub, out, token = _prepare(case, hostile_challenge, base)
+    argv = [sys.executable, str(REPO / "vcc.py"), "run", str(sub), "--challenge-dir", str(hostile_challenge),
+            "--out", str(out), "--no-score", "--quiet", "--setup-overhead", "0", "--score-estimate", "0",
+            *([] if sandbox else ["--sandbox", "off"])]  # fmt: skip
+    vcc = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len(_processes(token, None)) < 2:
+            assert time.monotonic() < deadline and vcc.poll() is None, "inflate never started"
+            time.sleep(0.2)
+    finally:
+        vcc.kill()
+        vcc.wait()
+    deadline = time.monotonic() + 10
+    while _processes(token, None) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes(token, None) == []
+    report = json.loads((out / "run.json").read_text())
+    assert report["verdict"] == "interrupted"
