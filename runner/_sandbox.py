@@ -28,6 +28,7 @@ import functools
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -784,6 +785,8 @@ def _remove_owned_by(uid: int, dirs: tuple[str, ...]) -> list[str]:
     removed: list[str] = []
     for top in dirs:
         for dirpath, dirnames, files in os.walk(top):
+            # the uid writes only where anyone may: descend only into dirs open for writing to all
+            dirnames[:] = [d for d in dirnames if _open_for_all(Path(dirpath, d)) or _owned_by(Path(dirpath, d), uid)]
             for name in [*dirnames, *files]:
                 p = Path(dirpath, name)
                 try:
@@ -799,6 +802,21 @@ def _remove_owned_by(uid: int, dirs: tuple[str, ...]) -> list[str]:
                     if name in dirnames:
                         dirnames.remove(name)
     return removed
+
+
+def _open_for_all(p: Path) -> bool:
+    try:
+        st = p.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and bool(st.st_mode & 0o002)
+
+
+def _owned_by(p: Path, uid: int) -> bool:
+    try:
+        return p.lstat().st_uid == uid
+    except OSError:
+        return False
 
 
 def _proc_result(
