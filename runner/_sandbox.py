@@ -197,8 +197,10 @@ _ROOT_KEEPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
 
 
 def _probe_argv(exe: str, network_off: bool) -> list[str]:
+    """A sandbox with every feature _bwrap_argv uses (--perms needs bubblewrap 0.5 or later)."""
     argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--die-with-parent"]
-    argv += ["--cap-drop", "ALL"]
+    argv += ["--unshare-cgroup-try", "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/tmp/vcc-probe"]
+    argv += ["--symlink", "/tmp", "/tmp/vcc-probe/link", "--remount-ro", "/tmp", "--cap-drop", "ALL"]
     if os.geteuid() == 0:
         for cap in _ROOT_KEEPS:
             argv += ["--cap-add", cap]

@@ -206,6 +206,11 @@ CASES = [
          3, ("inflate_failed",), ("--memory", "256M"), sandbox=False),
     Case("off-write-user-submission-dir",
          'if echo pwn >> @SUB@/inflate.sh; then\n@RAWS@fi\n' + ESCAPE_FAILED, 3, ("inflate_failed",), sandbox=False),
+    Case("off-immutable-file-in-workspace",
+         'touch "$2/../imm-@T@"\nif chattr +i "$2/../imm-@T@"; then\n@RAWS@fi\n' + ESCAPE_FAILED,
+         3, ("inflate_failed",), sandbox=False),
+    Case("off-mknod-device",
+         'if mknod "$2/../mem-@T@" c 1 1; then\n@RAWS@fi\n' + ESCAPE_FAILED, 3, ("inflate_failed",), sandbox=False),
     Case("off-write-challenge",
          'if echo pwn > @CH@/models/pwn-@T@; then\n@RAWS@fi\n' + ESCAPE_FAILED, 3, ("inflate_failed",), sandbox=False),
 ]  # fmt: skip
