@@ -254,10 +254,11 @@ def _under_any(p: Path, roots: tuple[Path, ...] | list[Path]) -> bool:
     return any(p == r or p.is_relative_to(r) for r in roots)
 
 
-def _bwrap_argv(spec: SandboxSpec) -> list[str]:
-    """A new root with only what inflate needs (see the module doc); every capability dropped."""
+def _bwrap_argv(spec: SandboxSpec, drop_to_uid: bool = False) -> list[str]:
+    """A new root with only what inflate needs (see the module doc); every capability dropped
+    (but, with drop_to_uid, those the launcher needs to switch to the sandbox uid and then drops)."""
     argv = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--cap-drop", "ALL"]
-    if os.geteuid() == 0:
+    if drop_to_uid:
         for cap in _ROOT_KEEPS:
             argv += ["--cap-add", cap]
     argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
@@ -373,7 +374,8 @@ def _contain(argv: list[str], spec: SandboxSpec, limits: ResourceLimits, env: di
     cpus, cpu_text = _cpu_choice(limits.cpus)
     cg, cg_why = _cgroup_for(limits, cpus)
     if use_bwrap:
-        prefix, network, pid_ns = _bwrap_argv(spec), ("isolated" if not spec.network else "shared"), True
+        prefix, pid_ns = _bwrap_argv(spec, drop_to_uid=uid is not None), True
+        network = "isolated" if not spec.network else "shared"
     else:
         notes.append(f"no sandbox: {why_not}")
         prefix, network, pid_ns = _unsandboxed_prefix(spec)
