@@ -6,9 +6,21 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.vcc-installed
 
-.PHONY: setup demo test lint bench docker-base docker-cpu docker-t4 test-docker clean
+.PHONY: setup sandbox demo test lint bench docker-base docker-cpu docker-t4 test-docker clean
 
-setup: $(STAMP)
+setup: sandbox $(STAMP)
+
+# `vcc run` runs inflate only inside bubblewrap (or with an explicit --sandbox off): install it
+# where we can (root with apt), otherwise say how.
+sandbox:
+	@if command -v bwrap >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing bubblewrap (inflate's sandbox for vcc run)"; \
+	  apt-get install -y -q bubblewrap >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }; \
+	else \
+	  echo "vcc: bubblewrap is missing; vcc run refuses to run inflate without it (or pass --sandbox off)."; \
+	  echo "     install it: sudo apt-get install -y bubblewrap   (Fedora: sudo dnf install bubblewrap)"; \
+	fi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vcc needs Python >= 3.11"'
@@ -17,10 +29,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-demo: $(STAMP)
+demo: sandbox $(STAMP)
 	$(BIN)/vcc demo
 
-test: $(STAMP)
+test: sandbox $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -rs
 

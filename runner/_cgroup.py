@@ -169,6 +169,24 @@ class Cgroup:
                     time.sleep(0.02)
 
 
+def _remove_stale(parent: Path) -> None:
+    """rmdir groups a vcc left behind when it was killed: `vcc-PID-*` of a dead PID, now empty."""
+    try:
+        entries = list(parent.glob("vcc-*-*"))
+    except OSError:
+        return
+    for d in entries:
+        pid = d.name.split("-")[1]
+        if not pid.isdigit() or Path("/proc", pid).exists():
+            continue
+        if (_read(d / "cgroup.procs") or "").strip():
+            continue
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
 def _v2_root() -> Path | None:
     for mnt, fstype, _ in _mounts():
         if fstype == "cgroup2" and Path(mnt, "cgroup.controllers").exists():
@@ -197,6 +215,7 @@ def _create_v2(
     # A child of our own group first (works where our group is a delegated leaf
     # with no processes of its own), then a sibling under our parent.
     for parent in (here, here.parent):
+        _remove_stale(parent)
         try:
             avail = (_read(parent / "cgroup.controllers") or "").split()
             enabled = (_read(parent / "cgroup.subtree_control") or "").split()
@@ -248,6 +267,7 @@ def _create_v1(
 
     def make(controller: str) -> tuple[Path, Path]:
         parent = roots[controller] / own.get(controller, "/").lstrip("/")
+        _remove_stale(parent)
         d = parent / tag
         d.mkdir()
         cg.dirs[controller] = d

@@ -32,7 +32,8 @@ class RunConfig:
     keep_workspace: bool = False
     memory_bytes: int | None = None  # default: the runner's
     cpus: int | None = None  # default: the runner's
-    sandbox: bool | None = None  # None: bubblewrap where it works; True: require; False: never
+    disk_bytes: int | None = None  # what inflate's workspace may grow to; default: the runner's SSD (14 GiB)
+    sandbox: bool | None = None  # None or True: bubblewrap, refused without it; False: never (--sandbox off)
     cgroup: bool = True  # False (--no-cgroup): rlimits and the process group only (weaker)
     extract_limits: ExtractLimits = field(default_factory=ExtractLimits)
     batch_size: int = 16

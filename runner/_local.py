@@ -19,7 +19,16 @@ from scorer import Challenge
 from ._config import RunConfig
 from ._env import RUNNER_GROUPS, EnvConfig, EnvRecord, find_env, sync_env
 from ._inflate_env import inflate_environment
-from ._sandbox import ProcResult, ResourceLimits, SandboxSpec, python_bin_dir, run_contained
+from ._sandbox import (
+    DEFAULT_DISK_BYTES,
+    ProcResult,
+    ResourceLimits,
+    SandboxSpec,
+    bwrap_unavailable_reason,
+    python_bin_dir,
+    run_contained,
+    sandbox_missing_error,
+)
 from ._workspace import Workspace
 
 __all__ = ["LocalBackend", "score_target"]
@@ -40,9 +49,13 @@ def _inflate_env(cfg: RunConfig, ws: Workspace, official: EnvRecord | None = Non
 
 
 def _hidden_paths(challenge: Challenge) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """The originals, wherever the checkout keeps them: videos/ and git-lfs's object store."""
     dirs: list[Path] = []
     if challenge.videos_dir.is_dir():
         dirs += [challenge.videos_dir.absolute(), challenge.videos_dir.resolve()]
+    lfs = challenge.root / ".git" / "lfs"
+    if lfs.is_dir():
+        dirs += [lfs.absolute(), lfs.resolve()]
     dirs = list(dict.fromkeys(dirs))
     files = []
     for p in challenge.video_dir_files() + [v.path for v in challenge.videos]:
@@ -78,6 +91,8 @@ def _run_inflate(
         readable=_readable_paths(challenge, official),
         hidden_dirs=hidden_dirs,
         hidden_files=hidden_files,
+        owned=ws.inflate_owned,
+        protected=(cfg.submission_dir.resolve(),),
         network=cfg.network,
         gpu=cfg.shape.gpu,
         use_bwrap=cfg.sandbox,
@@ -86,6 +101,7 @@ def _run_inflate(
         cpus=cfg.cpus or cfg.shape.cpus,
         memory_bytes=cfg.memory_bytes or cfg.shape.memory_bytes,
         use_cgroup=cfg.cgroup,
+        disk_bytes=cfg.disk_bytes or DEFAULT_DISK_BYTES,
     )
     suffix = "" if cfg.repeat == 1 else f".{index + 1}"
     return run_contained(
@@ -184,6 +200,11 @@ class LocalBackend:
         }
 
     def inflate(self, ws: Workspace, index: int, budget_s: float, logs: Path) -> ProcResult:
+        # Refused here, after the input checks (a bad archive is still exit 2), before inflate runs.
+        if self.cfg.sandbox is not False:
+            why_not = bwrap_unavailable_reason(network_off=not self.cfg.network)
+            if why_not is not None:
+                raise sandbox_missing_error(why_not)
         return _run_inflate(self.cfg, ws, self.challenge, index, budget_s, logs, self.official)
 
     def score(self, ws: Workspace, out: Path, device: str, decode: str) -> tuple[dict[str, Any], float]:

@@ -243,6 +243,7 @@ def _run_job(
         check_archive_unchanged(ws.archive_zip, archive_fp, "while it was staged")
         fingerprints = _Fingerprints(archive_fp, fingerprint_challenge(challenge))
         result.phases["stage_s"] = time.perf_counter() - t0
+        _write_provisional(result)
         for i in range(cfg.repeat):
             _inflate_once(cfg, challenge, backend, ws, result, i, score_est, out / "logs", fingerprints)
         collect_findings(result)
@@ -270,6 +271,16 @@ def _run_job(
             result.workspace_kept = cfg.keep_workspace
             if not cfg.keep_workspace:
                 _remove_workspace(ws_root)
+
+
+def _write_provisional(result: RunResult) -> None:
+    """A report before inflate runs, replaced at the end: should vcc itself be killed meanwhile
+    (inflate cannot reach it, the kernel's OOM killer or a user can), run.json still says so."""
+    verdict, message = result.verdict, result.message
+    result.verdict = "interrupted"
+    result.message = "vcc was stopped before the run finished (this report was written before inflate started)"
+    write_json_atomic(result.json_path, result.as_json())
+    result.verdict, result.message = verdict, message
 
 
 def _inflate_once(

@@ -1,14 +1,24 @@
 """Run one command the way the runner would, under a clock, and contained.
 
 Containment, strongest available first, each reported in `Isolation`:
-- bubblewrap: the filesystem read-only except the workspace, /tmp private
-  (inside the workspace), the original videos hidden, its own pid namespace
-  (so every descendant dies with it), optionally no network;
+- bubblewrap: a new root holding only the system dirs (/usr, /lib*, /bin, a few
+  files of /etc, /sys read-only), the Python environment, the checkout read-only
+  without videos/ and .git/lfs, the workspace writable, /tmp and /var/tmp private
+  (inside the workspace); every capability dropped, its own pid namespace (inflate
+  cannot see or signal vcc, and every descendant dies with it), optionally no network;
+- vcc as root: inflate runs as a dedicated unprivileged uid (the trees it must write are
+  handed to that uid for the run), so cgroup files, the checkout and the user's dirs
+  stay out of its reach even where a mount could be undone; without bubblewrap, root
+  still gives it its own pid namespace (`unshare`);
 - a scratch cgroup: a memory cap on the whole process tree, a CPU set, a pids
   cap, peak memory, OOM kills counted, kill-all at the deadline;
-- always: its own session and process group, CPU affinity, no core dumps,
-  SIGKILL if vcc dies. Without a cgroup the memory cap is RLIMIT_AS, which
-  is per process and counts address space, not memory: weaker, and said so.
+- always: its own session and process group, CPU affinity, no core dumps, a disk cap
+  on the workspace (sampled, plus RLIMIT_FSIZE per file), SIGKILL if vcc dies. Without
+  a cgroup the memory cap is RLIMIT_AS per process plus the tree's sampled resident
+  memory: weaker, and said so.
+
+Limits and the uid drop are applied by a small exec wrapper (runner._launch), never in
+a `preexec_fn`.
 """
 
 from __future__ import annotations
@@ -16,14 +26,13 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
@@ -31,6 +40,7 @@ from typing import IO
 from base import HarnessError
 
 from ._cgroup import Cgroup, create_cgroup
+from ._launch import LaunchSpec, launch_argv
 
 __all__ = [
     "ResourceLimits",
@@ -40,11 +50,19 @@ __all__ = [
     "bwrap_unavailable_reason",
     "run_contained",
     "tail_text",
+    "DEFAULT_DISK_BYTES",
+    "sandbox_missing_error",
+    "sandbox_uid",
 ]
 
 TAIL_BYTES = 4000
 _POLL_S = 0.05
-_PR_SET_PDEATHSIG = 1
+_DISK_POLL_S = 0.5
+# The GitHub-hosted ubuntu-latest runner's documented SSD: what inflate can fill there.
+DEFAULT_DISK_BYTES = 14 << 30
+# Dedicated uids for inflate when vcc runs as root: one per vcc process, in a range no
+# distribution allocates, so every file and process it leaves is found by owner.
+_SANDBOX_UID_BASE = 2_100_000_000
 
 # Runs inside the sandbox's own pid namespace: after the command exits, lists
 # any process still alive there (children that outlived inflate), which the
@@ -70,6 +88,7 @@ class ResourceLimits:
     memory_bytes: int | None = 16 << 30
     pids_max: int | None = 8192
     use_cgroup: bool = True  # False: rlimits only (also how the fallback is tested)
+    disk_bytes: int | None = DEFAULT_DISK_BYTES  # what the workspace may grow to
 
 
 @dataclass(frozen=True)
@@ -78,7 +97,9 @@ class SandboxSpec:
 
     workdir: Path  # cwd, and the one writable tree
     tmp_dir: Path  # mounted at /tmp; inside workdir
-    readable: tuple[Path, ...] = ()  # must stay visible even if under /tmp
+    readable: tuple[Path, ...] = ()  # visible read-only (the checkout, the Python environment)
+    owned: tuple[Path, ...] = ()  # trees inflate must write: handed to its uid for the run
+    protected: tuple[Path, ...] = ()  # never bound in; made read-only when there is no bubblewrap (the user's dir)
     hidden_dirs: tuple[Path, ...] = ()  # replaced by an empty dir
     hidden_files: tuple[Path, ...] = ()  # replaced by an empty file
     network: bool = True
@@ -96,6 +117,8 @@ class Isolation:
     cpus: str
     kill: str
     notes: list[str] = field(default_factory=list)
+    user: str = "vcc's own"  # who inflate runs as
+    disk_cap: str = "none"
 
     def as_json(self) -> dict[str, object]:
         return asdict(self)
@@ -116,6 +139,8 @@ class ProcResult:
     stdout_path: Path
     stderr_path: Path
     isolation: Isolation
+    disk_exceeded: bool = False  # the workspace grew past the disk cap: killed
+    disk_peak_bytes: int | None = None  # highest sampled size of the workspace
 
     @property
     def stdout_tail(self) -> str:
@@ -135,6 +160,8 @@ class ProcResult:
             "peak_memory_bytes": self.peak_memory_bytes,
             "peak_rss_bytes": self.peak_rss_bytes,
             "leftover_processes": self.leftover_processes,
+            "disk_exceeded": self.disk_exceeded,
+            "disk_peak_bytes": self.disk_peak_bytes,
             "stdout_tail": self.stdout_tail,
             "stderr_tail": self.stderr_tail,
             "stdout_log": str(self.stdout_path),
@@ -155,7 +182,31 @@ def tail_text(path: Path, limit: int = TAIL_BYTES) -> str:
     return ("..." if size > limit else "") + text
 
 
-_BWRAP_BASE = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid"]
+# System dirs inflate needs to run programs: read-only, at their own paths (links as links).
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/sys")
+# Of /etc, only what programs read to start, resolve names and find certificates.
+_ETC_ENTRIES = (
+    "alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf",
+    "hosts", "host.conf", "resolv.conf", "gai.conf", "ssl", "ca-certificates", "pki", "localtime",
+    "timezone", "mime.types", "protocols", "services", "os-release", "debian_version", "fonts",
+    "bash.bashrc", "profile", "inputrc", "magic", "magic.mime", "environment", "locale.alias",
+)  # fmt: skip
+# Root needs these inside bubblewrap only to drop to the sandbox uid (the launcher then empties
+# the bounding set and sets no_new_privs): every other capability is dropped.
+_ROOT_KEEPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
+
+
+def _probe_argv(exe: str, network_off: bool) -> list[str]:
+    """A sandbox with every feature _bwrap_argv uses (--perms needs bubblewrap 0.5 or later)."""
+    argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--die-with-parent"]
+    argv += ["--unshare-cgroup-try", "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/tmp/vcc-probe"]
+    argv += ["--symlink", "/tmp", "/tmp/vcc-probe/link", "--remount-ro", "/tmp", "--cap-drop", "ALL"]
+    if os.geteuid() == 0:
+        for cap in _ROOT_KEEPS:
+            argv += ["--cap-add", cap]
+    if network_off:
+        argv.append("--unshare-net")
+    return argv
 
 
 @functools.cache
@@ -163,11 +214,9 @@ def _bwrap_probe(network_off: bool) -> str | None:
     exe = shutil.which("bwrap")
     if exe is None:
         return "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
-    argv = [exe, *_BWRAP_BASE, "--die-with-parent"]
-    if network_off:
-        argv.append("--unshare-net")
     try:
-        p = subprocess.run([*argv, "true"], capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+        argv = [*_probe_argv(exe, network_off), "true"]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"bubblewrap does not start here ({e})"
     if p.returncode != 0:
@@ -180,23 +229,69 @@ def bwrap_unavailable_reason(network_off: bool = False) -> str | None:
     return _bwrap_probe(network_off)
 
 
-def _bwrap_argv(spec: SandboxSpec) -> list[str]:
-    argv = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--ro-bind", "/", "/"]
-    argv += ["--dev-bind", "/dev", "/dev"] if spec.gpu else ["--dev", "/dev"]
-    argv += ["--proc", "/proc", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+def sandbox_uid() -> int | None:
+    """The unprivileged uid (and gid) inflate runs as when vcc is root; None otherwise."""
+    if os.geteuid() != 0:
+        return None
+    return _SANDBOX_UID_BASE + os.getpid() % 1_000_000
+
+
+def _system_binds() -> list[str]:
+    argv: list[str] = []
+    for d in _SYSTEM_DIRS:
+        if os.path.islink(d):
+            argv += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            argv += ["--ro-bind", d, d]
+    for name in _ETC_ENTRIES:
+        p = Path("/etc", name)
+        if p.exists():  # a link is followed: its target is bound at /etc/NAME
+            argv += ["--ro-bind", str(p), str(p)]
+    return argv
+
+
+def _under_any(p: Path, roots: tuple[Path, ...] | list[Path]) -> bool:
+    return any(p == r or p.is_relative_to(r) for r in roots)
+
+
+def _bwrap_argv(spec: SandboxSpec, drop_to_uid: bool = False) -> list[str]:
+    """A new root with only what inflate needs (see the module doc); every capability dropped
+    (but, with drop_to_uid, those the launcher needs to switch to the sandbox uid and then drops)."""
+    argv = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--cap-drop", "ALL"]
+    if drop_to_uid:
+        for cap in _ROOT_KEEPS:
+            argv += ["--cap-add", cap]
+    argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not spec.network:
         argv.append("--unshare-net")
+    argv += _system_binds()
+    argv += ["--dev-bind", "/dev", "/dev"] if spec.gpu else ["--dev", "/dev"]
+    argv += ["--proc", "/proc"]
     # /tmp first: the workspace (and anything else needed) may live under it.
-    argv += ["--bind", str(spec.tmp_dir), "/tmp"]
-    for p in spec.readable:
-        if p.exists():
-            argv += ["--ro-bind", str(p), str(p)]
-    argv += ["--bind", str(spec.workdir), str(spec.workdir)]
+    argv += ["--bind", str(spec.tmp_dir), "/tmp", "--perms", "0755", "--dir", "/var", "--symlink", "/tmp", "/var/tmp"]
+    readable = [p for p in spec.readable if p.exists()]
+    made: set[Path] = {Path("/"), Path("/tmp"), Path("/var")}
+    for p in [*readable, spec.workdir]:
+        argv += _parent_dirs(p, made)
+        argv += ["--ro-bind" if p != spec.workdir else "--bind", str(p), str(p)]
     for d in spec.hidden_dirs:
-        argv += ["--tmpfs", str(d), "--remount-ro", str(d)]
-    for f in spec.hidden_files:
-        argv += ["--ro-bind", "/dev/null", str(f)]
-    argv += ["--chdir", str(spec.workdir)]
+        if _under_any(d, readable) or _under_any(d, [spec.workdir]):
+            argv += ["--tmpfs", str(d), "--remount-ro", str(d)]
+    for f in spec.hidden_files:  # only where a bind made it visible; elsewhere it is absent already
+        if _under_any(f, readable) or _under_any(f, [spec.workdir]):
+            argv += ["--ro-bind", "/dev/null", str(f)]
+    argv += ["--remount-ro", "/", "--chdir", str(spec.workdir)]
+    return argv
+
+
+def _parent_dirs(p: Path, made: set[Path]) -> list[str]:
+    """--dir for p's parents, traversable by anyone (bubblewrap would create them 0700): inflate's
+    uid must reach e.g. /root/.pyenv/... where only that subtree is bound."""
+    argv: list[str] = []
+    for d in reversed(p.parents):
+        if d not in made:
+            made.add(d)
+            argv += ["--perms", "0755", "--dir", str(d)]
     return argv
 
 
@@ -209,29 +304,6 @@ def _cpu_choice(n: int | None) -> tuple[list[int] | None, str]:
     if len(chosen) < n:
         text += f" (the runner has {n}; this machine offers {len(have)}, so times here run slow)"
     return chosen, text
-
-
-def _preexec(procs_files: list[str], cpus: list[int] | None, rlimit_as: int | None) -> Callable[[], None]:
-    libc = ctypes.CDLL(None, use_errno=True)
-    prctl = libc.prctl
-
-    def fn() -> None:
-        # Only async-signal-safe-ish work here: raw os calls, no imports, no locks.
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        pid = str(os.getpid()).encode()
-        for f in procs_files:
-            fd = os.open(f, os.O_WRONLY)
-            try:
-                os.write(fd, pid)
-            finally:
-                os.close(fd)
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if rlimit_as:
-            resource.setrlimit(resource.RLIMIT_AS, (rlimit_as, rlimit_as))
-
-    return fn
 
 
 _MEMORY_ERRORS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
@@ -251,7 +323,11 @@ def run_contained(
     plan = _contain(argv, spec, limits, env)
     stdout_path.parent.mkdir(parents=True, exist_ok=True)
     stderr_path.parent.mkdir(parents=True, exist_ok=True)
-    run = _supervise(plan, spec.workdir, timeout_s, stdout_path, stderr_path)
+    try:
+        _hand_over(spec, plan)
+        run = _supervise(plan, spec.workdir, timeout_s, stdout_path, stderr_path)
+    finally:
+        _take_back(spec, plan)
     return _proc_result(argv, plan, limits, run, stdout_path, stderr_path)
 
 
@@ -262,15 +338,17 @@ def run_contained(
 class _Containment:
     """How one command is contained; `_supervise` runs it so."""
 
-    argv: list[str]  # what is executed: the command, wrapped by bubblewrap or `unshare --net` where used
+    argv: list[str]  # what is executed: launcher -> [bubblewrap | unshare] -> [launcher] -> command
     env: dict[str, str]
     use_bwrap: bool
+    pid_namespace: bool  # bubblewrap or `unshare --pid`: the leftover wrapper lists what outlived it
+    uid: int | None  # the unprivileged uid inflate runs as (vcc is root), else None
     cg: Cgroup | None
-    cpus: list[int] | None  # CPU affinity set before exec
-    rlimit_as: int | None  # RLIMIT_AS, only without a cgroup
+    memory_bytes: int | None  # the cap the supervisor enforces by sampling (no cgroup)
+    disk_bytes: int | None
     reaper: bool  # vcc is the subreaper of the command's orphans (no cgroup, no pid namespace)
     ours: set[int]  # vcc's own children before the command starts: never touched
-    leftover_file: Path  # where the bubblewrap wrapper lists processes that outlived the command
+    leftover_file: Path  # where the wrapper lists processes that outlived the command
     isolation: Isolation
 
 
@@ -281,19 +359,51 @@ def _contain(argv: list[str], spec: SandboxSpec, limits: ResourceLimits, env: di
     use_bwrap = why_not is None
     spec.tmp_dir.mkdir(parents=True, exist_ok=True)
     leftover_file = spec.tmp_dir.parent / f".leftover-{uuid.uuid4().hex[:8]}"
+    uid = sandbox_uid()
+    if uid is not None:
+        # bubblewrap recreates the bound paths' parents traversable, so only the bound dirs
+        # themselves count there; without it the whole way down must be open to others.
+        paths = [spec.workdir, *spec.readable] if use_bwrap else [spec.workdir, Path(sys.executable), *spec.readable]
+        blocked = _unreachable_for_others([p for p in paths if p.exists()], whole_path=not use_bwrap)
+        if blocked is not None:
+            notes.append(
+                f"inflate runs as root{' without capabilities' if use_bwrap else ''}: {blocked} is not open to "
+                "other users (mode o-rx), so an unprivileged uid could not read it"
+            )
+            uid = None
+    cpus, cpu_text = _cpu_choice(limits.cpus)
+    cg, cg_why = _cgroup_for(limits, cpus)
     if use_bwrap:
-        full = [*_bwrap_argv(spec), "bash", "-c", LEFTOVER_WRAPPER, "vcc-wrap", str(leftover_file), *argv]
+        prefix, pid_ns = _bwrap_argv(spec, drop_to_uid=uid is not None), True
         network = "isolated" if not spec.network else "shared"
     else:
         notes.append(f"no sandbox: {why_not}")
-        full, network = _unsandboxed_argv(argv, spec)
-    cpus, cpu_text = _cpu_choice(limits.cpus)
-    cg, cg_why = _cgroup_for(limits, cpus)
+        prefix, network, pid_ns = _unsandboxed_prefix(spec)
+    inner = ["bash", "-c", LEFTOVER_WRAPPER, "vcc-wrap", str(leftover_file), *argv] if pid_ns else list(argv)
+    if pid_ns and not use_bwrap:  # root, in unshare's namespaces: the launcher builds the mounts
+        inner = launch_argv(_unshared_mounts(spec, uid), inner)
+        notes.append(
+            "without bubblewrap, as root: its own pid and mount namespaces, a private /tmp, /var/tmp and "
+            "/dev/shm, read-only cgroup files, checkout, Python environment and submission dir, "
+            + ("an unprivileged uid" if uid is not None else "no capabilities")
+            + "; the rest of the host's filesystem, the originals and the network stay in reach"
+        )
+    elif uid is not None:
+        inner = launch_argv(LaunchSpec(uid=uid, gid=uid, death_signal=False), inner)
     # Without a cgroup or a pid namespace, orphans that leave the process group
     # are found by making vcc their subreaper while inflate runs.
-    reaper = cg is None and not use_bwrap and _set_subreaper(True)
+    reaper = cg is None and not pid_ns and _set_subreaper(True)
     ours = set(_orphans(0)) if reaper else set()  # vcc's own children: never touched
     memory_cap, rlimit_as = _memory_policy(limits, cg, cg_why, notes)
+    outer = LaunchSpec(
+        procs_files=cg.procs_files if cg else [],
+        cpus=cpus,
+        rlimit_as=rlimit_as,
+        rlimit_fsize=limits.disk_bytes,
+        rlimit_nproc=limits.pids_max if uid is not None else None,
+        parent_pid=os.getpid(),
+    )
+    full = launch_argv(outer, [*prefix, *inner])
     if cg is not None and cg.cpus:
         cpu_text += " (cpuset)"
     env = {**env, "TMPDIR": "/tmp" if use_bwrap else str(spec.tmp_dir)}
@@ -304,33 +414,108 @@ def _contain(argv: list[str], spec: SandboxSpec, limits: ResourceLimits, env: di
         network=network,
         memory_cap=memory_cap,
         cpus=cpu_text,
-        kill=_kill_policy(reaper, cg, use_bwrap),
+        kill=_kill_policy(reaper, cg, use_bwrap, pid_ns, uid),
         notes=notes,
+        user=_user_text(uid, use_bwrap),
+        disk_cap=_disk_text(limits.disk_bytes),
     )
-    return _Containment(full, env, use_bwrap, cg, cpus, rlimit_as, reaper, ours, leftover_file, isolation)
+    memory_sampled = limits.memory_bytes if cg is None else None
+    return _Containment(
+        full, env, use_bwrap, pid_ns, uid, cg, memory_sampled, limits.disk_bytes, reaper, ours, leftover_file, isolation
+    )
+
+
+_SHARED_TMP_ROOTS = (Path("/tmp"), Path("/var/tmp"))
+
+
+def _unshared_mounts(spec: SandboxSpec, uid: int | None) -> LaunchSpec:
+    """The inner launcher's work without bubblewrap: private temp dirs, read-only paths, then the uid or no caps."""
+
+    def in_tmp(p: Path) -> bool:
+        return _under_any(p, _SHARED_TMP_ROOTS)
+
+    readable = [p for p in spec.readable if p.exists()]
+    return LaunchSpec(
+        uid=uid,
+        gid=uid,
+        private_tmp=str(spec.tmp_dir),
+        host_mount_ns=os.readlink("/proc/self/ns/mnt"),
+        keep=[(str(p), False) for p in readable if in_tmp(p)] + [(str(spec.workdir), True)],
+        read_only=[str(p) for p in (*readable, *spec.protected) if not in_tmp(p)],
+        chdir=str(spec.workdir),
+        drop_caps=uid is None,
+    )
+
+
+def _user_text(uid: int | None, use_bwrap: bool) -> str:
+    caps = "no capabilities" if use_bwrap else "no capabilities, no_new_privs"
+    if uid is not None:
+        return f"uid {uid} (unprivileged, {caps})"
+    if os.geteuid() == 0:
+        return "root without capabilities (the paths inflate needs are not open to another uid)"
+    return f"uid {os.geteuid()} (vcc's own)" + (", no capabilities" if use_bwrap else "")
+
+
+def _disk_text(disk_bytes: int | None) -> str:
+    if not disk_bytes:
+        return "none"
+    gib = disk_bytes / (1 << 30)
+    return f"{gib:.2f} GiB for the workspace (sampled every {_DISK_POLL_S:g} s; RLIMIT_FSIZE per file)"
+
+
+def _unreachable_for_others(paths: list[Path], whole_path: bool) -> Path | None:
+    """The first of `paths` (or, whole_path, of the dirs on the way) a stranger cannot enter, else None."""
+    for p in paths:
+        p = Path(os.path.abspath(p))
+        for d in [*reversed(p.parents), p] if whole_path else [p]:
+            try:
+                st = os.stat(d)
+            except OSError:
+                return d
+            need = 0o005 if d == p and p.is_dir() else 0o001 if d != p else 0o004
+            if st.st_mode & need != need:
+                return d
+    return None
 
 
 def _bwrap_unused_reason(spec: SandboxSpec) -> str | None:
-    """None when bubblewrap contains the command, else why not; HarnessError when it was required."""
-    why_not = None if spec.use_bwrap is not False else "disabled (--sandbox off)"
-    if why_not is None:
-        why_not = bwrap_unavailable_reason(network_off=not spec.network)
-    if why_not is not None and spec.use_bwrap:
-        raise HarnessError(
-            f"the sandbox was required but {why_not}",
-            fix="install bubblewrap, or drop --sandbox to fall back to plain processes",
-        )
-    return why_not
+    """None when bubblewrap contains the command, else why not (only with --sandbox off).
+
+    Without it inflate would run with the network, the originals and the user's files in
+    reach, so a missing or broken bubblewrap is refused unless the sandbox is off explicitly.
+    """
+    if spec.use_bwrap is False:
+        return "disabled (--sandbox off)"
+    why_not = bwrap_unavailable_reason(network_off=not spec.network)
+    if why_not is not None:
+        raise sandbox_missing_error(why_not)
+    return None
 
 
-def _unsandboxed_argv(argv: list[str], spec: SandboxSpec) -> tuple[list[str], str]:
-    """The command without bubblewrap, and its network: `unshare --net` (root only) when it is off."""
-    if spec.network:
-        return list(argv), "shared"
+def sandbox_missing_error(why_not: str) -> HarnessError:
+    """The refusal to run inflate unsandboxed: exit 4, with the two ways on."""
+    fix = "install bubblewrap (" + (
+        "apt-get install -y bubblewrap" if os.geteuid() == 0 else "sudo apt-get install -y bubblewrap"
+    ) + "), or pass --sandbox off to run inflate unsandboxed (it then sees your files and the network)"
+    return HarnessError(f"vcc runs inflate only inside its sandbox, but {why_not}", fix=fix)
+
+
+def _unsandboxed_prefix(spec: SandboxSpec) -> tuple[list[str], str, bool]:
+    """(wrapper, network, own pid namespace) without bubblewrap.
+
+    As root, `unshare --pid --fork --kill-child --mount-proc` still gives inflate a pid
+    namespace (it cannot see or signal vcc; its daemons die with it) and, with the network
+    off, `--net`. Without root nothing can be unshared: plain processes.
+    """
     unshare = shutil.which("unshare")
     if unshare and os.geteuid() == 0:
-        return [unshare, "--net", "--", *argv], "isolated"
-    return list(argv), "NOT isolated (needs bubblewrap, or root for `unshare --net`)"
+        argv = [unshare, "--pid", "--fork", "--kill-child", "--mount-proc"]
+        if not spec.network:
+            argv.append("--net")
+        return [*argv, "--"], "shared" if spec.network else "isolated", True
+    if spec.network:
+        return [], "shared", False
+    return [], "NOT isolated (needs bubblewrap, or root for `unshare --net`)", False
 
 
 def _cgroup_for(limits: ResourceLimits, cpus: list[int] | None) -> tuple[Cgroup | None, str]:
@@ -355,29 +540,64 @@ def _memory_policy(limits: ResourceLimits, cg: Cgroup | None, cg_why: str, notes
         return f"{gib:.2f} GiB for the whole process tree (cgroup v{cg.version}{swap})", None
     notes.append(f"no cgroup: {cg_why}")
     memory_cap = (
-        f"RLIMIT_AS {limits.memory_bytes / (1 << 30):.2f} GiB per process "
-        "(weaker: address space, not memory, and not summed over processes)"
+        f"{limits.memory_bytes / (1 << 30):.2f} GiB: RLIMIT_AS per process, and the tree's resident memory "
+        f"sampled every {_POLL_S * 1000:.0f} ms (weaker than a cgroup: a burst between samples is not seen)"
         if limits.memory_bytes
         else "none"
     )
     return memory_cap, limits.memory_bytes
 
 
-def _kill_policy(reaper: bool, cg: Cgroup | None, use_bwrap: bool) -> str:
+def _kill_policy(reaper: bool, cg: Cgroup | None, use_bwrap: bool, pid_ns: bool, uid: int | None) -> str:
     kill_parts = ["process group"]
     if reaper:
         kill_parts.append("orphans via subreaper")
     if cg is not None:
         kill_parts.append(f"cgroup v{cg.version}")
-    if use_bwrap:
+    if pid_ns:
         kill_parts.append("pid namespace")
+    if uid is not None:
+        kill_parts.append(f"every process of uid {uid}")
     kill = " + ".join(kill_parts)
     if len(kill_parts) == 1:
         kill += " (descendants that start their own session and daemonize may escape)"
     return kill
 
 
-# --- process supervision: start, wait with the deadline, sample memory, kill the tree --------
+def _hand_over(spec: SandboxSpec, plan: _Containment) -> None:
+    """Give the trees inflate writes (and the leftover list) to its uid for the run."""
+    plan.leftover_file.write_bytes(b"")
+    if plan.uid is None:
+        return
+    for tree in (*spec.owned, spec.tmp_dir, plan.leftover_file):
+        _chown_tree(tree, plan.uid, plan.uid)
+
+
+def _take_back(spec: SandboxSpec, plan: _Containment) -> None:
+    """The trees back to vcc's own uid (what inflate left is vcc's to read, keep or remove)."""
+    if plan.uid is None:
+        return
+    for tree in (*spec.owned, spec.tmp_dir):
+        _chown_tree(tree, os.getuid(), os.getgid())
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    """lchown root and everything under it, never following a link."""
+    try:
+        os.lchown(root, uid, gid)
+    except FileNotFoundError:
+        return
+    if root.is_symlink() or not root.is_dir():
+        return
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            try:
+                os.lchown(os.path.join(dirpath, name), uid, gid)
+            except FileNotFoundError:
+                pass
+
+
+# --- process supervision: start, wait with the deadline, sample memory and disk, kill the tree ----
 
 
 @dataclass
@@ -390,6 +610,9 @@ class _Supervised:
     peak_rss_bytes: int | None = None
     peak_memory_bytes: int | None = None
     oom_kills: int = 0
+    memory_killed: bool = False  # the sampled tree went past the cap (no cgroup): killed
+    disk_exceeded: bool = False
+    disk_peak_bytes: int | None = None
     leftovers: list[str] = field(default_factory=list)
 
 
@@ -403,11 +626,11 @@ def _supervise(
     try:
         with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
             proc = _start(plan, workdir, out, err)
-            status, run.timed_out, run.peak_rss_bytes = _wait(proc, t0 + timeout_s, plan.cg)
+            status = _wait(proc, t0 + timeout_s, plan, workdir, run)
             run.elapsed_s = time.monotonic() - t0
             if not run.timed_out:
                 run.leftovers = _leftovers(plan, proc.pid, status)
-            _kill_tree(proc.pid, plan.cg)
+            _kill_tree(proc.pid, plan.cg, plan.uid)
             if plan.reaper:
                 _kill_orphans(proc.pid if status is None else 0, plan.ours)
             if status is None:
@@ -428,31 +651,68 @@ def _start(plan: _Containment, workdir: Path, out: IO[bytes], err: IO[bytes]) ->
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
-            start_new_session=True,
-            preexec_fn=_preexec(plan.cg.procs_files if plan.cg else [], plan.cpus, plan.rlimit_as),
+            start_new_session=True,  # its own session and process group; the launcher does the rest
         )
     except (OSError, subprocess.SubprocessError) as e:
         raise HarnessError(f"could not start {plan.argv[0]}: {e}") from e
 
 
-def _wait(proc: subprocess.Popen[bytes], deadline: float, cg: Cgroup | None) -> tuple[int | None, bool, int | None]:
-    """(wait status or None, timed out, peak resident bytes sampled every _POLL_S)."""
-    peak_rss: int | None = None
+def _wait(
+    proc: subprocess.Popen[bytes], deadline: float, plan: _Containment, workdir: Path, run: _Supervised
+) -> int | None:
+    """The wait status, or None when the deadline passed or a cap was broken (recorded in `run`).
+
+    Samples the tree's resident memory every _POLL_S (and enforces the cap without a cgroup)
+    and the workspace's size every _DISK_POLL_S (the disk cap).
+    """
+    next_disk = 0.0
     while True:
         pid, st, _ = os.wait4(proc.pid, os.WNOHANG)
         if pid:
-            return st, False, peak_rss
-        if time.monotonic() >= deadline:
-            return None, True, peak_rss
-        now = _tree_resident(cg, proc.pid)
-        if now is not None:
-            peak_rss = max(peak_rss or 0, now)
+            return st
+        now = time.monotonic()
+        if now >= deadline:
+            run.timed_out = True
+            return None
+        resident = _tree_resident(plan.cg, proc.pid, plan.uid)
+        if resident is not None:
+            run.peak_rss_bytes = max(run.peak_rss_bytes or 0, resident)
+            if plan.memory_bytes and resident > plan.memory_bytes:
+                run.memory_killed = True
+                return None
+        if plan.disk_bytes and now >= next_disk:
+            used = _tree_bytes(workdir)
+            run.disk_peak_bytes = max(run.disk_peak_bytes or 0, used)
+            if used > plan.disk_bytes:
+                run.disk_exceeded = True
+                return None
+            next_disk = now + _DISK_POLL_S
         time.sleep(_POLL_S)
+
+
+def _tree_bytes(root: Path) -> int:
+    """Bytes allocated on disk under root (links not followed), as `du` counts them."""
+    total = 0
+    stack = [str(root)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for e in it:
+                    try:
+                        st = e.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += st.st_blocks * 512
+                    if e.is_dir(follow_symlinks=False):
+                        stack.append(e.path)
+        except OSError:
+            continue
+    return total
 
 
 def _leftovers(plan: _Containment, pid: int, status: int | None) -> list[str]:
     """Command lines of the processes still alive after the command exited."""
-    if plan.use_bwrap:
+    if plan.pid_namespace:
         return _read_lines(plan.leftover_file)
     if plan.cg is not None:
         return [_cmdline(p) for p in sorted(plan.cg.pids())]
@@ -460,13 +720,16 @@ def _leftovers(plan: _Containment, pid: int, status: int | None) -> list[str]:
     leftovers = [_cmdline(p) for p in _orphans(keep, plan.ours)]
     if _group_alive(pid):
         leftovers += [_cmdline(p) for p in _group_members(pid)]
+    if plan.uid is not None:
+        leftovers += [_cmdline(p) for p in _uid_processes(plan.uid)]
     return list(dict.fromkeys(leftovers))
 
 
 def _release(plan: _Containment, proc: subprocess.Popen[bytes] | None, run: _Supervised) -> None:
-    """Whatever happened: kill and reap the tree, read the cgroup's peak and OOM kills, remove it."""
+    """Whatever happened: kill and reap the tree, read the cgroup's peak and OOM kills, remove it,
+    and (inflate ran as its own uid without bubblewrap) remove what that uid left in the shared temp dirs."""
     if proc is not None and proc.returncode is None:
-        _kill_tree(proc.pid, plan.cg)
+        _kill_tree(proc.pid, plan.cg, plan.uid)
         try:
             _, status, _ = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
@@ -475,11 +738,89 @@ def _release(plan: _Containment, proc: subprocess.Popen[bytes] | None, run: _Sup
     if plan.reaper:
         _kill_orphans(0, plan.ours)
         _set_subreaper(False)
+    if plan.uid is not None:
+        _kill_uid(plan.uid)
+        if not plan.use_bwrap:
+            removed = _remove_owned_by(plan.uid, _SHARED_TMP_DIRS)
+            if removed:
+                plan.isolation.notes.append(
+                    f"removed what inflate left in the shared temp dirs: {', '.join(removed[:10])}"
+                )
     if plan.cg is not None:
         run.peak_memory_bytes = plan.cg.peak_memory()
         run.oom_kills = plan.cg.oom_kills()
         plan.cg.remove()
     plan.leftover_file.unlink(missing_ok=True)
+
+
+_SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _uid_processes(uid: int) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid and int(entry.name) != os.getpid():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return sorted(found)
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process of the sandbox uid until none is left (it is inflate's alone)."""
+    for _ in range(100):
+        pids = _uid_processes(uid)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+
+
+def _remove_owned_by(uid: int, dirs: tuple[str, ...]) -> list[str]:
+    """Remove every entry owned by uid under dirs (links unlinked, never followed); the top ones removed."""
+    from base import remove_tree
+
+    removed: list[str] = []
+    for top in dirs:
+        for dirpath, dirnames, files in os.walk(top):
+            # the uid writes only where anyone may: descend only into dirs open for writing to all
+            dirnames[:] = [d for d in dirnames if _open_for_all(Path(dirpath, d)) or _owned_by(Path(dirpath, d), uid)]
+            for name in [*dirnames, *files]:
+                p = Path(dirpath, name)
+                try:
+                    owned = p.lstat().st_uid == uid
+                except OSError:
+                    continue
+                if owned:
+                    try:
+                        remove_tree(p)
+                        removed.append(str(p))
+                    except OSError:
+                        shutil.rmtree(p, ignore_errors=True)
+                    if name in dirnames:
+                        dirnames.remove(name)
+    return removed
+
+
+def _open_for_all(p: Path) -> bool:
+    try:
+        st = p.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and bool(st.st_mode & 0o002)
+
+
+def _owned_by(p: Path, uid: int) -> bool:
+    try:
+        return p.lstat().st_uid == uid
+    except OSError:
+        return False
 
 
 def _proc_result(
@@ -491,7 +832,12 @@ def _proc_result(
     stderr_path: Path,
 ) -> ProcResult:
     returncode = run.returncode
-    oom = run.oom_kills > 0 and returncode not in (0, None)
+    # A broken cap is not the deadline: report the command's kill, not a timeout.
+    killed_for_cap = run.memory_killed or run.disk_exceeded
+    timed_out = run.timed_out and not killed_for_cap
+    if killed_for_cap and returncode is None:
+        returncode = -signal.SIGKILL
+    oom = run.oom_kills > 0 and returncode not in (0, None) or run.memory_killed
     if run.oom_kills and returncode == 0:
         plan.isolation.notes.append(
             f"the kernel killed {run.oom_kills} process(es) of inflate for memory, "
@@ -500,11 +846,15 @@ def _proc_result(
     if not oom and plan.cg is None and returncode not in (0, None) and limits.memory_bytes:
         tail = tail_text(stderr_path)
         oom = any(s in tail for s in _MEMORY_ERRORS)
+    # Past RLIMIT_FSIZE a write is killed by SIGXFSZ (a shell reports 128 + 25), or fails with EFBIG.
+    disk = run.disk_exceeded or returncode in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ)
+    if not disk and returncode not in (0, None) and limits.disk_bytes:
+        disk = "File too large" in tail_text(stderr_path)
     return ProcResult(
         argv=list(argv),
         returncode=returncode,
         elapsed_s=run.elapsed_s,
-        timed_out=run.timed_out,
+        timed_out=timed_out,
         oom_killed=oom,
         peak_memory_bytes=run.peak_memory_bytes,
         peak_rss_bytes=run.peak_rss_bytes,
@@ -512,6 +862,8 @@ def _proc_result(
         stdout_path=stdout_path,
         stderr_path=stderr_path,
         isolation=plan.isolation,
+        disk_exceeded=bool(limits.disk_bytes) and disk,
+        disk_peak_bytes=run.disk_peak_bytes,
     )
 
 
@@ -530,8 +882,8 @@ def _cmdline(pid: int) -> str:
     return raw.replace(b"\0", b" ").decode(errors="replace").strip() or f"pid {pid} (zombie)"
 
 
-def _session_rss(sid: int) -> int:
-    """Sum of VmRSS over the processes in session `sid` (inflate's tree, without a cgroup)."""
+def _session_rss(sid: int, uid: int | None = None) -> int:
+    """Sum of VmRSS over the processes in session `sid`, or of `uid` (inflate's tree, without a cgroup)."""
     total = 0
     page = os.sysconf("SC_PAGE_SIZE")
     for entry in os.scandir("/proc"):
@@ -540,7 +892,8 @@ def _session_rss(sid: int) -> int:
         try:
             stat_line = Path(entry.path, "stat").read_text()
             fields = stat_line[stat_line.rindex(")") + 2 :].split()
-            if int(fields[3]) != sid:  # field 6 of /proc/pid/stat: session id
+            mine = int(fields[3]) == sid  # field 6 of /proc/pid/stat: session id
+            if not mine and (uid is None or entry.stat().st_uid != uid):
                 continue
             total += int(Path(entry.path, "statm").read_text().split()[1]) * page
         except (OSError, ValueError, IndexError):
@@ -548,12 +901,12 @@ def _session_rss(sid: int) -> int:
     return total
 
 
-def _tree_resident(cg: Cgroup | None, sid: int) -> int | None:
+def _tree_resident(cg: Cgroup | None, sid: int, uid: int | None = None) -> int | None:
     if cg is not None:
         now = cg.resident_bytes()
         if now is not None:
             return now
-    return _session_rss(sid)
+    return _session_rss(sid, uid)
 
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -633,13 +986,15 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _kill_tree(pid: int, cg: Cgroup | None) -> None:
+def _kill_tree(pid: int, cg: Cgroup | None, uid: int | None = None) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
     if cg is not None:
         cg.kill_all()
+    if uid is not None:
+        _kill_uid(uid)
 
 
 def python_bin_dir() -> str:

@@ -47,6 +47,15 @@ def judge_inflate(
             path=proc.stderr_path,
             fix="make inflate faster, or check it does not hang (it gets no stdin)",
         )
+    if proc.disk_exceeded:
+        used = f" (reached {proc.disk_peak_bytes / GiB:.2f} GiB)" if proc.disk_peak_bytes else ""
+        raise failure(
+            "disk",
+            f"inflate wrote more than its disk cap ({proc.isolation.disk_cap}){used}; killed with its "
+            f"whole process tree after {proc.elapsed_s:.1f} s.\n{logs}",
+            path=proc.stderr_path,
+            fix="write only the raws (the runner's disk is small), or pass a larger --disk if that is the case",
+        )
     if proc.oom_killed:
         peak = proc.peak_memory_bytes or proc.peak_rss_bytes
         peak_text = f", peak {peak / GiB:.2f} GiB" if peak else ""

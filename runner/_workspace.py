@@ -75,6 +75,15 @@ class Workspace:
     def home_dir(self) -> Path:
         return self.meta / "home"
 
+    @property
+    def inflate_owned(self) -> tuple[Path, ...]:
+        """What inflate may write: its submission dir (archive/, inflated/, scratch) and its $HOME.
+
+        Handed to inflate's uid for the run when vcc is root; the root, submissions/ and .vcc/
+        stay vcc's, so inflate cannot swap the paths vcc later removes or writes.
+        """
+        return (self.submission, self.home_dir)
+
     def inflate_argv(self) -> list[str]:
         """The official call, relative to the repository root as evaluate.sh gives it."""
         sub = f"./submissions/{self.name}"

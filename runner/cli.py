@@ -126,9 +126,17 @@ def _add_limit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpus", type=int, default=None, metavar="N", help="CPUs for inflate (default 4)")
     p.add_argument(
         "--sandbox",
-        choices=("auto", "require", "off"),
-        default="auto",
-        help="bubblewrap: where it works (auto), or fail without it, or never",
+        choices=("on", "off", "auto", "require"),
+        default="on",
+        help="bubblewrap (on, the default: refused with exit 4 where it is missing), or off to run inflate "
+        "unsandboxed, seeing your files and the network; auto and require are old names of on",
+    )
+    p.add_argument(
+        "--disk",
+        type=parse_size,
+        default=None,
+        metavar="SIZE",
+        help="disk cap on inflate's workspace (default 14G, the runner's SSD); past it inflate is killed",
     )
     p.add_argument(
         "--no-cgroup",
@@ -202,7 +210,8 @@ def run_config(args: argparse.Namespace, *, out_dir: Path | None = None, json_pa
         keep_workspace=args.keep_workspace,
         memory_bytes=args.memory,
         cpus=args.cpus,
-        sandbox={"auto": None, "require": True, "off": False}[args.sandbox],
+        sandbox=False if args.sandbox == "off" else None,
+        disk_bytes=args.disk,
         cgroup=not args.no_cgroup,
         extract_limits=ExtractLimits(
             max_total_bytes=args.max_unzipped_bytes,

@@ -212,6 +212,7 @@ def mini_challenge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import numpy as np
 
     root = tmp_path_factory.mktemp("mini-challenge")
+    root.chmod(0o755)  # as a checkout is: inflate's unprivileged uid reads it (mktemp makes it 0700)
     (root / "videos").mkdir()
     (root / "models").mkdir()
     with av.open(str(root / "videos" / "0.mkv"), "w") as out:

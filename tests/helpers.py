@@ -12,6 +12,8 @@ from pathlib import Path
 
 from conftest import MINI_FRAMES
 
+from runner import bwrap_unavailable_reason
+
 FRAME_BYTES = 874 * 1164 * 3  # one RGB frame of a .raw
 RAW_BYTES = MINI_FRAMES * FRAME_BYTES  # a complete raw for the mini challenge's video
 
@@ -23,6 +25,10 @@ WRITE_RAWS = f"""
 mkdir -p "$2"
 while read -r n; do [ -n "$n" ] && truncate -s {RAW_BYTES} "$2/${{n%.*}}.raw"; done < "$3"
 """
+
+# `vcc run` refuses to run inflate without its sandbox: the suite uses bubblewrap where it works
+# and says --sandbox off (plain processes) only where it does not.
+SANDBOX_ARGS: tuple[str, ...] = () if bwrap_unavailable_reason() is None else ("--sandbox", "off")
 
 # `vcc run` without scoring, with no time set aside for setup or scoring.
 NO_SCORE_ARGS = ("--no-score", "--quiet", "--setup-overhead", "0", "--score-estimate", "0")
@@ -43,6 +49,8 @@ def run_vcc(sub: Path, challenge: Path, out: Path, *args: str) -> tuple[int, dic
     """`vcc run SUB --challenge-dir CHALLENGE --out OUT ARGS...`: its exit code and run.json."""
     from runner.cli import main as run_main
 
+    if "--sandbox" not in args:
+        args = (*SANDBOX_ARGS, *args)
     code = run_main([str(sub), "--challenge-dir", str(challenge), "--out", str(out), *args])
     return code, json.loads((out / "run.json").read_text())
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import GOLDEN_THREADS
+from helpers import SANDBOX_ARGS
 
 import demo
 from runner.cli import main as run_main
@@ -46,7 +47,7 @@ def test_official_style_submission_scores_the_golden_figures(
         zf.write(golden_challenge / "videos" / "0.mkv", "v")
     out = tmp_path / "out"
     code = run_main([str(sub), "--challenge-dir", str(challenge), "--out", str(out), "--quiet", "--repeat", "2",
-                     "--threads", str(GOLDEN_THREADS)])
+                     "--threads", str(GOLDEN_THREADS), *SANDBOX_ARGS])
     report = json.loads((out / "run.json").read_text())
     assert code == 0, report["message"] + report["inflate"]["stderr_tail"]
     assert report["verdict"] == "ok"
@@ -101,7 +102,7 @@ def test_demo_submission_runs_end_to_end(tmp_path, golden_challenge):
         env=env,
     )
     out = tmp_path / "out"
-    code = run_main([str(sub), "--challenge-dir", str(golden_challenge), "--out", str(out), "--quiet"])
+    code = run_main([str(sub), "--challenge-dir", str(golden_challenge), "--out", str(out), "--quiet", *SANDBOX_ARGS])
     report = json.loads((out / "run.json").read_text())
     assert code == 0, report["message"]
     assert report["raws"]["0.raw"]["sha256"] == sha256(direct / "inflated" / "0.raw")

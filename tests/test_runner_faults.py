@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from helpers import FRAME_BYTES, RAW_BYTES, WRITE_RAWS, make_sub, run
+from helpers import FRAME_BYTES, RAW_BYTES, SANDBOX_ARGS, WRITE_RAWS, make_sub, run
 
 from runner import bwrap_unavailable_reason
 from runner.cli import main as run_main
@@ -103,7 +103,7 @@ def test_setup_and_scoring_leave_no_time(tmp_path, mini_challenge):
     out = tmp_path / "out"
     code = run_main(
         [str(sub), "--challenge-dir", str(mini_challenge), "--out", str(out), "--no-score",
-         "--quiet", "--clock", "100", "--setup-overhead", "60", "--score-estimate", "50"]
+         "--quiet", "--clock", "100", "--setup-overhead", "60", "--score-estimate", "50", *SANDBOX_ARGS]
     )  # fmt: skip
     r = json.loads((out / "run.json").read_text())
     # Known before anything runs and nothing to do with the submission: bad input.
@@ -141,7 +141,7 @@ def test_inflate_past_the_memory_cap(tmp_path, mini_challenge, mode):
 def test_inflate_cannot_write_outside_the_workspace(tmp_path, mini_challenge, token):
     outside = tmp_path / "outside.txt"  # under /tmp: lands in the sandbox's private /tmp
     user_file = tmp_path / "sub" / "compress.sh"  # the user's own submission dir
-    system = Path("/var/tmp") / token  # anywhere else: read-only
+    system = Path("/usr") / token  # anywhere else: read-only
     body = WRITE_RAWS + (
         f'echo owned > "{outside}" || true\necho owned > "{user_file}" || true\necho owned > "{system}"\n'
     )
@@ -268,7 +268,7 @@ def test_repeat_confirms_deterministic_inflate(tmp_path, mini_challenge):
 def test_results_never_land_in_the_submission_dir(tmp_path, mini_challenge, monkeypatch):
     sub = make_sub(tmp_path / "sub", WRITE_RAWS)
     monkeypatch.chdir(tmp_path)
-    args = [str(sub), "--challenge-dir", str(mini_challenge), "--no-score", "--quiet"]
+    args = [str(sub), "--challenge-dir", str(mini_challenge), "--no-score", "--quiet", *SANDBOX_ARGS]
     assert run_main(args) == 0
     made = list(tmp_path.glob("vcc-run-sub-*"))
     assert len(made) == 1 and (made[0] / "run.json").is_file()
@@ -306,7 +306,7 @@ def test_keep_workspace_and_json_path(tmp_path, mini_challenge):
     out, report = tmp_path / "out", tmp_path / "elsewhere" / "r.json"
     code = run_main(
         [str(sub), "--challenge-dir", str(mini_challenge), "--out", str(out), "--json", str(report),
-         "--no-score", "--quiet", "--keep-workspace"]
+         "--no-score", "--quiet", "--keep-workspace", *SANDBOX_ARGS]
     )  # fmt: skip
     assert code == 0
     r = json.loads(report.read_text())
