@@ -24,6 +24,7 @@ import pytest
 from helpers import NO_SCORE_ARGS, RAW_BYTES, WRITE_RAWS, make_sub, run, run_vcc
 
 import runner._cgroup as cgroup_mod
+import runner._local
 from base import BadInput, file_sha256, write_atomic, write_json_atomic
 from runner import RunConfig, bwrap_unavailable_reason, extract_archive
 from runner._result import InflateRun, RunResult
@@ -87,11 +88,22 @@ CHALLENGE_ATTACKS = {
 
 
 @pytest.mark.parametrize("attack, words", CHALLENGE_ATTACKS.values(), ids=CHALLENGE_ATTACKS.keys())
-def test_inflate_that_changes_the_challenge_fails(tmp_path, mini_challenge, attack, words):
+def test_inflate_that_changes_the_challenge_fails(tmp_path, mini_challenge, monkeypatch, attack, words):
+    """Whatever changed the challenge while inflate ran, the run fails. As root, both the sandbox and
+    `--sandbox off` mount the checkout read-only (tests/test_runner_hostile.py), so the change is made
+    right after inflate returns, as a non-root `--sandbox off` inflate (plain processes) could."""
     ch = own_challenge(mini_challenge, tmp_path)
     (ch / "videos" / "old.bin").write_bytes(b"an extra file that was there before")
-    sub = make_sub(tmp_path / "sub", WRITE_RAWS + attack.format(ch=ch) + "\n")
-    code, r = run(sub, ch, tmp_path / "out", *SANDBOX_OFF)  # the sandbox would keep them out of reach
+    sub = make_sub(tmp_path / "sub", WRITE_RAWS)
+    real_inflate = runner._local.LocalBackend.inflate
+
+    def inflate_then_tamper(self, *args, **kwargs):
+        result = real_inflate(self, *args, **kwargs)
+        subprocess.run(["bash", "-c", attack.format(ch=ch)], check=True)
+        return result
+
+    monkeypatch.setattr(runner._local.LocalBackend, "inflate", inflate_then_tamper)
+    code, r = run(sub, ch, tmp_path / "out", *SANDBOX_OFF)
     assert code == 3, r["message"]
     assert r["verdict"] == "challenge_changed"
     for w in words:
@@ -154,12 +166,25 @@ def test_clock_shorter_than_the_estimates_is_bad_input(tmp_path, mini_challenge)
 # --------------------------------------------------------------------------- messages
 
 EXIT_MESSAGES = {
-    "bash killed": ("kill -9 $$", "killed by signal 9 (SIGKILL)"),
+    # inflate.sh itself killed: inside its pid namespace (bubblewrap, or `unshare --pid` as root) the
+    # leftover wrapper's shell reports 128 + N; only a bare process shows the negative status
+    "bash killed": ("kill -9 $$", "signal 9"),
     "child killed": ("sleep 30 & kill -KILL $!; wait $!", "status 137 (128 + 9: most likely a command inside it "
                                                           "was killed by signal 9, SIGKILL)"),
-    "terminated": ("kill -TERM $$", "killed by signal 15 (SIGTERM)"),
+    "terminated": ("kill -TERM $$", "signal 15"),
     "plain status": ("exit 5", "exited with status 5 after"),
 }
+
+
+@pytest.mark.parametrize(("status", "words"), [(-9, "was killed by signal 9 (SIGKILL)"),
+                                               (-15, "was killed by signal 15 (SIGTERM)"),
+                                               (137, "128 + 9: most likely a command inside it was killed by signal 9"),
+                                               (5, "exited with status 5"), (None, "killed at the deadline")])
+def test_exit_text_names_the_signal(status, words):
+    from runner._verdicts import exit_text
+
+    assert words in exit_text(status)
+    assert "status -" not in exit_text(status)
 
 
 @pytest.mark.parametrize("body, words", EXIT_MESSAGES.values(), ids=EXIT_MESSAGES.keys())
@@ -184,7 +209,6 @@ def test_oom_kill_that_inflate_survives_is_a_warning(tmp_path, mini_challenge):
 RAW_KINDS = {
     "directory": ('mkdir -p "$2/0.raw"', "is a directory"),
     "fifo": ('mkdir -p "$2"; mkfifo "$2/0.raw"', "is a FIFO (named pipe)"),
-    "char device": ('mkdir -p "$2"; mknod "$2/0.raw" c 1 5', "is a character device"),
     "link to /dev/zero": ('mkdir -p "$2"; ln -s /dev/zero "$2/0.raw"', "points outside INFLATED_DIR (to /dev/zero)"),
     "dangling link": ('mkdir -p "$2"; ln -s "$2/nothing.raw" "$2/0.raw"', "symbolic link that dangles"),
     "link out of the dir": (
@@ -205,6 +229,13 @@ def test_raw_that_is_not_a_file_says_what_it_is(tmp_path, mini_challenge, body, 
     code, r = run(sub, mini_challenge, tmp_path / "out", *SANDBOX_OFF)
     assert code == 3 and r["verdict"] == "wrong_output", r["message"]
     assert words in r["message"]
+
+
+def test_a_character_device_is_named_as_such():
+    """inflate can no longer mknod (every capability dropped): the naming is checked on /dev/zero."""
+    from scorer import file_kind
+
+    assert "character device" in file_kind(Path("/dev/zero"))
 
 
 def test_raw_link_inside_the_dir_is_accepted(tmp_path, mini_challenge):
@@ -288,11 +319,11 @@ def test_vcc_secrets_are_invisible_to_inflate(tmp_path, mini_challenge, monkeypa
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")  # a numerics cap: kept
     monkeypatch.setenv("LC_TIME", "C.UTF-8")
-    sub = make_sub(tmp_path / "sub", 'env -0 > "$1/../env.bin"; cp "$1/../env.bin" "$HOME/../env.bin"\n' + WRITE_RAWS)
+    sub = make_sub(tmp_path / "sub", 'env -0 > "$HOME/env.bin"\n' + WRITE_RAWS)
     out = tmp_path / "out"
     code, r = run(sub, mini_challenge, out, *mode, "--keep-workspace")
     assert code == 0, r["message"]
-    text = (Path(r["workspace"]) / ".vcc" / "env.bin").read_bytes().decode()
+    text = (Path(r["workspace"]) / ".vcc" / "home" / "env.bin").read_bytes().decode()
     env = dict(item.split("=", 1) for item in text.split("\0") if item)
     for k, v in SECRETS.items():
         assert k not in env and v not in text
