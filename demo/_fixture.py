@@ -217,6 +217,9 @@ def build_replacing(dest: Path, *, ours: bool, what: str) -> Iterator[Path]:
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.build-", dir=dest.parent))
+    # mkdtemp makes it 0700; a checkout is 0755, and vcc run's sandbox can then run inflate as an
+    # unprivileged uid (it keeps root without capabilities where a bound dir is closed to others)
+    tmp.chmod(0o755)
     try:
         yield tmp
         _replace_dir(tmp, dest)

@@ -109,6 +109,11 @@ def test_second_build_reuses_the_fixture(challenge, cache_root):
     assert file_mtimes(challenge) == before
 
 
+def test_challenge_is_open_to_the_sandbox_uid(challenge):
+    """Like a checkout (0755): vcc run's sandbox can then run inflate as an unprivileged uid."""
+    assert challenge.stat().st_mode & 0o777 == 0o755
+
+
 def test_cache_dir_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert demo_cache_dir() == tmp_path / "vcc" / "demo"
