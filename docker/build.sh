@@ -13,7 +13,7 @@ python="${PYTHON:-$here/.venv/bin/python}"
 cd "$here"
 exec "$python" -c 'import sys
 from runner._docker import ensure_image
-from scorer import VccError
+from base import VccError
 try:
     print(ensure_image(sys.argv[1]))
 except VccError as err:

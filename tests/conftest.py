@@ -244,3 +244,43 @@ def golden_checkout(golden: Path, golden_challenge: Path, tmp_path_factory: pyte
     # A copy, not a link: inflate's sandbox has a private /tmp, and shared/ may live under /tmp.
     shutil.copy(golden / "make_candidates.py", root / "make_candidates.py")
     return root
+
+
+# --- tools CI installed: a skip for want of one is a failure there ---------------------------
+
+# VCC_REQUIRE_<TOOL>=1 (set by .ci/run, which installs and starts these) turns a skip whose
+# reason names the tool, or a skip of a test marked for it, into a failure: a sandbox or
+# Docker test that silently skips in CI proves nothing. Skip reasons must name the tool.
+REQUIRED_TOOLS = {
+    "VCC_REQUIRE_DOCKER": ("docker", r"\bdocker\b"),
+    "VCC_REQUIRE_BWRAP": ("bwrap", r"\bbubblewrap\b|\bbwrap\b"),
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "bwrap: needs the bubblewrap sandbox (VCC_REQUIRE_BWRAP=1: a skip fails)")
+
+
+def required_tool_missing(reason: str, markers: set[str], env: dict[str, str]) -> str | None:
+    """The VCC_REQUIRE_* variable a skip with this reason (of a test with these markers) breaks, or None."""
+    import re
+
+    for var, (marker, pattern) in REQUIRED_TOOLS.items():
+        if env.get(var) == "1" and (marker in markers or re.search(pattern, reason, re.IGNORECASE)):
+            return var
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    var = required_tool_missing(reason, {m.name for m in item.iter_markers()}, dict(os.environ))
+    if var is not None:
+        report.outcome = "failed"
+        report.longrepr = f"{var}=1 but this test skipped: {reason}"

@@ -7,9 +7,13 @@ loaded by these; the mini challenge (conftest.mini_challenge) has MINI_FRAMES fr
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
+import pytest
 from conftest import MINI_FRAMES
 
 from runner import bwrap_unavailable_reason
@@ -123,3 +127,42 @@ def synthetic_score_report(path: Path, *, pairs: dict[str, int] | None = None, s
     data = result.as_json()
     write_json_atomic(path, data)
     return data
+
+
+# --- the Docker tests' images -----------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL_BASE = "vcc-base:bookworm"  # docker/build-base.sh's default name
+
+
+def docker_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def have_image(image: str) -> bool:
+    return docker_cli("image", "inspect", image).returncode == 0
+
+
+def can_build_local_base() -> bool:
+    return os.geteuid() == 0 and shutil.which("debootstrap") is not None
+
+
+def official_base_image() -> str:
+    text = (ROOT / "docker" / "Dockerfile.cpu").read_text()
+    return text.split("ARG BASE_IMAGE=", 1)[1].split()[0]
+
+
+def build_local_base() -> None:
+    subprocess.run(["bash", str(ROOT / "docker" / "build-base.sh"), LOCAL_BASE], check=True)
+
+
+def pick_docker_profile(mp: pytest.MonkeyPatch) -> None:
+    """Where VCC_DOCKER_PROFILE is unset and the official base image is not here (no registry),
+    set the local profile, building its debootstrap base first if it is absent and can be built,
+    so that ensure_image("cpu") builds what this machine can (docker/README.md)."""
+    if os.environ.get("VCC_DOCKER_PROFILE"):
+        return
+    if have_image(LOCAL_BASE) or (not have_image(official_base_image()) and can_build_local_base()):
+        mp.setenv("VCC_DOCKER_PROFILE", "local")
+        if not have_image(LOCAL_BASE):
+            build_local_base()

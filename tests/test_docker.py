@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,6 +21,15 @@ from pathlib import Path
 
 import pytest
 from conftest import GOLDEN_THREADS
+from helpers import (
+    LOCAL_BASE,
+    build_local_base,
+    can_build_local_base,
+    docker_cli,
+    have_image,
+    official_base_image,
+    pick_docker_profile,
+)
 
 import runner._docker as rd
 from runner._docker import docker_run, docker_unavailable_reason, ensure_image, image_labels
@@ -32,39 +40,20 @@ pytestmark = [
     pytest.mark.skipif(REASON is not None, reason=f"no Docker engine: {REASON}"),
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parents[1].parent / "shared" / "golden"
-LOCAL_BASE = "vcc-base:bookworm"
 MiB = 1 << 20
-
-
-def _docker(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def _have(image: str) -> bool:
-    return _docker("image", "inspect", image).returncode == 0
-
-
-def _can_build_base() -> bool:
-    return os.geteuid() == 0 and shutil.which("debootstrap") is not None
-
-
-def _official_base() -> str:
-    text = (ROOT / "docker" / "Dockerfile.cpu").read_text()
-    return text.split("ARG BASE_IMAGE=", 1)[1].split()[0]
 
 
 @pytest.fixture(scope="session")
 def small_image() -> str:
     """A small image with sh and python3 for the low-level tests."""
-    if _have(LOCAL_BASE):
+    if have_image(LOCAL_BASE):
         return LOCAL_BASE
-    official = _official_base()
-    if _have(official) or _docker("pull", official).returncode == 0:
+    official = official_base_image()
+    if have_image(official) or docker_cli("pull", official).returncode == 0:
         return official
-    if _can_build_base():
-        subprocess.run(["bash", str(ROOT / "docker" / "build-base.sh"), LOCAL_BASE], check=True)
+    if can_build_local_base():
+        build_local_base()
         return LOCAL_BASE
     return ensure_image("cpu")  # slow on vfs, but it has everything
 
@@ -73,11 +62,7 @@ def small_image() -> str:
 def vcc_image(monkeypatch) -> str:
     """The vcc CPU image, built or reused now (the source may have changed since the last
     test). Without a registry: the local profile on a debootstrapped base."""
-    if not os.environ.get("VCC_DOCKER_PROFILE"):
-        if _have(LOCAL_BASE) or (not _have(_official_base()) and _can_build_base()):
-            monkeypatch.setenv("VCC_DOCKER_PROFILE", "local")
-            if not _have(LOCAL_BASE):
-                subprocess.run(["bash", str(ROOT / "docker" / "build-base.sh"), LOCAL_BASE], check=True)
+    pick_docker_profile(monkeypatch)
     return ensure_image("cpu")
 
 
@@ -99,7 +84,7 @@ def _run(image: str, argv: list[str], **kw: object) -> rd.DockerProcResult:
 
 
 def _leftovers(marker: str) -> list[str]:
-    proc = _docker("ps", "--all", "--no-trunc", "--format", "{{.Names}} {{.Command}}")
+    proc = docker_cli("ps", "--all", "--no-trunc", "--format", "{{.Names}} {{.Command}}")
     return [line for line in proc.stdout.splitlines() if marker in line]
 
 
@@ -238,7 +223,7 @@ print("cpuset", sorted(os.sched_getaffinity(0)))
 
 def test_cpus_above_the_engine_are_lowered(small_image):
     """docker refuses --cpus above the engine's count; the official 4 on a 2-core host runs."""
-    engine = int(_docker("info", "--format", "{{.NCPU}}").stdout.strip())
+    engine = int(docker_cli("info", "--format", "{{.NCPU}}").stdout.strip())
     script = (
         "import pathlib\n"
         "q = pathlib.Path('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import GOLDEN_THREADS
-from helpers import WRITE_RAWS, run_vcc
+from helpers import WRITE_RAWS, pick_docker_profile, run_vcc
 from helpers import make_sub as make_helper_sub
 
 import demo
@@ -32,12 +32,17 @@ _IMAGE: list[str] = []
 
 @pytest.fixture(scope="module")
 def docker_image() -> str:
-    """The cpu image, built once (or VCC_TEST_DOCKER_IMAGE); skip where it cannot be built here."""
+    """The cpu image, built once (or VCC_TEST_DOCKER_IMAGE); skip where it cannot be built here.
+    Without a registry: the local profile on a debootstrapped base, as in test_docker.py."""
     from base import HarnessError
     from runner._docker import ensure_image
 
     try:
-        image = ensure_image("cpu", os.environ.get("VCC_TEST_DOCKER_IMAGE", "").strip() or None)
+        given = os.environ.get("VCC_TEST_DOCKER_IMAGE", "").strip() or None
+        with pytest.MonkeyPatch.context() as mp:  # the runs below name the image with --image
+            if given is None:
+                pick_docker_profile(mp)
+            image = ensure_image("cpu", given)
     except HarnessError as e:
         pytest.skip(f"the vcc-cpu image cannot be built on this machine: {e} ({e.fix})")
     _IMAGE[:] = [image]
