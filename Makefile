@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.vcc-installed
+# Extra pytest arguments for `make test`, e.g. PYTEST_ARGS="-x tests/test_docker.py" (also read from the environment).
+PYTEST_ARGS ?=
 
 .PHONY: setup sandbox demo test lint bench docker-base docker-cpu docker-t4 test-docker clean
 
@@ -34,7 +36,7 @@ demo: sandbox $(STAMP)
 
 test: sandbox $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
