@@ -33,6 +33,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "._config": ("ScoreConfig",),
     "._validate": ("RawCheck", "batch_sizes", "check_archive", "check_raws", "official_loop_outcome"),
+    "._batches": ("available_cores", "default_workers"),
     "._score": ("Accumulator", "library_versions", "score_submission"),
     "._result": ("ScoreResult", "TargetResult", "compare_targets"),
     "._spread": ("score_spread", "spread_variants"),

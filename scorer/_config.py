@@ -44,6 +44,9 @@ class ScoreConfig:
     # Decoded ground-truth frames shared between processes (`--spread`): each video's frames
     # are read from here when a process before wrote them, else decoded and written here.
     shared_frames_dir: Path | None = None
+    # Worker processes the batches are sharded across (CPU), each with `threads` torch threads;
+    # the figures are the same bits for any count. None: the cores // the threads, at least 1.
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)
@@ -55,6 +58,9 @@ class ScoreConfig:
                            fix=f"use one of {', '.join(DALI_VARIANTS)}")
         if self.threads is not None and self.threads < 1:
             raise BadInput(f"--threads must be at least 1, got {self.threads}", fix="omit it for torch's default")
+        if self.workers is not None and self.workers < 1:
+            raise BadInput(f"--workers must be at least 1, got {self.workers}",
+                           fix="omit it for one per `threads` cores")
         if self.batch_size < 1:
             raise BadInput(f"--batch-size must be at least 1, got {self.batch_size}", fix="use 16 (official)")
         get_profile(self.numerics)  # an unknown name is bad input
