@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,14 @@ class ScoreConfig:
         if self.workers is not None and self.workers < 1:
             raise BadInput(f"--workers must be at least 1, got {self.workers}",
                            fix="omit it for one per `threads` cores")
+        if self.workers is not None and self.workers > 1:
+            single = ("with --reference-loop" if self.reference_loop
+                      else "under torchrun" if int(os.environ.get("WORLD_SIZE", "1")) > 1
+                      else f"on {self.device}" if not self.device.startswith("cpu") else None)
+            if single is not None:
+                raise BadInput(f"--workers {self.workers} shards CPU scoring; {single} the score runs as one "
+                               "process", fix="drop --workers" + ("; for several GPUs launch with torchrun"
+                                                                  if not self.device.startswith("cpu") else ""))
         if self.batch_size < 1:
             raise BadInput(f"--batch-size must be at least 1, got {self.batch_size}", fix="use 16 (official)")
         get_profile(self.numerics)  # an unknown name is bad input

@@ -291,12 +291,9 @@ def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[_Target], list[Accumula
 
 
 def _workers_for(cfg: ScoreConfig, plan: _Plan, threads: int, steps: int) -> int:
-    """--workers, else as many as the cores hold at this thread count; one under torchrun or on CUDA."""
-    if cfg.workers is not None and cfg.workers > 1 and (plan.dist is not None or plan.device.type != "cpu"):
-        raise BadInput(f"--workers {cfg.workers} shards CPU scoring; on {plan.device.type}"
-                       f"{' under torchrun' if plan.dist is not None else ''} it runs as one process per device",
-                       fix="drop --workers; for several GPUs launch with torchrun")
-    if plan.dist is not None or plan.device.type != "cpu":
+    """--workers, else as many as the cores hold at this thread count; one for the reference loop
+    (the official loop's shape), under torchrun and on CUDA (ScoreConfig refuses more there)."""
+    if cfg.reference_loop or plan.dist is not None or plan.device.type != "cpu":
         return 1
     return max(1, min(cfg.workers or default_workers(threads), steps))
 

@@ -175,3 +175,17 @@ def test_two_workers_equal_one_with_cache_and_both_decodes(tmp_path: Path, golde
     two_warm = _vcc_score(sub, golden_challenge, tmp_path / "warm.json", 2, "--cache-dir", str(one_cache), *both)
     assert {t["cache"] for t in two_warm["targets"].values()} == {"hit"}
     _same(one_cold, two_warm)
+
+
+@pytest.mark.parametrize(("kw", "env", "what"), [
+    ({"reference_loop": True}, {}, "with --reference-loop"),
+    ({"device": "cuda"}, {}, "on cuda"),
+    ({}, {"WORLD_SIZE": "2"}, "under torchrun"),
+])
+def test_more_workers_refused_where_one_process_scores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       kw: dict, env: dict, what: str) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(BadInput, match=what):
+        ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, workers=2, **kw)
+    ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, workers=1, **kw)  # one is fine
