@@ -189,3 +189,14 @@ def test_more_workers_refused_where_one_process_scores(tmp_path: Path, monkeypat
     with pytest.raises(BadInput, match=what):
         ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, workers=2, **kw)
     ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, workers=1, **kw)  # one is fine
+
+
+def test_run_passes_workers_to_scoring(tmp_path: Path) -> None:
+    from runner import RunConfig
+    from runner.cli import run_config, run_options_parser
+
+    args = run_options_parser().parse_args(["--challenge-dir", str(tmp_path), "--workers", "3"])
+    args.submission_dir = tmp_path  # each command adds SUBMISSION_DIR itself
+    assert run_config(args).workers == 3
+    with pytest.raises(BadInput, match="--workers must be at least 1"):
+        RunConfig(submission_dir=tmp_path, challenge_dir=tmp_path, workers=0)
