@@ -22,7 +22,6 @@ __all__ = [
     "posenet_input",
     "rgb_to_yuv6",
     "net_inputs",
-    "forward_nets",
     "net_outputs",
     "outputs_of",
     "pose_distortion",
@@ -82,16 +81,9 @@ def net_inputs(batch: torch.Tensor, device: torch.device) -> tuple[torch.Tensor,
     return posenet_input(x), segnet_input(x)  # the full-size float copy (~390 MB at batch 16) dies here
 
 
-def forward_nets(segnet: nn.Module, posenet: nn.Module, pose_in: torch.Tensor, seg_in: torch.Tensor) -> NetOutputs:
-    pose = posenet(pose_in)["pose"][:, :POSE_DIMS]
-    seg = segnet(seg_in).argmax(dim=1).to(torch.uint8)
-    return NetOutputs(pose=pose.contiguous(), seg=seg)
-
-
-@torch.inference_mode()
 def net_outputs(segnet: nn.Module, posenet: nn.Module, batch: torch.Tensor) -> NetOutputs:
     """Run both nets on a uint8 (B, 2, H, W, 3) batch of pairs."""
-    return forward_nets(segnet, posenet, *net_inputs(batch, next(posenet.parameters()).device))
+    return next(outputs_of((segnet, posenet), iter([batch])))
 
 
 def outputs_of(nets: tuple[nn.Module, nn.Module], batches: Iterable[torch.Tensor]) -> Iterator[NetOutputs]:
@@ -109,7 +101,9 @@ def outputs_of(nets: tuple[nn.Module, nn.Module], batches: Iterable[torch.Tensor
             del pose_in
             seg = segnet(seg_in).argmax(dim=1).to(torch.uint8)
             del seg_in
-        yield NetOutputs(pose=pose.contiguous(), seg=seg)
+            out = NetOutputs(pose=pose.contiguous(), seg=seg)
+        del pose, seg
+        yield out
 
 
 def pose_distortion(a: NetOutputs, b: NetOutputs) -> torch.Tensor:
