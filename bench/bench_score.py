@@ -36,9 +36,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# The parent stays light (no torch): on Linux a child's peak RSS starts from its parent's
+# resident size when it execs, so a heavy parent would inflate every mode's figure.
 from base import FRAME_BYTES, write_json_atomic  # noqa: E402
-from demo import cached_challenge  # noqa: E402
-from scorer import available_cores, iter_rgb_frames  # noqa: E402
+from scorer import available_cores  # noqa: E402 - torch-free
 
 MODES = ("reject", "reference", "cold", "warm", "w1", "w2", "w4", "floor")
 _SCORED = ("reference", "cold", "warm", "w1", "w2", "w4")  # modes whose figures must agree
@@ -52,6 +53,8 @@ def degrade(frame: np.ndarray) -> np.ndarray:
 
 
 def make_candidate(challenge: Path, sub: Path, frames: int) -> None:
+    from scorer import iter_rgb_frames
+
     raw = sub / "inflated" / "0.raw"
     if raw.is_file() and raw.stat().st_size == frames * FRAME_BYTES:
         return
@@ -82,6 +85,15 @@ def floor_main(challenge: str, raw: str, threads: int) -> None:
     nets = load_nets(Path(challenge) / "models")
     for batch in raw_pair_batches(Path(raw), 16):
         net_outputs(*nets, batch)
+
+
+def prepare_main(frames: int, work: Path) -> None:
+    """Child process: build (or reuse) the challenge and the candidate; print the challenge's path."""
+    from demo import cached_challenge
+
+    challenge = cached_challenge(frames, seed=0, progress=True, cache_dir=work / "fixtures")
+    make_candidate(challenge, work / "submission", frames)
+    print(challenge)
 
 
 def _commands(work: Path, challenge: Path, sub: Path, short: Path, threads: int) -> dict[str, list[str]]:
@@ -119,9 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     ap.add_argument("--floor-child", nargs=3, metavar=("CHALLENGE", "RAW", "THREADS"), help=argparse.SUPPRESS)
+    ap.add_argument("--prepare-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.floor_child:
         floor_main(args.floor_child[0], args.floor_child[1], int(args.floor_child[2]))
+        return 0
+    if args.prepare_child:
+        prepare_main(args.frames, args.workdir)
         return 0
     if args.rounds < 3:
         ap.error("--rounds must be at least 3 (medians of 3 or more runs)")
@@ -129,9 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     threads = args.threads or max(1, cores // 4)
 
     work = args.workdir
-    challenge = cached_challenge(args.frames, seed=0, progress=True, cache_dir=work / "fixtures")
+    prepared = subprocess.run([sys.executable, __file__, "--prepare-child", "--frames", str(args.frames),
+                               "--workdir", str(work)], check=True, stdout=subprocess.PIPE, text=True)
+    challenge = Path(prepared.stdout.strip().splitlines()[-1])
     sub = work / "submission"
-    make_candidate(challenge, sub, args.frames)
     short = work / "short"
     (short / "inflated").mkdir(parents=True, exist_ok=True)
     (short / "archive.zip").write_bytes(b"\0" * 10)
