@@ -50,16 +50,17 @@ def plan_jobs(gt_pairs: list[int], cand_pairs: list[int], batch_size: int) -> li
 
 
 def split_jobs(jobs: list[BatchJob], shards: int) -> list[list[BatchJob]]:
-    """Contiguous runs of steps, as even as can be: a worker decodes a video only up to its own
-    last batch, and reads only its own batches of the raws and of cache entries."""
+    """Contiguous runs of steps with about the same number of pairs each (a step goes to the
+    shard its middle pair falls in): a worker decodes a video only up to its own last batch,
+    and reads only its own batches of the raws and of cache entries. No shard is empty."""
     shards = max(1, min(shards, len(jobs)))
-    base, extra = divmod(len(jobs), shards)
-    out, start = [], 0
-    for k in range(shards):
-        stop = start + base + (1 if k < extra else 0)
-        out.append(jobs[start:stop])
-        start = stop
-    return out
+    total = sum(j.size for j in jobs) or 1
+    out: list[list[BatchJob]] = [[] for _ in range(shards)]
+    done = 0
+    for job in jobs:
+        out[min(shards - 1, int((2 * done + job.size) * shards // (2 * total)))].append(job)
+        done += job.size
+    return [part for part in out if part] or [[]]
 
 
 def available_cores() -> int:
