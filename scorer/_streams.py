@@ -2,8 +2,8 @@
 net outputs (from a cache entry, or computed from decoded frames) and the candidate's (from its
 raw). A scoring worker asks for its own batches only; one process asks for all of them.
 
-Decoding and raw reads can run ahead of the forward passes in a background thread, bounded by
-bytes (`prefetch`); whether they do is the caller's choice (see `_batches.read_ahead_bytes`).
+The ground truth's decoding can run ahead of the forward passes in a background thread, bounded
+by bytes (`prefetch`); whether it does is the caller's choice (see `_batches.read_ahead_bytes`).
 """
 
 from __future__ import annotations
@@ -124,40 +124,47 @@ def _selected(batches: Iterator[T], wanted: list[int]) -> Iterator[T]:
                 return
 
 
-def _decoded_batches(path: Path, conversion: str, pairs: int, batch_size: int,
-                     wanted: list[int]) -> Iterator[torch.Tensor]:
-    """uint8 batches (B, 2, H, W, 3) of the wanted batches only: every frame is decoded (the
-    stream has to be), but only the wanted ones are converted; decoding stops after the last."""
+def _wanted_frames(path: Path, conversion: str, pairs: int, batch_size: int,
+                   wanted: list[int]) -> Iterator[np.ndarray]:
+    """The wanted batches' frames as uint8 RGB, in order: every frame is decoded (the stream has
+    to be), only the wanted ones are converted; decoding stops after the last wanted batch."""
     convert = YUV_TO_RGB[conversion]
     want, last = set(wanted), wanted[-1]
-    batch: np.ndarray | None = None
-    produced = 0
     for i, yuv in enumerate(iter_yuv_frames(path)):
         pair = i // 2
         index = pair // batch_size
         if index > last or pair >= pairs:
-            break
-        if index not in want:
-            continue
-        if batch is None:
-            batch = np.empty((min(batch_size, pairs - index * batch_size), 2, FRAME_H, FRAME_W, 3), np.uint8)
-        slot = pair - index * batch_size
-        batch[slot, i % 2] = convert(yuv)
-        if i % 2 and slot == len(batch) - 1:
-            done, batch, produced = [torch.from_numpy(batch)], None, produced + 1
-            yield done.pop()  # this frame keeps no reference while the consumer works
-    if produced != len(wanted):
-        raise HarnessError(f"{path} decoded to fewer frames than its container counts ({2 * pairs})",
-                           fix="replace the video with the challenge's original")
+            return
+        if index in want:
+            yield convert(yuv)
+
+
+def _batched(frames: Iterator[np.ndarray], path: Path, pairs: int, batch_size: int,
+             wanted: list[int]) -> Iterator[torch.Tensor]:
+    """The wanted batches (B, 2, H, W, 3), filled from their frames in order."""
+    for index in wanted:
+        batch = np.empty((min(batch_size, pairs - index * batch_size), 2, FRAME_H, FRAME_W, 3), np.uint8)
+        for slot in range(2 * len(batch)):
+            frame = next(frames, None)
+            if frame is None:
+                raise HarnessError(f"{path} decoded to fewer frames than its container counts ({2 * pairs})",
+                                   fix="replace the video with the challenge's original")
+            batch[slot // 2, slot % 2] = frame
+            del frame
+        done, batch = [torch.from_numpy(batch)], None
+        yield done.pop()  # this frame keeps no reference while the consumer works
 
 
 def _frame_batches(video_path: Path, video_sha256: str, conversion: str, pairs: int, batch_size: int,
-                   wanted: list[int], device: torch.device, shared_frames_dir: Path | None) -> Iterator[Any]:
-    """The wanted batches of the video's frame pairs, decoded on this path."""
+                   wanted: list[int], device: torch.device, shared_frames_dir: Path | None,
+                   read_ahead: int) -> Iterator[Any]:
+    """The wanted batches of the video's frame pairs, decoded on this path. The PyAV paths read
+    ahead frame by frame (a decoded frame is 3 MB, so `read_ahead` bytes is a fraction of a
+    batch, not a whole one more); the others batch by batch."""
     if conversion.startswith("dali:"):
         from ._dali import iter_dali_pair_batches
 
-        return _selected(iter_dali_pair_batches(video_path, batch_size, device), wanted)
+        return prefetch(_selected(iter_dali_pair_batches(video_path, batch_size, device), wanted), read_ahead)
     if conversion not in YUV_TO_RGB:
         raise HarnessError(f"decode path {conversion!r} is not available in this build")
     if shared_frames_dir is not None:
@@ -165,8 +172,10 @@ def _frame_batches(video_path: Path, video_sha256: str, conversion: str, pairs: 
         if shared.is_file():
             return raw_pair_batches(shared, batch_size, 2 * pairs, batches=wanted)
         if len(wanted) == -(-pairs // batch_size):  # only a process decoding every frame can share them
-            return pair_batches(_tee_frames(iter_rgb_frames(video_path, conversion), shared), batch_size)
-    return _decoded_batches(video_path, conversion, pairs, batch_size, wanted)
+            frames = prefetch(iter_rgb_frames(video_path, conversion), read_ahead)
+            return pair_batches(_tee_frames(frames, shared), batch_size)
+    frames = prefetch(_wanted_frames(video_path, conversion, pairs, batch_size, wanted), read_ahead)
+    return _batched(frames, video_path, pairs, batch_size, wanted)
 
 
 def ground_truth_batches(
@@ -189,15 +198,18 @@ def ground_truth_batches(
         for out in entry.read_batches(wanted):
             yield NetOutputs(out.pose.to(device), out.seg.to(device))
         return
-    frames = _frame_batches(video_path, video_sha256, conversion, pairs, batch_size, wanted, device,
-                            shared_frames_dir)
-    yield from outputs_of(nets, prefetch(frames, read_ahead))
+    yield from outputs_of(nets, _frame_batches(video_path, video_sha256, conversion, pairs, batch_size, wanted,
+                                               device, shared_frames_dir, read_ahead))
 
 
 def candidate_batches(raw: Path, frames: int, batch_size: int, wanted: list[int],
-                      nets: tuple[torch.nn.Module, torch.nn.Module], read_ahead: int) -> Iterator[NetOutputs]:
-    """The candidate's net outputs for the wanted batches of one raw, in order."""
-    return outputs_of(nets, prefetch(raw_pair_batches(raw, batch_size, frames, batches=wanted), read_ahead))
+                      nets: tuple[torch.nn.Module, torch.nn.Module]) -> Iterator[NetOutputs]:
+    """The candidate's net outputs for the wanted batches of one raw, in order.
+
+    Read inline: one readinto per batch straight into its buffer (tens of ms from the page
+    cache, against seconds of forwards), so reading it ahead would hide little and keep a
+    whole batch (98 MB at 16) more resident."""
+    return outputs_of(nets, raw_pair_batches(raw, batch_size, frames, batches=wanted))
 
 
 def _tee_frames(frames: Iterator[Any], path: Path) -> Iterator[Any]:

@@ -204,3 +204,15 @@ def test_run_passes_workers_to_scoring(tmp_path: Path) -> None:
     assert run_config(args).workers == 3
     with pytest.raises(BadInput, match="--workers must be at least 1"):
         RunConfig(submission_dir=tmp_path, challenge_dir=tmp_path, workers=0)
+
+
+@pytest.mark.parametrize("read_ahead", [0, 8 << 20])
+def test_decoding_a_subset_of_batches_gives_those_batches(mini_challenge: Path, read_ahead: int) -> None:
+    from scorer import iter_rgb_frames, pair_batches
+    from scorer._streams import _frame_batches
+
+    video = mini_challenge / "videos" / "0.mkv"
+    every = list(pair_batches(iter_rgb_frames(video), 1))  # 4 frames: 2 batches of 1 pair
+    for wanted in ([0, 1], [1], [0]):
+        got = list(_frame_batches(video, "sha", "pyav", 2, 1, wanted, torch.device("cpu"), None, read_ahead))
+        assert len(got) == len(wanted) and all(torch.equal(g, every[w]) for g, w in zip(got, wanted, strict=True))
