@@ -75,16 +75,21 @@ def run_measured(argv: list[str]) -> tuple[float, int, int]:
 
 
 def floor_main(challenge: str, raw: str, threads: int) -> None:
-    """Child process: the candidate's forward pass only, in the scorer's batches."""
+    """Child process: the candidate's forward pass only, through the scorer's own candidate path
+    (its batches, its memory settings)."""
     import torch
 
-    from scorer import load_nets, net_outputs, raw_pair_batches
+    from scorer import load_nets, raw_frame_count
+    from scorer._memory import limit_heap_retention
+    from scorer._streams import candidate_batches
 
+    limit_heap_retention()
     torch.set_num_threads(threads)
     torch.manual_seed(1234)
     nets = load_nets(Path(challenge) / "models")
-    for batch in raw_pair_batches(Path(raw), 16):
-        net_outputs(*nets, batch)
+    frames = raw_frame_count(Path(raw))
+    for _ in candidate_batches(Path(raw), frames, 16, list(range(-(-(frames // 2) // 16))), nets):
+        pass
 
 
 def prepare_main(frames: int, work: Path) -> None:
