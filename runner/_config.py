@@ -48,6 +48,9 @@ class RunConfig:
     threads: int | None = None
     # CPU kernel caps for scoring (and inflate, which inherits the environment): see base._numerics.
     numerics: str = "native"
+    # Scoring worker processes, each of `threads` threads (the figures are the same bits for any
+    # count). Default: the runner's CPUs (capped at this machine's) // the threads, at least 1.
+    workers: int | None = None
     env: str = "auto"  # auto | official | vcc: inflate's Python environment (local backend)
     envs_dir: Path | None = None  # default: $XDG_CACHE_HOME/vcc/envs
 
@@ -61,6 +64,8 @@ class RunConfig:
             raise BadInput(f"unknown --runner {self.runner!r}", fix=f"use one of {', '.join(RUNNERS)}")
         if self.backend not in BACKENDS:
             raise BadInput(f"unknown --backend {self.backend!r}", fix=f"use one of {', '.join(BACKENDS)}")
+        if self.workers is not None and self.workers < 1:
+            raise BadInput(f"--workers must be at least 1, got {self.workers}", fix="omit it for the runner's shape")
         if self.repeat < 1:
             raise BadInput(f"--repeat must be at least 1, got {self.repeat}", fix="use --repeat 2")
         # Checked here, before staging: a bad value found only at scoring would cost a whole inflate.

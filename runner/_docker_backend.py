@@ -188,6 +188,8 @@ class DockerBackend:
             "--device", device, "--decode", decode,
             "--batch-size", str(cfg.batch_size), "--no-cache", "--quiet", "--job-paths", ws.name,
             *(["--threads", str(cfg.threads)] if cfg.threads else []),
+            # without --workers the scorer's default fits the container's cpuset
+            *(["--workers", str(cfg.workers)] if cfg.workers else []),
             "--numerics", cfg.numerics,
         ]  # fmt: skip
         mounts = self._challenge_mounts(hide_videos=False)

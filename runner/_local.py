@@ -134,8 +134,13 @@ def score_target(cfg: RunConfig) -> tuple[str, str, str]:
 def _score(cfg: RunConfig, ws: Workspace, out: Path, device: str, decode: str) -> dict[str, Any]:
     import torch
 
-    from scorer import ScoreConfig, job_report_paths, score_submission  # loads torch: only when scoring
+    # loads torch: only when scoring
+    from scorer import ScoreConfig, available_cores, job_report_paths, score_submission
 
+    # The runner has `cpus` cores: scoring with more would flatter the headroom. A profile's
+    # thread count (runner: 4) is kept on any machine: the bits depend on it.
+    cores = min(available_cores(), cfg.cpus or cfg.shape.cpus)
+    threads = cfg.threads or get_profile(cfg.numerics).threads or max(1, min(torch.get_num_threads(), cores))
     score_cfg = ScoreConfig(
         submission_dir=ws.submission,
         challenge_dir=cfg.challenge_dir,
@@ -150,12 +155,11 @@ def _score(cfg: RunConfig, ws: Workspace, out: Path, device: str, decode: str) -
         cache_dir=cfg.cache_dir,
         use_cache=cfg.use_cache,
         progress=cfg.progress,
-        # The runner has `cpus` cores: scoring with more would flatter the headroom. A profile's
-        # thread count (runner: 4) is kept on any machine: the bits depend on it.
-        threads=cfg.threads or get_profile(cfg.numerics).threads
-        or max(1, min(torch.get_num_threads(), cfg.cpus or cfg.shape.cpus)),
+        threads=threads,
         numerics=cfg.numerics,
         report_paths=job_report_paths(ws.name),  # report.txt names the paths as the runner's does
+        # as many workers of `threads` as the runner's cores hold (one where it has `threads` cores)
+        workers=cfg.workers or (max(1, cores // threads) if device == "cpu" else 1),
     )
     return score_submission(score_cfg).as_json()
 

@@ -177,6 +177,9 @@ def _add_scoring_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads for scoring (default: the runner's CPUs, capped at this machine's); "
                    "CPU scores depend on it in the last bits, and the CPU runner has 4")
+    p.add_argument("--workers", type=int, default=None,
+                   help="scoring worker processes of --threads threads each, the same bits for any count "
+                   "(default: the runner's CPUs, capped at this machine's, // the threads)")
     add_numerics_argument(p)
     p.add_argument(
         "--env",
@@ -225,6 +228,7 @@ def run_config(args: argparse.Namespace, *, out_dir: Path | None = None, json_pa
         docker_image=args.image,
         threads=args.threads,
         numerics=args.numerics,
+        workers=args.workers,
         env=args.env,
         envs_dir=args.envs_dir,
     )

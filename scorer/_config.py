@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,9 @@ class ScoreConfig:
     # job (`vcc run`) scores a staged copy and names its paths as the job would (relative to the
     # repository root); keys: report, submission_dir, uncompressed_dir, video_names_file.
     report_paths: dict[str, str] | None = None
+    # Worker processes the batches are sharded across (CPU), each with `threads` torch threads;
+    # the figures are the same bits for any count. None: the cores // the threads, at least 1.
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)
@@ -59,6 +63,17 @@ class ScoreConfig:
                            fix=f"use one of {', '.join(DALI_VARIANTS)}")
         if self.threads is not None and self.threads < 1:
             raise BadInput(f"--threads must be at least 1, got {self.threads}", fix="omit it for torch's default")
+        if self.workers is not None and self.workers < 1:
+            raise BadInput(f"--workers must be at least 1, got {self.workers}",
+                           fix="omit it for one per `threads` cores")
+        if self.workers is not None and self.workers > 1:
+            single = ("with --reference-loop" if self.reference_loop
+                      else "under torchrun" if int(os.environ.get("WORLD_SIZE", "1")) > 1
+                      else f"on {self.device}" if not self.device.startswith("cpu") else None)
+            if single is not None:
+                raise BadInput(f"--workers {self.workers} shards CPU scoring; {single} the score runs as one "
+                               "process", fix="drop --workers" + ("; for several GPUs launch with torchrun"
+                                                                  if not self.device.startswith("cpu") else ""))
         if self.batch_size < 1:
             raise BadInput(f"--batch-size must be at least 1, got {self.batch_size}", fix="use 16 (official)")
         get_profile(self.numerics)  # an unknown name is bad input

@@ -74,8 +74,10 @@ def open_raw_frames(path: Path, frames: int | None = None) -> np.ndarray:
     return np.memmap(path, dtype=np.uint8, mode="r", shape=(n, FRAME_H, FRAME_W, 3))
 
 
-def raw_pair_batches(path: Path, batch_size: int, frames: int | None = None) -> Iterator[torch.Tensor]:
-    """A .raw's pairs in batches, read straight into each batch's buffer.
+def raw_pair_batches(path: Path, batch_size: int, frames: int | None = None,
+                     batches: list[int] | None = None) -> Iterator[torch.Tensor]:
+    """A .raw's pairs in batches (all, or the `batches` indices given, ascending), each read
+    straight into its own buffer.
 
     Frames 2i and 2i+1 are consecutive in the file and in a (B, 2, H, W, 3) batch, so
     one readinto fills a batch: no intermediate copy, and unlike a memory map the
@@ -83,9 +85,12 @@ def raw_pair_batches(path: Path, batch_size: int, frames: int | None = None) -> 
     Same pairing as `pair_batches`: an odd last frame dropped, the last batch partial.
     """
     pairs = (raw_frame_count(path) if frames is None else frames) // 2
+    indices = range(-(-pairs // batch_size)) if batches is None else batches
     with open(path, "rb", buffering=0) as f:
-        for start in range(0, pairs, batch_size):
+        for index in indices:
+            start = index * batch_size
             n = min(batch_size, pairs - start)
+            f.seek(start * 2 * FRAME_H * FRAME_W * 3)
             batch = np.empty((n, 2, FRAME_H, FRAME_W, 3), np.uint8)
             view = memoryview(batch).cast("B")
             got = 0
@@ -95,7 +100,9 @@ def raw_pair_batches(path: Path, batch_size: int, frames: int | None = None) -> 
                     raise BadInput(f"raw ended early (read {got:,} of {len(view):,} bytes of a batch)",
                                    path=path, fix="the file changed while it was scored: rerun")
                 got += read
-            yield torch.from_numpy(batch)
+            done = [torch.from_numpy(batch)]
+            del batch, view
+            yield done.pop()  # this frame keeps no reference while the consumer works
 
 
 def pair_batches(frames: Iterator[np.ndarray], batch_size: int) -> Iterator[torch.Tensor]:

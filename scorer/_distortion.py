@@ -6,6 +6,7 @@ what the distortions need), so the candidate's side is all that runs per score.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -20,7 +21,9 @@ __all__ = [
     "segnet_input",
     "posenet_input",
     "rgb_to_yuv6",
+    "net_inputs",
     "net_outputs",
+    "outputs_of",
     "pose_distortion",
     "seg_distortion",
 ]
@@ -72,15 +75,35 @@ def posenet_input(x: torch.Tensor) -> torch.Tensor:
     return yuv6.reshape(b, t * yuv6.shape[1], *yuv6.shape[2:])
 
 
-@torch.inference_mode()
+def net_inputs(batch: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """PoseNet's and SegNet's inputs from a uint8 (B, 2, H, W, 3) batch of pairs."""
+    x = to_model_input(batch.to(device))
+    return posenet_input(x), segnet_input(x)  # the full-size float copy (~390 MB at batch 16) dies here
+
+
 def net_outputs(segnet: nn.Module, posenet: nn.Module, batch: torch.Tensor) -> NetOutputs:
     """Run both nets on a uint8 (B, 2, H, W, 3) batch of pairs."""
-    x = to_model_input(batch.to(next(posenet.parameters()).device))
-    pose_in, seg_in = posenet_input(x), segnet_input(x)
-    del x  # the full-size float copy (~390 MB at batch 16) need not live through the forwards
-    pose = posenet(pose_in)["pose"][:, :POSE_DIMS]
-    seg = segnet(seg_in).argmax(dim=1).to(torch.uint8)
-    return NetOutputs(pose=pose.contiguous(), seg=seg)
+    return next(outputs_of((segnet, posenet), iter([batch])))
+
+
+def outputs_of(nets: tuple[nn.Module, nn.Module], batches: Iterable[torch.Tensor]) -> Iterator[NetOutputs]:
+    """`net_outputs` of each batch, the same operations in the same order; each uint8 batch (98 MB
+    at batch 16) is let go once its inputs are made and PoseNet's input once PoseNet ran, so
+    neither is resident through SegNet's forward (the peak), nor through the other side's
+    forwards while this generator waits."""
+    segnet, posenet = nets
+    device = next(posenet.parameters()).device
+    for batch in batches:
+        with torch.inference_mode():
+            pose_in, seg_in = net_inputs(batch, device)
+            del batch
+            pose = posenet(pose_in)["pose"][:, :POSE_DIMS]
+            del pose_in
+            seg = segnet(seg_in).argmax(dim=1).to(torch.uint8)
+            del seg_in
+            out = NetOutputs(pose=pose.contiguous(), seg=seg)
+        del pose, seg
+        yield out
 
 
 def pose_distortion(a: NetOutputs, b: NetOutputs) -> torch.Tensor:

@@ -66,11 +66,13 @@ class ScoreResult:
     timings: dict[str, float] = field(default_factory=dict)
     truncated: bool = False  # scored like the official zip() over a short raw
     numerics: dict[str, Any] = field(default_factory=dict)  # what decides the last bits here
-    peak_rss_bytes: int | None = None  # this process's resident peak when the score finished
     dali_variant: str = "1.52"  # the DALI release dali-emulated reproduces
     batch_size: int = 16  # pairs per batch: the float32 sums are taken per batch of this many
     # Where the inputs were (absolute): what `vcc plot` needs to find the frames again.
     paths: dict[str, str] = field(default_factory=dict)
+    peak_rss_bytes: int | None = None  # the largest scoring process's resident peak (this one or a worker)
+    # How the batches were sharded: worker count, threads each, read-ahead bytes, each worker's peak RSS.
+    workers: dict[str, Any] = field(default_factory=dict)
     # Which Python scored: vcc's, or the checkout's synced env (`vcc score --env official` sets VCC_SCORING_ENV).
     environment: dict[str, str] = field(
         default_factory=lambda: {"kind": "official" if os.environ.get("VCC_SCORING_ENV") else "vcc",
@@ -106,6 +108,7 @@ class ScoreResult:
             "warnings": self.warnings,
             "timings": self.timings,
             "peak_rss_bytes": self.peak_rss_bytes,
+            "workers": self.workers,
             "truncated": self.truncated,
             "numerics": self.numerics,
             "environment": self.environment,

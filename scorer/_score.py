@@ -8,9 +8,10 @@ runs once however many ground truths (decode paths) it is scored against.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
-import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,15 +30,28 @@ from base import (
 )
 
 from ._assets import AssetInfo, Challenge
-from ._cache import GroundTruthCache
+from ._batches import (
+    BatchJob,
+    BatchPart,
+    BatchResult,
+    ShardSpec,
+    TargetSpec,
+    default_workers,
+    plan_jobs,
+    read_ahead_bytes,
+    run_shard,
+    split_jobs,
+)
+from ._cache import CacheKey, GroundTruthCache
 from ._config import ScoreConfig
-from ._distortion import pose_distortion, seg_distortion
 from ._distributed import Distributed
+from ._memory import limit_heap_retention
 from ._nets import load_nets
 from ._report import official_config_block, official_report_text, write_score_reports
 from ._result import ScoreResult, TargetResult
-from ._streams import GroundTruthStream, candidate_stream
+from ._streams import conversion_name
 from ._validate import CheckedSubmission, RawCheck, batch_sizes, validate_submission
+from ._workers import peak_rss_bytes, run_workers
 
 __all__ = ["Accumulator", "library_versions", "score_submission"]
 
@@ -71,11 +85,23 @@ class Accumulator:
         self.per_pair: list[dict[str, Any]] = []
 
     def update(self, pose: torch.Tensor, seg: torch.Tensor, video: str, first_pair: int) -> None:
-        self.pose_sum += pose.sum()
-        self.seg_sum += seg.sum()
-        self.count += pose.shape[0]
-        for i, (p, s) in enumerate(zip(pose.tolist(), seg.tolist(), strict=True)):
+        """One batch's per-sample distortions, added as the official loop adds them."""
+        self.add(BatchPart(pose.sum(), seg.sum(), pose.shape[0], pose.tolist(), seg.tolist()), video, first_pair)
+
+    def add(self, part: BatchPart, video: str, first_pair: int) -> None:
+        """One batch's partial results: `pose_sum += pose.sum()` and so on, in float32. A sum that
+        crossed from a worker is its exact float32 value as a Python float, so it converts back
+        to the same float32 and the addition is the same."""
+        self.pose_sum += self._float32(part.pose_sum)
+        self.seg_sum += self._float32(part.seg_sum)
+        self.count += part.count
+        for i, (p, s) in enumerate(zip(part.posenet, part.segnet, strict=True)):
             self.per_pair.append({"pair": first_pair + i, "video": video, "posenet": p, "segnet": s})
+
+    def _float32(self, value: torch.Tensor | float) -> torch.Tensor:
+        if isinstance(value, torch.Tensor):
+            return value
+        return torch.tensor(value, dtype=torch.float32, device=self.pose_sum.device)
 
     def compute(self) -> tuple[float, float, int]:
         """(posenet, segnet, samples): float32 averages widened to Python floats."""
@@ -121,6 +147,7 @@ class _Plan:
     cache_key_fields: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    workers: dict[str, Any] = field(default_factory=dict)  # how the steps were sharded (set by _stream)
 
 
 def _score(cfg: ScoreConfig, checked: CheckedSubmission | None) -> tuple[ScoreResult, Distributed | None]:
@@ -131,20 +158,13 @@ def _score(cfg: ScoreConfig, checked: CheckedSubmission | None) -> tuple[ScoreRe
     _reduce(plan, accs)
     result = _result(cfg, plan, truths, accs)
     result.timings["total_s"] = time.perf_counter() - t0
-    result.peak_rss_bytes = _peak_rss_bytes()
+    # The largest process's peak: this one's, or a worker's (each holds its own torch and nets).
+    peaks = [p for p in (peak_rss_bytes(), *plan.workers.get("peak_rss_bytes", [])) if p is not None]
+    result.peak_rss_bytes = max(peaks) if peaks else None
+    result.workers = plan.workers
     if plan.dist is not None:
         plan.dist.close()
     return result, plan.dist
-
-
-def _peak_rss_bytes() -> int | None:
-    """The process's peak resident set so far (Linux reports kB, macOS bytes)."""
-    try:
-        import resource
-    except ImportError:  # not on Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
 
 
 def _validate(cfg: ScoreConfig, checked: CheckedSubmission | None
@@ -209,45 +229,127 @@ def _numerics_key(numerics: dict[str, Any], device: torch.device) -> tuple[tuple
     return (("class", numerics["class"]), ("profile", numerics["profile"]), *caps)
 
 
-def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[GroundTruthStream], list[Accumulator]]:
-    """The official loop: ground-truth and candidate batches in lock step, one accumulator per target."""
+@dataclass
+class _Target:
+    """One ground truth being scored against: its decode path and what its cache did."""
+
+    decode: str
+    cache: GroundTruthCache | None
+    status: set[str] = field(default_factory=set)
+
+
+def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[_Target], list[Accumulator]]:
+    """The official loop's steps, computed here or by worker processes, reduced in its order."""
     challenge, device, raws = plan.challenge, plan.device, plan.raws
     if plan.dist is not None:  # torchrun: this rank scores names[rank::world]
         plan.dist.init(device)
         challenge = challenge.with_videos(plan.dist.share(challenge.videos))
         raws = plan.dist.share(raws)
-    t1 = time.perf_counter()
-    torch.manual_seed(_SEED)
-    nets = load_nets(challenge.models_dir, device)
-    plan.timings["load_nets_s"] = time.perf_counter() - t1
-
     cache = GroundTruthCache(cfg.cache_dir) if cfg.use_cache and not cfg.reference_loop else None
-    read_ahead = 0 if cfg.reference_loop else 1
-    truths = [GroundTruthStream(d, challenge, nets, cache, plan.cache_key_fields, cfg.batch_size, device, read_ahead,
-                                cfg.dali_variant, cfg.shared_frames_dir) for d in cfg.targets]
-    accs = [Accumulator(device) for _ in truths]
-    total_pairs = sum(sum(batch_sizes(r.expected_frames // 2, cfg.batch_size)) for r in raws)
+    targets = [_Target(d, cache) for d in cfg.targets]
+    gt_pairs = [r.expected_frames // 2 for r in raws]  # check_raws lists the raws in the videos' order
+    jobs = plan_jobs(gt_pairs, [r.frames // 2 for r in raws], cfg.batch_size)
+    threads = torch.get_num_threads()
+    workers = _workers_for(cfg, plan, threads, len(jobs))
+    read_ahead = 0 if cfg.reference_loop else read_ahead_bytes(workers, threads)
+    specs, writers = _target_specs(cfg, plan, challenge, targets, jobs, gt_pairs)
+    shard = ShardSpec(
+        jobs=(), targets=tuple(specs), video_paths=tuple(v.path for v in challenge.videos),
+        video_names=tuple(v.name for v in challenge.videos),
+        video_sha256=tuple(plan.cache_key_fields["videos"][v.name] for v in challenge.videos),
+        gt_pairs=tuple(gt_pairs), raw_paths=tuple(r.path for r in raws), raw_frames=tuple(r.frames for r in raws),
+        models_dir=challenge.models_dir, batch_size=cfg.batch_size, device=str(device), threads=threads,
+        numerics=cfg.numerics, read_ahead=read_ahead, shared_frames_dir=cfg.shared_frames_dir,
+    )
+    shards = [dataclasses.replace(shard, jobs=tuple(part)) for part in split_jobs(jobs, workers)]
+    stats: list[dict[str, Any]] = []
+    t1 = time.perf_counter()
+    if len(shards) == 1:
+        limit_heap_retention()  # before the nets and the forwards allocate
+        torch.manual_seed(_SEED)
+        nets = load_nets(challenge.models_dir, device)
+        plan.timings["load_nets_s"] = time.perf_counter() - t1
+        results = run_shard(shards[0], nets)
+    else:
+        results = run_workers(shards, stats)
+    accs = [Accumulator(device) for _ in targets]
     t2 = time.perf_counter()
-    streams = [t.stream() for t in truths]
-    # One bar over the lock-step loop: each pair is decoded (or read from the cache) and run
-    # through the nets on every target's ground truth, then on the candidate.
-    desc = f"scoring ({' + '.join(cfg.targets)} ground truth, candidate)"
-    with Progress(total_pairs, desc, "pair", enabled=cfg.progress) as bar:
-        # zip() like the official loop: ground truth first, then the candidate; the shorter ends it.
-        for *gts, cand in zip(*streams, candidate_stream(raws, nets, cfg.batch_size, read_ahead), strict=False):
-            for (video, first_pair, gt), acc in zip(gts, accs, strict=True):
-                if len(gt) != len(cand):  # the official assertion; check_raws rules it out
-                    raise HarnessError(f"batch size mismatch at {video} pair {first_pair}")
-                acc.update(pose_distortion(gt, cand), seg_distortion(gt, cand), video, first_pair)
-            bar.update(len(cand))
-    if not plan.truncated:
-        # zip() stops at the first exhausted stream, leaving the others suspended just before
-        # their end; finishing them runs their cache writes (no batches are left to compute).
-        for stream in streams[1:]:
-            for _ in stream:
-                raise HarnessError("ground-truth streams of different lengths")
+    try:
+        # One bar over the official loop's steps, counted in pairs: each pair is decoded (or read
+        # from the cache) and run through the nets on every target's ground truth, then the candidate.
+        desc = f"scoring ({' + '.join(cfg.targets)} ground truth, candidate)"
+        with Progress(sum(j.size for j in jobs), desc, "pair", enabled=cfg.progress) as bar:
+            _reduce_in_order(results, accs, writers, bar, [j.size for j in jobs])
+        for writer in writers.values():
+            writer.commit()
+    finally:
+        for writer in writers.values():
+            writer.abort()  # a no-op once committed
     plan.timings["score_s"] = time.perf_counter() - t2
-    return truths, accs
+    plan.workers = {"count": len(shards), "threads": threads, "read_ahead_bytes": read_ahead,
+                    "batches": [len(s.jobs) for s in shards],
+                    "peak_rss_bytes": [s["peak_rss_bytes"] for s in sorted(stats, key=lambda s: s["worker"])]}
+    return targets, accs
+
+
+def _workers_for(cfg: ScoreConfig, plan: _Plan, threads: int, steps: int) -> int:
+    """--workers, else as many as the cores hold at this thread count; one for the reference loop
+    (the official loop's shape), under torchrun and on CUDA (ScoreConfig refuses more there)."""
+    if cfg.reference_loop or plan.dist is not None or plan.device.type != "cpu":
+        return 1
+    return max(1, min(cfg.workers or default_workers(threads), steps))
+
+
+def _target_specs(cfg: ScoreConfig, plan: _Plan, challenge: Challenge, targets: list[_Target],
+                  jobs: list[BatchJob], gt_pairs: list[int]) -> tuple[list[TargetSpec], dict[tuple[int, int], Any]]:
+    """Per target: each scored video's checked cache entry (or none: compute it), and a writer for
+    each video computed in full (a video cut short by a short raw is not cached)."""
+    scored = sorted({j.video for j in jobs})
+    steps_per_video = {v: sum(1 for j in jobs if j.video == v) for v in scored}
+    specs, writers = [], {}
+    for t, target in enumerate(targets):
+        conversion = conversion_name(target.decode, cfg.dali_variant)
+        entries: list[Path | None] = [None] * len(challenge.videos)
+        cached: set[int] = set()
+        for v in scored:
+            if target.cache is None:
+                continue
+            video = challenge.videos[v]
+            key = CacheKey(video_sha256=plan.cache_key_fields["videos"][video.name], decode=conversion,
+                           **{k: x for k, x in plan.cache_key_fields.items() if k != "videos"})
+            entry = target.cache.open(key, samples=gt_pairs[v])
+            if entry is not None:
+                target.status.add("hit")
+                entries[v] = entry.path
+                continue
+            target.status.add("miss")
+            if steps_per_video[v] == len(batch_sizes(gt_pairs[v], cfg.batch_size)):
+                writers[(t, v)] = target.cache.writer(key, gt_pairs[v])
+                cached.add(v)
+        specs.append(TargetSpec(target.decode, conversion, tuple(entries), frozenset(cached)))
+    return specs, writers
+
+
+def _reduce_in_order(results: Iterator[BatchResult], accs: list[Accumulator], writers: dict[tuple[int, int], Any],
+                     bar: Progress, step_pairs: list[int]) -> None:
+    """Add each step's partials in the steps' order, whatever order they arrive in; ground-truth
+    outputs go to their cache entry as they arrive."""
+    pending: dict[int, BatchResult] = {}
+    next_step = 0
+    for result in results:
+        for t, truth in enumerate(result.truths):
+            if truth is not None:
+                writers[(t, result.gt_video)].write_batch(result.gt_batch, *truth)
+        result.truths = []
+        pending[result.index] = result
+        while next_step in pending:
+            step = pending.pop(next_step)
+            for acc, part in zip(accs, step.parts, strict=True):
+                acc.add(part, step.video, step.first_pair)
+            bar.update(step_pairs[next_step])
+            next_step += 1
+    if pending:
+        raise HarnessError(f"scoring steps {sorted(pending)[:5]} arrived without step {next_step}")
 
 
 def _reduce(plan: _Plan, accs: list[Accumulator]) -> None:
@@ -261,7 +363,7 @@ def _reduce(plan: _Plan, accs: list[Accumulator]) -> None:
         acc.per_pair = sorted(pairs, key=lambda p: (order[p["video"]], p["pair"]))
 
 
-def _result(cfg: ScoreConfig, plan: _Plan, truths: list[GroundTruthStream], accs: list[Accumulator]) -> ScoreResult:
+def _result(cfg: ScoreConfig, plan: _Plan, truths: list[_Target], accs: list[Accumulator]) -> ScoreResult:
     """Each target's averages, score and official report text; the warnings the targets call for."""
     challenge = plan.challenge
     rate = plan.archive_bytes / challenge.original_bytes

@@ -1,163 +1,215 @@
-"""The two streams the official loop zips: ground-truth net outputs per batch (cached or
-computed from decoded frames) and the candidate's net outputs per batch (from its raws).
-Decoding and raw reads run a batch ahead of the forward passes in a background thread.
+"""The two sides the official loop zips, for any subset of a video's batches: the ground truth's
+net outputs (from a cache entry, or computed from decoded frames) and the candidate's (from its
+raw). A scoring worker asks for its own batches only; one process asks for all of them.
+
+The ground truth's decoding can run ahead of the forward passes in a background thread, bounded
+by bytes (`prefetch`); whether it does is the caller's choice (see `_batches.read_ahead_bytes`).
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
 
 from base import HarnessError, installed_dali_version
 
 from . import _dali  # noqa: F401 - importing registers the dali-emulated conversions in YUV_TO_RGB
-from ._assets import Challenge, VideoAsset
-from ._cache import CacheKey, GroundTruthCache
+from ._assets import FRAME_H, FRAME_W
+from ._cache import CacheEntry
+from ._container import iter_yuv_frames
 from ._decode import YUV_TO_RGB, iter_rgb_frames, pair_batches, raw_pair_batches
-from ._distortion import NetOutputs, net_outputs
-from ._validate import RawCheck
+from ._distortion import NetOutputs, outputs_of
 
-__all__ = ["prefetch", "GroundTruthStream", "candidate_stream"]
+__all__ = ["prefetch", "conversion_name", "ground_truth_batches", "candidate_batches"]
 
 T = TypeVar("T")
 
 
-def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """Produce `items` in a background thread, at most `depth` ahead (bounded memory).
+def _nbytes(item: Any) -> int:
+    return int(getattr(item, "nbytes", 0)) or 1
 
-    Decoding and raw reads overlap the forward pass; errors re-raise in the consumer.
-    depth 0 produces inline (the reference loop).
+
+def prefetch(items: Iterable[T], max_bytes: int = 0) -> Iterator[T]:
+    """Produce `items` in a background thread while the consumer works, holding at most about
+    `max_bytes` of produced items (always at least one); errors re-raise in the consumer.
+
+    The producer waits before making the next item until it would fit (sized like the last one),
+    so memory stays bounded by bytes, not only by a count. max_bytes 0 produces inline.
     """
-    if depth == 0:
+    if max_bytes <= 0:
         yield from items
         return
-    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    ready: deque[tuple[str, Any, int]] = deque()
+    cond = threading.Condition()
+    queued = 0
+    stop = False
 
     def produce() -> None:
+        nonlocal queued
+        last = 0
+
+        def room() -> bool:  # under the lock: the next item, sized like the last, fits
+            return stop or not ready or queued + last <= max_bytes
+
         try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(("done", None))
+            iterator = iter(items)
+            while True:
+                with cond:
+                    cond.wait_for(room)
+                    if stop:
+                        return
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    break
+                last = _nbytes(item)
+                with cond:
+                    ready.append(("item", item, last))
+                    queued += last
+                    cond.notify_all()
+                del item  # only the queue holds it now
+            with cond:
+                ready.append(("done", None, 0))
+                cond.notify_all()
         except BaseException as exc:  # handed to the consumer
-            q.put(("error", exc))
+            with cond:
+                ready.append(("error", exc, 0))
+                cond.notify_all()
 
     thread = threading.Thread(target=produce, daemon=True, name="vcc-prefetch")
     thread.start()
     try:
         while True:
-            kind, value = q.get()
+            with cond:
+                cond.wait_for(lambda: bool(ready))
+                kind, value, size = ready.popleft()
+                queued -= size
+                cond.notify_all()
             if kind == "done":
                 return
             if kind == "error":
                 raise value
             yield value
+            del value  # the consumer's batch is not kept alive while the next is awaited
     finally:
-        stop.set()
-        while thread.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                thread.join(timeout=0.05)
+        with cond:
+            stop = True
+            cond.notify_all()
+        thread.join()
 
 
+def conversion_name(decode: str, dali_variant: str) -> str:
+    """The frames' exact recipe: the cache key's decode field (a DALI upgrade changes the frames)."""
+    if decode == "dali-emulated":
+        return f"dali-emulated:{dali_variant}"
+    if decode == "dali":
+        return f"dali:{installed_dali_version()}"
+    return decode
 
-def _cat(outputs: list[NetOutputs]) -> NetOutputs:
-    return NetOutputs(
-        pose=torch.cat([o.pose.cpu() for o in outputs]), seg=torch.cat([o.seg.cpu() for o in outputs])
-    )
 
-
-class GroundTruthStream:
-    """One decode path's ground truth for every video, from the cache or computed."""
-
-    def __init__(
-        self,
-        decode: str,
-        challenge: Challenge,
-        nets: tuple[torch.nn.Module, torch.nn.Module],
-        cache: GroundTruthCache | None,
-        key_fields: dict[str, Any],
-        batch_size: int,
-        device: torch.device,
-        read_ahead: int,
-        dali_variant: str,
-        shared_frames_dir: Path | None = None,
-    ) -> None:
-        self.decode, self.challenge, self.nets, self.cache = decode, challenge, nets, cache
-        self.key_fields, self.batch_size, self.device = key_fields, batch_size, device
-        self.read_ahead, self.dali_variant = read_ahead, dali_variant
-        self.shared_frames_dir = shared_frames_dir
-        self.status: set[str] = set()
-
-    @property
-    def conversion(self) -> str:
-        """The frames' exact recipe: the cache key's decode field (a DALI upgrade changes the frames)."""
-        if self.decode == "dali-emulated":
-            return f"dali-emulated:{self.dali_variant}"
-        if self.decode == "dali":
-            return f"dali:{installed_dali_version()}"
-        return self.decode
-
-    def key(self, video: VideoAsset) -> CacheKey:
-        return CacheKey(video_sha256=self.key_fields["videos"][video.name], decode=self.conversion,
-                        **{k: v for k, v in self.key_fields.items() if k != "videos"})
-
-    def decoded_pair_batches(self, video: VideoAsset) -> Iterator[Any]:
-        """uint8 batches (B, 2, H, W, 3) of the video's frame pairs, decoded on this path."""
-        if self.decode == "dali":
-            from ._dali import iter_dali_pair_batches
-
-            return iter_dali_pair_batches(video.path, self.batch_size, self.device)
-        if self.conversion not in YUV_TO_RGB:
-            raise HarnessError(f"decode path {self.conversion!r} is not available in this build")
-        frames = iter_rgb_frames(video.path, self.conversion)
-        if self.shared_frames_dir is not None:
-            shared = Path(self.shared_frames_dir) / f"{self.key_fields['videos'][video.name]}.{self.conversion}.rgb"
-            if shared.is_file():
-                return raw_pair_batches(shared, self.batch_size)
-            frames = _tee_frames(frames, shared)
-        return pair_batches(frames, self.batch_size)
-
-    def output_batches(self, video: VideoAsset) -> Iterator[NetOutputs]:
-        """The ground truth's net outputs per batch: from the cache, else decoded and computed."""
-        if self.cache is not None:
-            cached = self.cache.get(self.key(video))
-            if cached is not None:
-                self.status.add("hit")
-                for start in range(0, len(cached), self.batch_size):
-                    stop = start + self.batch_size
-                    yield NetOutputs(cached.pose[start:stop].to(self.device), cached.seg[start:stop].to(self.device))
+def _selected(batches: Iterator[T], wanted: list[int]) -> Iterator[T]:
+    """The wanted batches (ascending indices) of a stream of every batch; stops after the last."""
+    want = set(wanted)
+    for index, batch in enumerate(batches):
+        if index in want:
+            yield batch
+            if index == wanted[-1]:
                 return
-            self.status.add("miss")
-        computed = []
-        for batch in prefetch(self.decoded_pair_batches(video), self.read_ahead):
-            out = net_outputs(*self.nets, batch)
-            computed.append(out)
-            yield out
-        if self.cache is not None and computed:
-            self.cache.put(self.key(video), _cat(computed))
 
-    def stream(self) -> Iterator[tuple[str, int, NetOutputs]]:
-        """(video, first pair index, outputs) for every batch of every video, in order."""
-        for video in self.challenge.videos:
-            pair = 0
-            for out in self.output_batches(video):
-                yield video.name, pair, out
-                pair += len(out)
+
+def _wanted_frames(path: Path, conversion: str, pairs: int, batch_size: int,
+                   wanted: list[int]) -> Iterator[np.ndarray]:
+    """The wanted batches' frames as uint8 RGB, in order: every frame is decoded (the stream has
+    to be), only the wanted ones are converted; decoding stops after the last wanted batch."""
+    convert = YUV_TO_RGB[conversion]
+    want, last = set(wanted), wanted[-1]
+    for i, yuv in enumerate(iter_yuv_frames(path)):
+        pair = i // 2
+        index = pair // batch_size
+        if index > last or pair >= pairs:
+            return
+        if index in want:
+            yield convert(yuv)
+
+
+def _batched(frames: Iterator[np.ndarray], path: Path, pairs: int, batch_size: int,
+             wanted: list[int]) -> Iterator[torch.Tensor]:
+    """The wanted batches (B, 2, H, W, 3), filled from their frames in order."""
+    for index in wanted:
+        batch = np.empty((min(batch_size, pairs - index * batch_size), 2, FRAME_H, FRAME_W, 3), np.uint8)
+        for slot in range(2 * len(batch)):
+            frame = next(frames, None)
+            if frame is None:
+                raise HarnessError(f"{path} decoded to fewer frames than its container counts ({2 * pairs})",
+                                   fix="replace the video with the challenge's original")
+            batch[slot // 2, slot % 2] = frame
+            del frame
+        done, batch = [torch.from_numpy(batch)], None
+        yield done.pop()  # this frame keeps no reference while the consumer works
+
+
+def _frame_batches(video_path: Path, video_sha256: str, conversion: str, pairs: int, batch_size: int,
+                   wanted: list[int], device: torch.device, shared_frames_dir: Path | None,
+                   read_ahead: int) -> Iterator[Any]:
+    """The wanted batches of the video's frame pairs, decoded on this path. The PyAV paths read
+    ahead frame by frame (a decoded frame is 3 MB, so `read_ahead` bytes is a fraction of a
+    batch, not a whole one more); the others batch by batch."""
+    if conversion.startswith("dali:"):
+        from ._dali import iter_dali_pair_batches
+
+        return prefetch(_selected(iter_dali_pair_batches(video_path, batch_size, device), wanted), read_ahead)
+    if conversion not in YUV_TO_RGB:
+        raise HarnessError(f"decode path {conversion!r} is not available in this build")
+    if shared_frames_dir is not None:
+        shared = Path(shared_frames_dir) / f"{video_sha256}.{conversion}.rgb"
+        if shared.is_file():
+            return raw_pair_batches(shared, batch_size, 2 * pairs, batches=wanted)
+        if len(wanted) == -(-pairs // batch_size):  # only a process decoding every frame can share them
+            frames = prefetch(iter_rgb_frames(video_path, conversion), read_ahead)
+            return pair_batches(_tee_frames(frames, shared), batch_size)
+    frames = prefetch(_wanted_frames(video_path, conversion, pairs, batch_size, wanted), read_ahead)
+    return _batched(frames, video_path, pairs, batch_size, wanted)
+
+
+def ground_truth_batches(
+    *,
+    video_path: Path,
+    video_sha256: str,
+    conversion: str,
+    pairs: int,
+    batch_size: int,
+    wanted: list[int],
+    nets: tuple[torch.nn.Module, torch.nn.Module],
+    device: torch.device,
+    entry: CacheEntry | None,
+    read_ahead: int,
+    shared_frames_dir: Path | None = None,
+) -> Iterator[NetOutputs]:
+    """The ground truth's net outputs for the wanted batches of one video, in order: read from a
+    checked cache entry, else decoded (read ahead by up to `read_ahead` bytes) and computed."""
+    if entry is not None:
+        for out in entry.read_batches(wanted):
+            yield NetOutputs(out.pose.to(device), out.seg.to(device))
+        return
+    yield from outputs_of(nets, _frame_batches(video_path, video_sha256, conversion, pairs, batch_size, wanted,
+                                               device, shared_frames_dir, read_ahead))
+
+
+def candidate_batches(raw: Path, frames: int, batch_size: int, wanted: list[int],
+                      nets: tuple[torch.nn.Module, torch.nn.Module]) -> Iterator[NetOutputs]:
+    """The candidate's net outputs for the wanted batches of one raw, in order.
+
+    Read inline: one readinto per batch straight into its buffer (tens of ms from the page
+    cache, against seconds of forwards), so reading it ahead would hide little and keep a
+    whole batch (98 MB at 16) more resident."""
+    return outputs_of(nets, raw_pair_batches(raw, batch_size, frames, batches=wanted))
 
 
 def _tee_frames(frames: Iterator[Any], path: Path) -> Iterator[Any]:
@@ -172,12 +224,3 @@ def _tee_frames(frames: Iterator[Any], path: Path) -> Iterator[Any]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def candidate_stream(
-    raws: list[RawCheck], nets: tuple[torch.nn.Module, torch.nn.Module], batch_size: int, read_ahead: int
-) -> Iterator[NetOutputs]:
-    for raw in raws:
-        for batch in prefetch(raw_pair_batches(raw.path, batch_size), read_ahead):
-            yield net_outputs(*nets, batch)
-

@@ -38,6 +38,9 @@ def _add_score_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads; results depend on it in the last bits (the CPU runner has 4 cores); "
                    "default: torch's default for this machine")
+    p.add_argument("--workers", type=int, default=None,
+                   help="CPU worker processes the batches are sharded across, each with --threads threads; the "
+                   "figures are the same bits for any count (default: this machine's cores // the threads)")
     add_numerics_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -75,6 +78,7 @@ def _score(args: argparse.Namespace) -> int:
         archive_path=args.archive,
         shared_frames_dir=args.shared_frames_dir,
         report_paths=job_report_paths(args.job_paths) if args.job_paths else None,
+        workers=args.workers,
     )
     if args.pairs is not None:
         from ._pairs import pairs_outputs

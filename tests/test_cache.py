@@ -102,3 +102,78 @@ def test_cli_list_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     assert sorted(e["key"]["decode"] for e in json.loads(listing_json.read_text())) == ["dali-emulated:1.52", "pyav"]
     assert vcc.main(["cache", "clear", "--cache-dir", str(tmp_path)]) == 0
     assert cache.entries() == [] and (tmp_path / "keep-me.txt").exists()  # only our files go
+
+
+def test_entry_is_safetensors_with_key_and_checksums(tmp_path: Path) -> None:
+    from safetensors import safe_open
+
+    out = _outputs(n=37)
+    path = GroundTruthCache(tmp_path).put(_key(), out)
+    assert path.suffix == ".safetensors"
+    with safe_open(str(path), framework="pt") as f:  # any safetensors reader can open it
+        assert torch.equal(f.get_tensor("pose"), out.pose) and torch.equal(f.get_tensor("seg"), out.seg)
+        meta = f.metadata()
+    assert json.loads(meta["key"]) == json.loads(json.dumps(_key().as_json()))
+    assert int(meta["samples"]) == 37 and int(meta["batch_size"]) == 16
+    assert len(json.loads(meta["batch_sha256"])) == 3  # 16 + 16 + 5
+
+
+def test_batches_written_in_any_order_read_one_at_a_time(tmp_path: Path) -> None:
+    from scorer._cache import output_bytes
+
+    cache, out = GroundTruthCache(tmp_path), _outputs(n=37, seed=3)
+    writer = cache.writer(_key(), 37)
+    for index in (2, 0, 1):  # workers deliver batches in any order
+        writer.write_batch(index, *output_bytes(NetOutputs(out.pose[16 * index: 16 * index + 16],
+                                                           out.seg[16 * index: 16 * index + 16])))
+    writer.commit()
+    entry = cache.open(_key(), samples=37)
+    assert entry is not None and len(entry) == 3
+    first, last = entry.read_batches([0, 2])  # only the batches asked for
+    assert _equal(first, NetOutputs(out.pose[:16], out.seg[:16]))
+    assert _equal(last, NetOutputs(out.pose[32:], out.seg[32:]))
+    assert cache.open(_key(), samples=36) is None  # another sample count: not this video's entry
+    assert not cache.path_for(_key()).exists()
+
+
+def test_incomplete_or_aborted_writer_leaves_nothing(tmp_path: Path) -> None:
+    from base import HarnessError
+    from scorer._cache import output_bytes
+
+    cache, out = GroundTruthCache(tmp_path), _outputs(n=20)
+    writer = cache.writer(_key(), 20)
+    writer.write_batch(0, *output_bytes(NetOutputs(out.pose[:16], out.seg[:16])))
+    with pytest.raises(HarnessError, match="missing batches"):
+        writer.commit()
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+    assert cache.get(_key()) is None
+
+
+def test_a_batch_changed_after_open_fails_loudly(tmp_path: Path) -> None:
+    from base import HarnessError
+
+    cache = GroundTruthCache(tmp_path)
+    path = cache.put(_key(), _outputs(n=40))
+    entry = cache.open(_key())
+    assert entry is not None
+    blob = bytearray(path.read_bytes())
+    blob[-3] ^= 0x01  # the last batch's seg maps
+    path.write_bytes(bytes(blob))
+    batches = entry.read_batches([0, 2])
+    next(batches)  # batch 0 is intact
+    with pytest.raises(HarnessError, match="batch 2 fails its checksum"):
+        next(batches)
+
+
+def test_old_format_entries_are_never_read_but_listed_and_cleared(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    cache = GroundTruthCache(tmp_path)
+    old = tmp_path / f"gt-{_key().digest()}.bin"  # a format-2 entry's name and magic
+    old.write_bytes(b"VCCGT\x00\x00\x01" + b"\x00" * 64)
+    assert cache.get(_key()) is None and old.exists()  # ignored, not mistaken for this format
+    [info] = cache.entries()
+    assert info.key.get("stale") is True and info.samples == -1
+    assert vcc.main(["cache", "list", "--cache-dir", str(tmp_path)]) == 0
+    assert "1 entries" in capsys.readouterr().out
+    assert cache.clear() == 1 and not old.exists()
