@@ -21,19 +21,28 @@ class Progress:
     """`with Progress(total, "scoring", "pair", enabled=...) as bar: bar.update(n)`."""
 
     def __init__(self, total: int, desc: str, unit: str = "pair", *, enabled: bool = True,
-                 stream: IO[str] | None = None) -> None:
+                 stream: IO[str] | None = None, initial: int = 0, log_lines: int = 10) -> None:
+        """`initial`: already done before this run (a resumed sweep); the rate and the ETA count only
+        this run's. `log_lines`: lines a whole run writes to a log (10: one per tenth; `total`: one
+        per item)."""
         self.total, self.desc, self.unit = max(int(total), 0), desc, unit
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled and self.total > 0
-        self.done = 0
+        self.done = self.initial = min(max(int(initial), 0), self.total)
         self._bar: Any = None
-        self._next_tenth = 1
+        self._log_lines = max(1, int(log_lines))
+        self._next_mark = (self.done * self._log_lines // self.total if self.total else 0) + 1
         self._start = time.monotonic()
         if self.enabled and _is_tty(self.stream):
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total, desc=desc, unit=unit, file=self.stream, leave=False,
-                             dynamic_ncols=True)
+            self._bar = tqdm(total=self.total, initial=self.done, desc=desc, unit=unit, file=self.stream,
+                             leave=False, dynamic_ncols=True)
+
+    @property
+    def interactive(self) -> bool:
+        """A bar on a terminal (else lines in a log, or nothing)."""
+        return self._bar is not None
 
     def __enter__(self) -> Progress:
         return self
@@ -41,26 +50,29 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def update(self, n: int = 1) -> None:
+    def update(self, n: int = 1, note: str | None = None) -> None:
+        """Advance by `n`; `note` (what just finished) goes beside the bar, or after the log line."""
         if not self.enabled:
             return
         self.done += n
         if self._bar is not None:
+            if note:
+                self._bar.set_postfix_str(note[:60])
             self._bar.update(n)
             return
-        # A log: one line each time another tenth is complete (several at once if a step jumps).
-        tenth = self.done * 10 // self.total
-        if tenth >= self._next_tenth:
-            self._next_tenth = tenth + 1
-            self.stream.write(self.line() + "\n")
+        # A log: one line each time another 1/log_lines is complete (several at once if a step jumps).
+        mark = self.done * self._log_lines // self.total
+        if mark >= self._next_mark:
+            self._next_mark = mark + 1
+            self.stream.write(self.line() + (f" {note}" if note else "") + "\n")
             self.stream.flush()
 
     def line(self) -> str:
         """`scoring: 30% (12/40 pairs, 2.5 pairs/s, ETA 11 s)`."""
         elapsed = max(time.monotonic() - self._start, 1e-9)
-        rate = self.done / elapsed
+        rate = (self.done - self.initial) / elapsed
         left = (self.total - self.done) / rate if rate > 0 else float("inf")
-        eta = "done" if self.done >= self.total else f"ETA {left:.0f} s"
+        eta = "ETA 0 s, done" if self.done >= self.total else f"ETA {left:.0f} s"
         return (f"vcc {self.desc}: {100 * self.done // self.total:3d}% ({self.done}/{self.total} {self.unit}s, "
                 f"{rate:.2f} {self.unit}s/s, {eta})")
 

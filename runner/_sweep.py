@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from base import BadInput, write_json_atomic
+from base import BadInput, Progress, write_json_atomic
 
 from ._sweep_engines import Engine, default_workers, local_cores, make_engine
 from ._sweep_point import PointTask, challenge_hashes, code_hashes, point_inputs, read_point
@@ -92,7 +92,7 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions) -> SweepOutcome:
         records: dict[str, dict[str, Any]] = {}
         tasks = _pending(spec, opts, out, threads, records, outcome)
         _write_record(out, spec, outcome, "running")
-        progress = _Progress(len(spec.points), len(outcome.skipped), opts.progress)
+        progress = _point_progress(len(spec.points), len(outcome.skipped), opts.progress)
         try:
             _run_points(engine, tasks, records, outcome, progress, scoring=spec.run.get("score", True))
         finally:
@@ -108,7 +108,7 @@ def run_sweep(spec: SweepSpec, opts: SweepOptions) -> SweepOutcome:
 
 
 def _run_points(engine: Engine, tasks: list[PointTask], records: dict[str, dict[str, Any]], outcome: SweepOutcome,
-                progress: _Progress, scoring: bool) -> None:
+                progress: Progress, scoring: bool) -> None:
     """Points one at a time until one is scored (it fills the ground-truth cache, which every other
     point then reads), then the rest all at once."""
     queue = list(tasks)
@@ -122,7 +122,7 @@ def _run_points(engine: Engine, tasks: list[PointTask], records: dict[str, dict[
             else:
                 records[pid] = record
                 outcome.ran.append(pid)
-            progress.point_done(task, record, lost)
+            progress.update(1, _point_note(task, record, lost))
 
 
 def _pending(spec: SweepSpec, opts: SweepOptions, out: Path, threads: int, records: dict[str, dict[str, Any]],
@@ -182,39 +182,17 @@ def _write_record(out: Path, spec: SweepSpec, outcome: SweepOutcome, state: str)
     })
 
 
-class _Progress:
-    """A bar with the ETA on a terminal; elsewhere (a log, CI) one line per point."""
+def _point_progress(total: int, skipped: int, enabled: bool) -> Progress:
+    """A bar over the points on a terminal; in a log (CI) one line per point, with the ETA."""
+    progress = Progress(total, "sweep", "point", enabled=enabled, initial=skipped, log_lines=total)
+    if progress.enabled and not progress.interactive:
+        print(f"vcc sweep: {total} points, {skipped} already done", file=sys.stderr, flush=True)
+    return progress
 
-    def __init__(self, total: int, skipped: int, enabled: bool) -> None:
-        self.total, self.done, self.ran = total, skipped, 0
-        self.enabled = enabled
-        self.started = time.monotonic()
-        self.bar = None
-        if enabled and sys.stderr.isatty():
-            from tqdm import tqdm
 
-            self.bar = tqdm(total=total, initial=skipped, desc="vcc sweep", unit="point", file=sys.stderr)
-        elif enabled:
-            print(f"vcc sweep: {total} points, {skipped} already done", file=sys.stderr, flush=True)
-
-    def point_done(self, task: PointTask, record: dict[str, Any] | None, lost: str | None) -> None:
-        self.done += 1
-        self.ran += 1
-        if record is None:
-            what = f"lost ({lost})"
-        else:
-            s = record.get("score")
-            what = record["verdict"] + (f", score {s['score']:.6f}" if s else "")
-        if self.bar is not None:
-            self.bar.set_postfix_str(f"{task.point.label}: {what}"[:60])
-            self.bar.update(1)
-        elif self.enabled:
-            elapsed = time.monotonic() - self.started
-            left = self.total - self.done
-            eta = elapsed / self.ran * left
-            print(f"vcc sweep: [{self.done}/{self.total}] {task.point.label}: {what} "
-                  f"({elapsed:.0f} s elapsed, ETA {eta:.0f} s)", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+def _point_note(task: PointTask, record: dict[str, Any] | None, lost: str | None) -> str:
+    """What one point ended as: `crf=35,scale=0.4: ok, score 33.170000`."""
+    if record is None:
+        return f"{task.point.label}: lost ({lost})"
+    s = record.get("score")
+    return f"{task.point.label}: {record['verdict']}" + (f", score {s['score']:.6f}" if s else "")

@@ -193,6 +193,16 @@ def test_pairs_file_of_another_report_is_refused(tmp_path: Path, capsys: pytest.
     assert pair_rows(a)[0]["decode"] == "pyav"
 
 
+def test_progress_resumed_counts_only_this_runs_rate_and_can_log_every_item() -> None:
+    log = io.StringIO()
+    with Progress(6, "sweep", "point", stream=log, initial=2, log_lines=6) as bar:
+        for i in range(4):
+            bar.update(1, f"p{i}: ok")
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("vcc sweep:  50% (3/6 points") and lines[0].endswith(" p0: ok")
+    assert all("ETA" in ln for ln in lines) and lines[-1].endswith("done) p3: ok")
+
+
 def test_progress_lines_per_tenth_in_logs_and_nothing_when_quiet() -> None:
     log = io.StringIO()
     with Progress(40, "scoring", "pair", stream=log) as bar:

@@ -154,7 +154,8 @@ def test_killed_sweep_resumes_with_only_the_missing_points(pool_sweep):
     assert sorted(sweep["ran"]) == sorted(set(after) - set(before))
     assert f"skipped {len(before)} already done" in pool_sweep["resumed"].stdout
     # The non-TTY progress: one line per point run, with an ETA.
-    lines = [ln for ln in pool_sweep["resumed"].stderr.splitlines() if ln.startswith("vcc sweep: [")]
+    lines = [ln for ln in pool_sweep["resumed"].stderr.splitlines()
+             if ln.startswith("vcc sweep: ") and " points/s, " in ln]
     assert len(lines) == len(after) - len(before) and all("ETA" in ln for ln in lines)
 
 
