@@ -6,6 +6,7 @@ loaded by these; the mini challenge (conftest.mini_challenge) has MINI_FRAMES fr
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -166,3 +167,12 @@ def pick_docker_profile(mp: pytest.MonkeyPatch) -> None:
         mp.setenv("VCC_DOCKER_PROFILE", "local")
         if not have_image(LOCAL_BASE):
             build_local_base()
+
+
+def zip_of(*members: tuple[str | zipfile.ZipInfo, bytes], method: int = zipfile.ZIP_STORED) -> bytes:
+    """An in-memory zip of (name or ZipInfo, data) members, as Python's zipfile writes it."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    return buf.getvalue()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from helpers import run as vcc_run
+from helpers import zip_of
 
 from base import BadInput
 from runner import ExtractLimits, extract_archive, vet_archive
@@ -27,14 +28,6 @@ set -euo pipefail
 mkdir -p "$2"
 while read -r n; do [ -n "$n" ] && truncate -s $((4*3052008)) "$2/${n%.*}.raw"; done < "$3"
 """
-
-
-def zip_of(*members: tuple[str | zipfile.ZipInfo, bytes], method: int = zipfile.ZIP_STORED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", method) as zf:
-        for name, data in members:
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def submission(tmp_path: Path, archive: bytes, inflate: str | None = GOOD_INFLATE) -> Path:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import RAW_BYTES, SH_HEADER, make_sub, run_vcc
+from helpers import RAW_BYTES, SH_HEADER, make_sub, run_vcc, zip_of
 
 import runner._local
 from runner import bwrap_unavailable_reason
@@ -49,14 +49,6 @@ RAWS = f"""mkdir -p "$2"
 while read -r n; do [ -n "$n" ] && truncate -s {RAW_BYTES} "$2/${{n%.*}}.raw"; done < "$3"
 exit 0
 """
-
-
-def _zip(*members: tuple[str | zipfile.ZipInfo, bytes], method: int = zipfile.ZIP_STORED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", method) as zf:
-        for name, data in members:
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def _member(name: str, mode: int, kind: int = stat.S_IFREG) -> zipfile.ZipInfo:
@@ -173,12 +165,12 @@ CASES = [
          0, ("ok",), ("--network", "off")),
     # --- the archive: refused before anything runs, setuid bits dropped -------------------------------
     Case("setuid-member-dropped", 'if [ -u "$1/tool" ]; then echo "setuid kept" >&2; exit 1; fi\n@RAWS@', 0,
-         ("ok",), archive=_zip((_member("tool", 0o4755), b"#!/bin/sh\n"))),
-    Case("zip-slip", "@RAWS@", 2, ("bad_input", "zip slip"), archive=_zip(("../evil-hostile.txt", b"x"))),
+         ("ok",), archive=zip_of((_member("tool", 0o4755), b"#!/bin/sh\n"))),
+    Case("zip-slip", "@RAWS@", 2, ("bad_input", "zip slip"), archive=zip_of(("../evil-hostile.txt", b"x"))),
     Case("zip-absolute-path", "@RAWS@", 2, ("bad_input", "absolute"),
-         archive=_zip(("/tmp/evil-hostile-abs.txt", b"x"))),
+         archive=zip_of(("/tmp/evil-hostile-abs.txt", b"x"))),
     Case("zip-symlink-member", "@RAWS@", 2, ("bad_input", "symbolic link"),
-         archive=_zip((_member("link", 0o777, stat.S_IFLNK), b"/etc/passwd"))),
+         archive=zip_of((_member("link", 0o777, stat.S_IFLNK), b"/etc/passwd"))),
     Case("zip-bomb", "@RAWS@", 2, ("bad_input", "zip bomb"), archive=_ratio_bomb()),
     # --- bad raws ----------------------------------------------------------------------------------
     Case("no-raw", "exit 0\n", 3, ("wrong_output",)),
@@ -316,7 +308,7 @@ def _prepare(case: Case, ch: Path, base: Path) -> tuple[Path, Path, str]:
     token = f"hostile{uuid.uuid4().hex[:12]}"
     sub, out = base / "sub", base / "out"
     sub.mkdir(parents=True)
-    (sub / "archive.zip").write_bytes(case.archive if case.archive is not None else _zip(("a", b"tiny payload")))
+    (sub / "archive.zip").write_bytes(case.archive if case.archive is not None else zip_of(("a", b"tiny payload")))
     body = (
         case.body.replace("@RAWS@", RAWS).replace("@T@", token).replace("@CH@", str(ch)).replace("@SUB@", str(sub))
         .replace("@OUT@", str(out)).replace("@DECOY@", str(Path(__file__).resolve()))
