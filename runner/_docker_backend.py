@@ -24,7 +24,7 @@ from ._config import RunConfig
 from ._docker import DockerProcResult, docker_run, docker_unavailable_reason, ensure_image, image_labels
 from ._env import RUNNER_GROUPS
 from ._inflate_env import inflate_environment
-from ._sandbox import LEFTOVER_WRAPPER, Isolation, ProcResult
+from ._sandbox import LEFTOVER_WRAPPER, Isolation, ProcResult, read_leftovers
 from ._workspace import Workspace
 
 __all__ = ["DockerBackend"]
@@ -225,9 +225,8 @@ class DockerBackend:
 
 def _take_leftovers(leftover: Path) -> list[str]:
     """The processes LEFTOVER_WRAPPER found still running after inflate (one per line); removes the file."""
-    leftovers: list[str] = []
+    leftovers = read_leftovers(leftover)
     if leftover.is_file():
-        leftovers = [ln.strip() for ln in leftover.read_text(errors="replace").splitlines() if ln.strip()]
         leftover.unlink()
     return leftovers
 

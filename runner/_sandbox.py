@@ -713,7 +713,7 @@ def _tree_bytes(root: Path) -> int:
 def _leftovers(plan: _Containment, pid: int, status: int | None) -> list[str]:
     """Command lines of the processes still alive after the command exited."""
     if plan.pid_namespace:
-        return _read_lines(plan.leftover_file)
+        return read_leftovers(plan.leftover_file)
     if plan.cg is not None:
         return [_cmdline(p) for p in sorted(plan.cg.pids())]
     keep = pid if status is None else 0
@@ -867,7 +867,8 @@ def _proc_result(
     )
 
 
-def _read_lines(path: Path) -> list[str]:
+def read_leftovers(path: Path) -> list[str]:
+    """The processes LEFTOVER_WRAPPER listed as outliving the command, one per line ([] if none)."""
     try:
         return [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:

@@ -221,3 +221,12 @@ def test_snapshot_of_the_context_hashes_like_the_tree(fake_root, tmp_path):
     assert rd.image_spec("cpu", root=snap).tag == spec.tag
     (fake_root / "vcc.py").write_text("# edited after the snapshot\n")
     assert rd.image_spec("cpu", root=snap).tag == spec.tag != rd.image_spec("cpu").tag
+
+
+def test_leftovers_are_read_like_the_local_backend_and_the_list_removed(tmp_path):
+    from runner._docker_backend import _take_leftovers
+
+    listed = tmp_path / "leftover-0"
+    listed.write_text("sleep 300 \n\n(zombie)\n")
+    assert _take_leftovers(listed) == ["sleep 300", "(zombie)"] and not listed.exists()
+    assert _take_leftovers(tmp_path / "leftover-1") == []  # none written: inflate left nothing
