@@ -77,19 +77,26 @@ def run_measured(argv: list[str]) -> tuple[float, int, int]:
 def floor_main(challenge: str, raw: str, threads: int) -> None:
     """Child process: the candidate's forward pass only, through the scorer's own candidate path
     (its batches, its memory settings)."""
+    from scorer import request_huge_pages
+
+    request_huge_pages()
     import torch
 
     from scorer import load_nets, raw_frame_count
+    from scorer._batches import read_ahead_bytes
+    from scorer._distortion import forward_side
     from scorer._memory import limit_heap_retention
-    from scorer._streams import candidate_batches
+    from scorer._streams import candidate_inputs, prefetch
 
     limit_heap_retention()
     torch.set_num_threads(threads)
     torch.manual_seed(1234)
     nets = load_nets(Path(challenge) / "models")
     frames = raw_frame_count(Path(raw))
-    for _ in candidate_batches(Path(raw), frames, 16, list(range(-(-(frames // 2) // 16))), nets):
-        pass
+    batches = list(range(-(-(frames // 2) // 16)))
+    sides = candidate_inputs(Path(raw), frames, 16, batches, torch.device("cpu"), by_pair=True)
+    for side in prefetch(sides, read_ahead_bytes(1, threads)):
+        forward_side(nets, side, releasing=True)
 
 
 def prepare_main(frames: int, work: Path) -> None:

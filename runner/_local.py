@@ -132,6 +132,9 @@ def score_target(cfg: RunConfig) -> tuple[str, str, str]:
 
 
 def _score(cfg: RunConfig, ws: Workspace, out: Path, device: str, decode: str) -> dict[str, Any]:
+    from scorer import request_huge_pages
+
+    request_huge_pages()  # before torch loads (in this process; scoring workers inherit it)
     import torch
 
     # loads torch: only when scoring

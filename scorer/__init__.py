@@ -34,6 +34,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._config": ("ScoreConfig",),
     "._validate": ("RawCheck", "batch_sizes", "check_archive", "check_raws", "file_kind", "official_loop_outcome"),
     "._batches": ("available_cores", "default_workers"),
+    "._memory": ("limit_heap_retention", "request_huge_pages"),
     "._score": ("Accumulator", "library_versions", "score_submission"),
     "._result": ("SCORE_SCHEMA", "ScoreResult", "TargetResult", "compare_targets"),
     "._breakdown": ("TERM_NAMES", "decomposition", "marginal_costs"),

@@ -23,8 +23,8 @@ __all__ = [
     "default_workers", "available_cores", "read_ahead_bytes", "run_shard", "READ_AHEAD_BYTES",
 ]
 
-# The ground-truth decode's read-ahead: 21 decoded frames of 3 MB (two thirds of a batch of 16's
-# decode hidden behind the forwards), not a whole batch more resident.
+# The read-ahead of decode, raw reads and net inputs: under one side's inputs of a batch of 16
+# (75 MB), so the queue holds one side at most, made while the other side's forwards run.
 READ_AHEAD_BYTES = 64 << 20
 
 
@@ -76,10 +76,12 @@ def default_workers(threads: int, cores: int | None = None) -> int:
 def read_ahead_bytes(workers: int, threads: int, cores: int | None = None) -> int:
     """Read ahead only where every worker has a core of its own for its reader thread.
 
-    Without one, the reader (decode, raw reads) preempts one of torch's threads, and every
-    parallel region of the forward waits for its slowest thread, so the forward slows by more
-    than the reading it hides: the plain inline loop is then the faster one. More workers come
-    first (each adds a whole forward's worth of throughput; hiding decode saves ~8 %).
+    Without one, the reader (decode, raw reads, net inputs) preempts one of torch's threads, and
+    every parallel region of the forward waits for its slowest thread, so the forward slows by
+    more than the work it hides: the plain inline loop is then the faster one. More workers come
+    first (each adds a whole forward's worth of throughput; the reader hides ~15 %). The reader's
+    own torch ops run at the process's thread count: torch's count is process-wide, so lowering
+    it in that thread would change the forwards' (and their last bits).
     """
     cores = available_cores() if cores is None else cores
     return READ_AHEAD_BYTES if cores >= workers * (threads + 1) else 0
@@ -115,6 +117,9 @@ class ShardSpec:
     numerics: str
     read_ahead: int
     shared_frames_dir: Path | None = None
+    # The CPU's lean path: inputs made pair by pair and SegNet's releasing forward (same bits,
+    # less resident at the peak). The reference loop and CUDA keep the official shapes.
+    lean: bool = False
 
 
 @dataclass
@@ -156,42 +161,72 @@ def _wanted(jobs: tuple[BatchJob, ...], key: str) -> dict[int, list[int]]:
     return out
 
 
+def _next(items: Iterator[Any], what: str) -> Any:
+    from base import HarnessError
+
+    for item in items:
+        return item
+    raise HarnessError(f"the {what} stream ended before the shard's last step")
+
+
 def run_shard(spec: ShardSpec, nets: tuple[Any, Any]) -> Iterator[BatchResult]:
     """The shard's steps in order, each as the official loop computes it: ground truth, then
-    the candidate, then the per-sample distortions and their float32 sums."""
+    the candidate, then the per-sample distortions and their float32 sums.
+
+    Decoding, raw reads and the nets' inputs come from one stream (`sides`), in the order the
+    forwards use them; with `spec.read_ahead` a background thread makes it, at most about that
+    many bytes ahead (one side's inputs: 75 MB at batch 16), while this thread runs the nets.
+    Cached ground truths are read inline (one read per batch)."""
     import torch
 
+    from base import HarnessError
+
     from ._cache import CacheEntry, output_bytes
-    from ._distortion import pose_distortion, seg_distortion
-    from ._streams import candidate_batches, ground_truth_batches
+    from ._distortion import forward_side, pose_distortion, seg_distortion
+    from ._streams import candidate_inputs, prefetch, truth_inputs, truth_outputs
 
     device = torch.device(spec.device)
     gt_wanted, cand_wanted = _wanted(spec.jobs, "video"), _wanted(spec.jobs, "raw")
 
-    def truth_stream(target: TargetSpec) -> Iterator[Any]:
+    def cached(target: TargetSpec) -> Iterator[Any]:
         for v, wanted in gt_wanted.items():
-            path = target.entries[v]
-            entry = CacheEntry.open(path, None) if path is not None else None
-            if path is not None and entry is None:
-                from base import HarnessError
-
+            if (path := target.entries[v]) is None:
+                continue
+            entry = CacheEntry.open(path, None)
+            if entry is None:
                 raise HarnessError(f"ground-truth cache entry {path} changed while scoring", fix="rerun the score")
-            yield ground_truth_batches(
-                video_path=spec.video_paths[v], video_sha256=spec.video_sha256[v], conversion=target.conversion,
-                pairs=spec.gt_pairs[v], batch_size=spec.batch_size, wanted=wanted, nets=nets, device=device,
-                entry=entry, read_ahead=spec.read_ahead, shared_frames_dir=spec.shared_frames_dir)
+            yield from truth_outputs(entry, wanted, device)
 
-    def cand_stream() -> Iterator[Any]:
-        for r, wanted in cand_wanted.items():
-            yield candidate_batches(spec.raw_paths[r], spec.raw_frames[r], spec.batch_size, wanted, nets)
+    def computed(target: TargetSpec) -> Iterator[Any]:
+        for v, wanted in gt_wanted.items():
+            if target.entries[v] is None:
+                yield from truth_inputs(
+                    video_path=spec.video_paths[v], video_sha256=spec.video_sha256[v], conversion=target.conversion,
+                    pairs=spec.gt_pairs[v], batch_size=spec.batch_size, wanted=wanted, device=device,
+                    by_pair=spec.lean, shared_frames_dir=spec.shared_frames_dir)
 
-    truths = [chain.from_iterable(truth_stream(t)) for t in spec.targets]
-    cands = chain.from_iterable(cand_stream())
-    from base import HarnessError
+    def sides() -> Iterator[Any]:
+        truths = [computed(t) for t in spec.targets]
+        cands = chain.from_iterable(
+            candidate_inputs(spec.raw_paths[r], spec.raw_frames[r], spec.batch_size, wanted, device, spec.lean)
+            for r, wanted in cand_wanted.items())
+        for job in spec.jobs:
+            for target, truth in zip(spec.targets, truths, strict=True):
+                if target.entries[job.video] is None:
+                    yield _next(truth, "ground-truth")
+            yield _next(cands, "candidate")
+        # Every stream ends with the shard's last step: finishing them completes a shared-frames file.
+        for stream in (*truths, cands):
+            for _ in stream:
+                raise HarnessError("ground-truth and candidate streams of different lengths")
 
+    stored = [cached(t) for t in spec.targets]
+    inputs = prefetch(sides(), spec.read_ahead)
     for job in spec.jobs:
-        gts = [next(t) for t in truths]  # ground truth first, as officially
-        cand = next(cands)
+        gts = [_next(stored[t], "cached ground-truth") if target.entries[job.video] is not None
+               else forward_side(nets, _next(inputs, "ground-truth"), spec.lean)  # ground truth first, as officially
+               for t, target in enumerate(spec.targets)]
+        cand = forward_side(nets, _next(inputs, "candidate"), spec.lean)
         parts, kept = [], []
         for target, gt in zip(spec.targets, gts, strict=True):
             if len(gt) != len(cand):  # the official assertion; check_raws rules it out
@@ -202,8 +237,6 @@ def run_shard(spec: ShardSpec, nets: tuple[Any, Any]) -> Iterator[BatchResult]:
             kept.append(output_bytes(gt) if job.video in target.cache_videos else None)
         yield BatchResult(job.index, spec.video_names[job.video], job.gt_batch * spec.batch_size, parts, kept,
                           job.gt_batch, job.video)
-    # Every stream ends with the shard's last step: finishing them ends their read-ahead threads
-    # and completes a shared-frames file.
-    for stream in (*truths, cands):
+    for stream in (inputs, *stored):  # ends the read-ahead thread
         for _ in stream:
             raise HarnessError("ground-truth and candidate streams of different lengths")

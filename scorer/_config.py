@@ -10,7 +10,9 @@ from base import BadInput, get_profile
 
 from ._targets import DALI_VARIANTS, DECODE_CHOICES
 
-__all__ = ["ScoreConfig"]
+__all__ = ["ScoreConfig", "READ_AHEAD_CHOICES"]
+
+READ_AHEAD_CHOICES = ("auto", "on", "off")
 
 
 @dataclass
@@ -52,6 +54,9 @@ class ScoreConfig:
     # Worker processes the batches are sharded across (CPU), each with `threads` torch threads;
     # the figures are the same bits for any count. None: the cores // the threads, at least 1.
     workers: int | None = None
+    # Decode, raw reads and net inputs made in a thread ahead of the forwards: auto (where every
+    # worker has a core to spare for it), on, off. The figures are the same bits either way.
+    read_ahead: str = "auto"
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)
@@ -74,6 +79,11 @@ class ScoreConfig:
                 raise BadInput(f"--workers {self.workers} shards CPU scoring; {single} the score runs as one "
                                "process", fix="drop --workers" + ("; for several GPUs launch with torchrun"
                                                                   if not self.device.startswith("cpu") else ""))
+        if self.read_ahead not in READ_AHEAD_CHOICES:
+            raise BadInput(f"unknown --read-ahead {self.read_ahead!r}",
+                           fix=f"use one of {', '.join(READ_AHEAD_CHOICES)}")
+        if self.reference_loop and self.read_ahead == "on":
+            raise BadInput("--reference-loop reads nothing ahead (the official loop's shape)", fix="drop --read-ahead")
         if self.batch_size < 1:
             raise BadInput(f"--batch-size must be at least 1, got {self.batch_size}", fix="use 16 (official)")
         get_profile(self.numerics)  # an unknown name is bad input

@@ -31,6 +31,7 @@ from base import (
 
 from ._assets import AssetInfo, Challenge
 from ._batches import (
+    READ_AHEAD_BYTES,
     BatchJob,
     BatchPart,
     BatchResult,
@@ -251,7 +252,8 @@ def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[_Target], list[Accumula
     jobs = plan_jobs(gt_pairs, [r.frames // 2 for r in raws], cfg.batch_size)
     threads = torch.get_num_threads()
     workers = _workers_for(cfg, plan, threads, len(jobs))
-    read_ahead = 0 if cfg.reference_loop else read_ahead_bytes(workers, threads)
+    read_ahead = (0 if cfg.reference_loop or cfg.read_ahead == "off" else READ_AHEAD_BYTES if cfg.read_ahead == "on"
+                  else read_ahead_bytes(workers, threads))
     specs, writers = _target_specs(cfg, plan, challenge, targets, jobs, gt_pairs)
     shard = ShardSpec(
         jobs=(), targets=tuple(specs), video_paths=tuple(v.path for v in challenge.videos),
@@ -260,12 +262,14 @@ def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[_Target], list[Accumula
         gt_pairs=tuple(gt_pairs), raw_paths=tuple(r.path for r in raws), raw_frames=tuple(r.frames for r in raws),
         models_dir=challenge.models_dir, batch_size=cfg.batch_size, device=str(device), threads=threads,
         numerics=cfg.numerics, read_ahead=read_ahead, shared_frames_dir=cfg.shared_frames_dir,
+        lean=not cfg.reference_loop and device.type == "cpu",
     )
     shards = [dataclasses.replace(shard, jobs=tuple(part)) for part in split_jobs(jobs, workers)]
     stats: list[dict[str, Any]] = []
     t1 = time.perf_counter()
     if len(shards) == 1:
-        limit_heap_retention()  # before the nets and the forwards allocate
+        if not cfg.reference_loop:  # the reference keeps the official process's malloc defaults
+            limit_heap_retention()  # before the nets and the forwards allocate
         torch.manual_seed(_SEED)
         nets = load_nets(challenge.models_dir, device)
         plan.timings["load_nets_s"] = time.perf_counter() - t1
@@ -287,9 +291,20 @@ def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[_Target], list[Accumula
             writer.abort()  # a no-op once committed
     plan.timings["score_s"] = time.perf_counter() - t2
     plan.workers = {"count": len(shards), "threads": threads, "read_ahead_bytes": read_ahead,
+                    "lean": shard.lean, "memory": _memory_settings(cfg),
                     "batches": [len(s.jobs) for s in shards],
                     "peak_rss_bytes": [s["peak_rss_bytes"] for s in sorted(stats, key=lambda s: s["worker"])]}
     return targets, accs
+
+
+def _memory_settings(cfg: ScoreConfig) -> dict[str, Any]:
+    """Where the scoring processes' memory comes from (see _memory); none changes a bit."""
+    import os
+
+    from ._memory import MMAP_THRESHOLD_BYTES, TORCH_HUGE_PAGES_ENV
+
+    return {"malloc_mmap_threshold_bytes": None if cfg.reference_loop else MMAP_THRESHOLD_BYTES,
+            "torch_huge_pages": os.environ.get(TORCH_HUGE_PAGES_ENV) == "1"}
 
 
 def _workers_for(cfg: ScoreConfig, plan: _Plan, threads: int, steps: int) -> int:

@@ -1,9 +1,10 @@
-"""The two sides the official loop zips, for any subset of a video's batches: the ground truth's
-net outputs (from a cache entry, or computed from decoded frames) and the candidate's (from its
-raw). A scoring worker asks for its own batches only; one process asks for all of them.
+"""The two sides the official loop zips, for any subset of a video's batches: the ground truth
+(net outputs from a cache entry, or net inputs from decoded frames) and the candidate (net inputs
+from its raw). A scoring worker asks for its own batches only; one process asks for all of them.
 
-The ground truth's decoding can run ahead of the forward passes in a background thread, bounded
-by bytes (`prefetch`); whether it does is the caller's choice (see `_batches.read_ahead_bytes`).
+Inputs come whole-batch (the official shapes) or pair by pair (the CPU's lean path: no full-size
+float batch resident). Making them can run ahead of the forward passes in a background thread,
+bounded by bytes (`prefetch`); whether it does is the caller's choice (`_batches.read_ahead_bytes`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,9 +27,11 @@ from ._assets import FRAME_H, FRAME_W
 from ._cache import CacheEntry
 from ._container import iter_yuv_frames
 from ._decode import YUV_TO_RGB, iter_rgb_frames, pair_batches, raw_pair_batches
-from ._distortion import NetOutputs, outputs_of
+from ._distortion import MissingPairs, ModelInputs, NetOutputs, inputs_of_batch, inputs_of_pairs
 
-__all__ = ["prefetch", "conversion_name", "ground_truth_batches", "candidate_batches"]
+__all__ = [
+    "prefetch", "conversion_name", "truth_inputs", "truth_outputs", "candidate_inputs",
+]
 
 T = TypeVar("T")
 
@@ -155,61 +159,92 @@ def _batched(frames: Iterator[np.ndarray], path: Path, pairs: int, batch_size: i
         yield done.pop()  # this frame keeps no reference while the consumer works
 
 
+def _pair_indices(pairs: int, batch_size: int, wanted: list[int]) -> list[int]:
+    """The pairs of the wanted batches, in order."""
+    return [p for b in wanted for p in range(b * batch_size, min(pairs, (b + 1) * batch_size))]
+
+
 def _frame_batches(video_path: Path, video_sha256: str, conversion: str, pairs: int, batch_size: int,
                    wanted: list[int], device: torch.device, shared_frames_dir: Path | None,
-                   read_ahead: int) -> Iterator[Any]:
-    """The wanted batches of the video's frame pairs, decoded on this path. The PyAV paths read
-    ahead frame by frame (a decoded frame is 3 MB, so `read_ahead` bytes is a fraction of a
-    batch, not a whole one more); the others batch by batch."""
+                   by_pair: bool) -> Iterator[Any]:
+    """The wanted batches' frame pairs as uint8 tensors, decoded on this path: whole batches
+    (B, 2, H, W, 3), or with `by_pair` one (1, 2, H, W, 3) pair at a time (the PyAV paths)."""
     if conversion.startswith("dali:"):
         from ._dali import iter_dali_pair_batches
 
-        return prefetch(_selected(iter_dali_pair_batches(video_path, batch_size, device), wanted), read_ahead)
+        return _selected(iter_dali_pair_batches(video_path, batch_size, device), wanted)
     if conversion not in YUV_TO_RGB:
         raise HarnessError(f"decode path {conversion!r} is not available in this build")
+    step = 1 if by_pair else batch_size
     if shared_frames_dir is not None:
         shared = Path(shared_frames_dir) / f"{video_sha256}.{conversion}.rgb"
         if shared.is_file():
-            return raw_pair_batches(shared, batch_size, 2 * pairs, batches=wanted)
+            indices = _pair_indices(pairs, batch_size, wanted) if by_pair else wanted
+            return raw_pair_batches(shared, step, 2 * pairs, batches=indices)
         if len(wanted) == -(-pairs // batch_size):  # only a process decoding every frame can share them
-            frames = prefetch(iter_rgb_frames(video_path, conversion), read_ahead)
-            return pair_batches(_tee_frames(frames, shared), batch_size)
-    frames = prefetch(_wanted_frames(video_path, conversion, pairs, batch_size, wanted), read_ahead)
+            return pair_batches(_tee_frames(iter_rgb_frames(video_path, conversion), shared), step)
+    frames = _wanted_frames(video_path, conversion, pairs, batch_size, wanted)
+    if by_pair:
+        return pair_batches(frames, 1)
     return _batched(frames, video_path, pairs, batch_size, wanted)
 
 
-def ground_truth_batches(
-    *,
-    video_path: Path,
-    video_sha256: str,
-    conversion: str,
-    pairs: int,
-    batch_size: int,
-    wanted: list[int],
-    nets: tuple[torch.nn.Module, torch.nn.Module],
-    device: torch.device,
-    entry: CacheEntry | None,
-    read_ahead: int,
-    shared_frames_dir: Path | None = None,
-) -> Iterator[NetOutputs]:
-    """The ground truth's net outputs for the wanted batches of one video, in order: read from a
-    checked cache entry, else decoded (read ahead by up to `read_ahead` bytes) and computed."""
-    if entry is not None:
-        for out in entry.read_batches(wanted):
-            yield NetOutputs(out.pose.to(device), out.seg.to(device))
+def _inputs(batches: Iterator[torch.Tensor], sizes: list[int], device: torch.device,
+            by_pair: bool) -> Iterator[ModelInputs]:
+    """Each wanted batch's net inputs, from whole batches or from its pairs one by one."""
+    if not by_pair:
+        for batch in batches:
+            inputs = inputs_of_batch(batch, device)
+            del batch  # not kept while the consumer works
+            yield inputs
         return
-    yield from outputs_of(nets, _frame_batches(video_path, video_sha256, conversion, pairs, batch_size, wanted,
-                                               device, shared_frames_dir, read_ahead))
+    for size in sizes:
+        yield inputs_of_pairs(islice(batches, size), size, device)
 
 
-def candidate_batches(raw: Path, frames: int, batch_size: int, wanted: list[int],
-                      nets: tuple[torch.nn.Module, torch.nn.Module]) -> Iterator[NetOutputs]:
-    """The candidate's net outputs for the wanted batches of one raw, in order.
+def _sizes(pairs: int, batch_size: int, wanted: list[int]) -> list[int]:
+    return [min(batch_size, pairs - b * batch_size) for b in wanted]
 
-    Read inline: one readinto per batch straight into its buffer (tens of ms from the page
-    cache, against seconds of forwards), so reading it ahead would hide little and keep a
-    whole batch (98 MB at 16) more resident."""
-    return outputs_of(nets, raw_pair_batches(raw, batch_size, frames, batches=wanted))
+
+def truth_inputs(*, video_path: Path, video_sha256: str, conversion: str, pairs: int, batch_size: int,
+                 wanted: list[int], device: torch.device, by_pair: bool,
+                 shared_frames_dir: Path | None = None) -> Iterator[ModelInputs]:
+    """The net inputs of the wanted batches of one video's ground truth, decoded on its path.
+    Where fewer pairs come than the container counts, this names the video."""
+    sizes = _sizes(pairs, batch_size, wanted)
+    batches = _frame_batches(video_path, video_sha256, conversion, pairs, batch_size, wanted, device,
+                             shared_frames_dir, by_pair)
+    for inputs in _checked(_inputs(batches, sizes, device, by_pair), video_path, pairs):
+        yield inputs
+        del inputs
+    for _ in batches:  # the last pair is out: finish the stream (a shared-frames file completes)
+        pass
+
+
+def _checked(inputs: Iterator[ModelInputs], path: Path, pairs: int) -> Iterator[ModelInputs]:
+    try:
+        yield from inputs
+    except MissingPairs as exc:  # the decode ran out of pairs
+        raise HarnessError(f"{path} decoded to fewer frames than its container counts ({2 * pairs})",
+                           fix="replace the video with the challenge's original") from exc
+
+
+def truth_outputs(entry: CacheEntry, wanted: list[int], device: torch.device) -> Iterator[NetOutputs]:
+    """The ground truth's net outputs for the wanted batches, read from a checked cache entry."""
+    for out in entry.read_batches(wanted):
+        yield NetOutputs(out.pose.to(device), out.seg.to(device))
+
+
+def candidate_inputs(raw: Path, frames: int, batch_size: int, wanted: list[int], device: torch.device,
+                     by_pair: bool) -> Iterator[ModelInputs]:
+    """The candidate's net inputs for the wanted batches of one raw, in order: each batch (or
+    pair) read straight into its buffer, so nothing but the inputs stays resident."""
+    pairs = frames // 2
+    if by_pair:
+        batches = raw_pair_batches(raw, 1, frames, batches=_pair_indices(pairs, batch_size, wanted))
+    else:
+        batches = raw_pair_batches(raw, batch_size, frames, batches=wanted)
+    yield from _inputs(batches, _sizes(pairs, batch_size, wanted), device, by_pair)
 
 
 def _tee_frames(frames: Iterator[Any], path: Path) -> Iterator[Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from base import EXIT_BAD_INPUT, EXIT_OK, BadInput, add_numerics_argument, run_cli, write_json_atomic
 
 from ._cache import GroundTruthCache, default_cache_dir
+from ._config import READ_AHEAD_CHOICES
 from ._report import job_report_paths, terminal_summary
 from ._targets import DALI_VARIANTS, DECODE_CHOICES
 
@@ -41,6 +42,9 @@ def _add_score_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="CPU worker processes the batches are sharded across, each with --threads threads; the "
                    "figures are the same bits for any count (default: this machine's cores // the threads)")
+    p.add_argument("--read-ahead", choices=READ_AHEAD_CHOICES, default="auto",
+                   help="decode, raw reads and net inputs in a thread ahead of the forwards: auto (only where each "
+                   "worker has a core to spare for it; otherwise it slows the forwards), on, off; same bits")
     add_numerics_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -79,6 +83,7 @@ def _score(args: argparse.Namespace) -> int:
         shared_frames_dir=args.shared_frames_dir,
         report_paths=job_report_paths(args.job_paths) if args.job_paths else None,
         workers=args.workers,
+        read_ahead=args.read_ahead,
     )
     if args.pairs is not None:
         from ._pairs import pairs_outputs
@@ -96,6 +101,10 @@ def _score(args: argparse.Namespace) -> int:
         _write_pairs(args.pairs, report)
         return EXIT_BAD_INPUT if report["truncated"] else EXIT_OK
 
+    if not cfg.reference_loop:  # the reference keeps the official process's memory defaults
+        from ._memory import request_huge_pages
+
+        request_huge_pages()
     from ._score import score_submission
 
     result = score_submission(cfg, checked)
