@@ -44,7 +44,7 @@ def request_huge_pages() -> bool:
     forward is a fresh mapping (see above), and faulting it in 4 KiB pages is most of the
     scoring process's system time. Measured on the bench's reference loop (40 pairs, 1 thread):
     16.8 M minor faults and 26 s system time without, 1.9 M and 16 s with, wall 55 s -> 46 s,
-    peak RSS +56 MB. Must come before torch is imported (then it also reaches spawned workers,
+    peak RSS +57 MB. Must come before torch is imported (then it also reaches spawned workers,
     which inherit the environment). True where it is in force or will be."""
     if "torch" not in sys.modules:
         os.environ.setdefault(TORCH_HUGE_PAGES_ENV, "1")
