@@ -28,6 +28,7 @@ from ._cache import CacheEntry
 from ._container import iter_yuv_frames
 from ._decode import YUV_TO_RGB, iter_rgb_frames, pair_batches, raw_pair_batches
 from ._distortion import MissingPairs, ModelInputs, NetOutputs, inputs_of_batch, inputs_of_pairs
+from ._validate import batch_sizes
 
 __all__ = [
     "prefetch", "conversion_name", "truth_inputs", "truth_outputs", "candidate_inputs",
@@ -203,7 +204,8 @@ def _inputs(batches: Iterator[torch.Tensor], sizes: list[int], device: torch.dev
 
 
 def _sizes(pairs: int, batch_size: int, wanted: list[int]) -> list[int]:
-    return [min(batch_size, pairs - b * batch_size) for b in wanted]
+    every = batch_sizes(pairs, batch_size)
+    return [every[b] for b in wanted]
 
 
 def truth_inputs(*, video_path: Path, video_sha256: str, conversion: str, pairs: int, batch_size: int,
@@ -214,9 +216,7 @@ def truth_inputs(*, video_path: Path, video_sha256: str, conversion: str, pairs:
     sizes = _sizes(pairs, batch_size, wanted)
     batches = _frame_batches(video_path, video_sha256, conversion, pairs, batch_size, wanted, device,
                              shared_frames_dir, by_pair)
-    for inputs in _checked(_inputs(batches, sizes, device, by_pair), video_path, pairs):
-        yield inputs
-        del inputs
+    yield from _checked(_inputs(batches, sizes, device, by_pair), video_path, pairs)
     for _ in batches:  # the last pair is out: finish the stream (a shared-frames file completes)
         pass
 
