@@ -1,7 +1,7 @@
 """Package namespaces whose names import their module on first use (PEP 562).
 
 A package __init__ that imported every module eagerly would load torch for `vcc --help`; with
-this, `import scorer` is cheap and `from scorer import score_submission` loads only what it needs.
+this, `import vcc.scorer` is cheap and `from vcc.scorer import score_submission` loads only what it needs.
 """
 
 from __future__ import annotations

@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 # The parent stays light (no torch): on Linux a child's peak RSS starts from its parent's
 # resident size when it execs, so a heavy parent would inflate every mode's figure.
-from base import FRAME_BYTES, write_json_atomic  # noqa: E402
-from scorer import available_cores  # noqa: E402 - torch-free
+from vcc.base import FRAME_BYTES, write_json_atomic  # noqa: E402
+from vcc.scorer import available_cores  # noqa: E402 - torch-free
 
 MODES = ("reject", "reference", "cold", "warm", "w1", "w2", "w4", "floor")
 _SCORED = ("reference", "cold", "warm", "w1", "w2", "w4")  # modes whose figures must agree
@@ -53,7 +53,7 @@ def degrade(frame: np.ndarray) -> np.ndarray:
 
 
 def make_candidate(challenge: Path, sub: Path, frames: int) -> None:
-    from scorer import iter_rgb_frames
+    from vcc.scorer import iter_rgb_frames
 
     raw = sub / "inflated" / "0.raw"
     if raw.is_file() and raw.stat().st_size == frames * FRAME_BYTES:
@@ -77,16 +77,16 @@ def run_measured(argv: list[str]) -> tuple[float, int, int]:
 def floor_main(challenge: str, raw: str, threads: int) -> None:
     """Child process: the candidate's forward pass only, through the scorer's own candidate path
     (its batches, its memory settings)."""
-    from scorer import request_huge_pages
+    from vcc.scorer import request_huge_pages
 
     request_huge_pages()
     import torch
 
-    from scorer import load_nets, raw_frame_count
-    from scorer._batches import read_ahead_bytes
-    from scorer._distortion import forward_side
-    from scorer._memory import limit_heap_retention
-    from scorer._streams import candidate_inputs, prefetch
+    from vcc.scorer import load_nets, raw_frame_count
+    from vcc.scorer._batches import read_ahead_bytes
+    from vcc.scorer._distortion import forward_side
+    from vcc.scorer._memory import limit_heap_retention
+    from vcc.scorer._streams import candidate_inputs, prefetch
 
     limit_heap_retention()
     torch.set_num_threads(threads)
@@ -101,7 +101,7 @@ def floor_main(challenge: str, raw: str, threads: int) -> None:
 
 def prepare_main(frames: int, work: Path) -> None:
     """Child process: build (or reuse) the challenge and the candidate; print the challenge's path."""
-    from demo import cached_challenge
+    from vcc.demo import cached_challenge
 
     challenge = cached_challenge(frames, seed=0, progress=True, cache_dir=work / "fixtures")
     make_candidate(challenge, work / "submission", frames)
@@ -109,7 +109,7 @@ def prepare_main(frames: int, work: Path) -> None:
 
 
 def _commands(work: Path, challenge: Path, sub: Path, short: Path, threads: int) -> dict[str, list[str]]:
-    vcc = [sys.executable, str(ROOT / "vcc.py"), "score"]
+    vcc = [sys.executable, "-m", "vcc", "score"]
     common = ["--challenge-dir", str(challenge), "--quiet", "--threads", str(threads)]
 
     def score(mode: str, *extra: str) -> list[str]:

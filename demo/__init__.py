@@ -9,7 +9,7 @@ example submission and `run_demo`). Names load on first use, so `vcc --help` sta
 
 from __future__ import annotations
 
-from base import lazy_exports
+from vcc.base import lazy_exports
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "._scene": ("DEMO_BUILDER_VERSION", "DEMO_DEFAULT_FRAMES", "DEMO_FPS", "DemoScene", "rgb_to_yuv420"),

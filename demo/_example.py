@@ -10,7 +10,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from base import BadInput, HarnessError, SubmissionFailed
+from vcc.base import BadInput, HarnessError, SubmissionFailed
 
 from ._fixture import build_replacing, cached_challenge, demo_cache_dir
 from ._scene import _NAMES_FILE, DEMO_BUILDER_VERSION, DEMO_DEFAULT_FRAMES
@@ -76,7 +76,7 @@ def build_example_submission(challenge: Path, dest: Path) -> Path:
 
 def _run_example(submission: Path, challenge: Path, out: Path, progress: bool) -> dict:
     """The example submission through `vcc run` (unzip, inflate.sh, checks, scoring)."""
-    from runner import RunConfig, bwrap_unavailable_reason, run_submission
+    from vcc.runner import RunConfig, bwrap_unavailable_reason, run_submission
 
     if out.exists() and any(out.iterdir()):
         if not (out / "run.json").is_file():
@@ -118,7 +118,7 @@ def run_demo(
     report, the full-precision terms and how to rerun `vcc score`/`vcc run` on the
     fixture; returns the scorer's JSON dict plus a "demo" entry with the paths.
     """
-    from scorer import terminal_summary
+    from vcc.scorer import terminal_summary
 
     def say(msg: str) -> None:
         if progress:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from base import FRAME_H, FRAME_W, BadInput, HarnessError, file_sha256, vcc_cache_root
+from vcc.base import FRAME_H, FRAME_W, BadInput, HarnessError, file_sha256, vcc_cache_root
 
 from ._scene import (
     _CALIBRATION_BATCH,
@@ -38,7 +38,7 @@ def _calibration_batches(video: Path, frames: int) -> Iterator[torch.Tensor]:
     Frames are the scorer's own decode of the encoded video, so the statistics
     describe exactly what the nets will see; only one batch is held at a time.
     """
-    from scorer import iter_yuv_frames, yuv420_to_rgb_pyav
+    from vcc.scorer import iter_yuv_frames, yuv420_to_rgb_pyav
 
     pairs = frames // 2
     wanted = sorted({int(round(p)) for p in np.linspace(0, pairs - 1, min(_CALIBRATION_PAIRS, pairs))})
@@ -101,7 +101,7 @@ def calibrate_batchnorm(models: list[torch.nn.Module], batches: Iterator[list[to
 def _build_weights(video: Path, models_dir: Path, frames: int, seed: int) -> None:
     from safetensors.torch import save_file
 
-    from scorer import build_posenet, build_segnet, posenet_input, segnet_input, to_model_input
+    from vcc.scorer import build_posenet, build_segnet, posenet_input, segnet_input, to_model_input
 
     # Each net gets its own seed so either can be rebuilt alone with the same weights.
     torch.manual_seed(seed)

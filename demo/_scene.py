@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from base import FRAME_H, FRAME_W, progress_iter
+from vcc.base import FRAME_H, FRAME_W, progress_iter
 
 # Bump when the scene, encoder settings or calibration change: it keys the cache.
 DEMO_BUILDER_VERSION = 1

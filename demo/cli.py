@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from base import EXIT_OK, run_cli
+from vcc.base import EXIT_OK, run_cli
 
 from ._scene import DEMO_DEFAULT_FRAMES
 
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from base import write_json_atomic
+    from vcc.base import write_json_atomic
 
     from ._example import run_demo
 

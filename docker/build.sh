@@ -12,8 +12,8 @@ python="${PYTHON:-$here/.venv/bin/python}"
 [ -x "$python" ] || python=python3
 cd "$here"
 exec "$python" -c 'import sys
-from runner._docker import ensure_image
-from base import VccError
+from vcc.runner._docker import ensure_image
+from vcc.base import VccError
 try:
     print(ensure_image(sys.argv[1]))
 except VccError as err:

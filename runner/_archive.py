@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from base import (
+from vcc.base import (
     LOCAL_HEADER,
     UNZIP_METHODS,
     ExtractLimits,

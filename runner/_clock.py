@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from base import BadInput
-from scorer import Challenge, count_video_frames
+from vcc.base import BadInput
+from vcc.scorer import Challenge, count_video_frames
 
 from ._config import RunConfig
 from ._result import RunResult

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from base import BadInput, get_profile
+from vcc.base import BadInput, get_profile
 
 from ._archive import ExtractLimits
 from ._shapes import BACKENDS, ENV_CHOICES, RUNNERS, RunnerShape

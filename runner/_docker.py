@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from base import BadInput, HarnessError, file_sha256
+from vcc.base import BadInput, HarnessError, file_sha256
 
 __all__ = [
     "RUNNER_KINDS",
@@ -52,7 +52,7 @@ RUNNER_KINDS = ("cpu", "t4")
 # What the image is built from, relative to the project root. .dockerignore allowlists the same
 # set for a manual `docker build`; here the context is a copy of exactly these files, so the tag
 # hash and the image content cannot drift apart.
-_CONTEXT_ITEMS = ("pyproject.toml", "README.md", "vcc.py", "base", "scorer", "runner", "submission", "demo", "docker")
+_CONTEXT_ITEMS = ("pyproject.toml", "README.md", "vcc", "base", "scorer", "runner", "submission", "demo", "docker")
 _EXTRA_CA_NAME = "docker/.extra-ca.pem"
 _ANSWER_TIMEOUT_S = 5.0
 _TAIL_BYTES = 64 * 1024

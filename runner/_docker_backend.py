@@ -17,8 +17,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from base import BadInput, HarnessError, SubmissionFailed
-from scorer import Challenge
+from vcc.base import BadInput, HarnessError, SubmissionFailed
+from vcc.scorer import Challenge
 
 from ._config import RunConfig
 from ._docker import DockerProcResult, docker_run, docker_unavailable_reason, ensure_image, image_labels

@@ -51,14 +51,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from base import BadInput, HarnessError, vcc_cache_root, write_json_atomic
+from vcc.base import BadInput, HarnessError, vcc_cache_root, write_json_atomic
 
 __all__ = [
     "ENV_SCHEMA",
     "FALLBACK_PACKAGES",
     "PYPI_SIMPLE",
     "SCORER_MODULES",
-    "VCC_CODE_TOP",
+    "VCC_CODE_PACKAGES",
     "EnvConfig",
     "EnvRecord",
     "default_envs_dir",
@@ -664,8 +664,9 @@ def _record_outcome(
 
 # What the scorer imports (the official evaluate.py's imports and vcc's): the env must provide all.
 SCORER_MODULES = ("torch", "timm", "segmentation_models_pytorch", "av", "numpy", "safetensors", "tqdm")
-# vcc's own pure-Python code: pyproject's packages and its py-module.
-VCC_CODE_TOP = ("base", "scorer", "runner", "submission", "vcc")
+# vcc's own pure-Python code: pyproject's packages (the checkout's folders under one namespace).
+VCC_CODE_PACKAGES = ("vcc", "vcc.base", "vcc.scorer", "vcc.runner", "vcc.submission", "vcc.demo")
+_VCC_CODE_REQUIRED = ("vcc", "vcc.base", "vcc.scorer")
 _CODE_KEEP_S = 24 * 3600  # a copy unused this long (another vcc version's) is removed
 
 _IMPORT_CHECK = """\
@@ -704,14 +705,14 @@ def missing_modules(
 
 
 def vcc_code_sources(names: tuple[str, ...] | list[str] | None = None) -> dict[str, Path]:
-    """Where this vcc's code lives (name -> package dir, or vcc.py), found without importing it
-    (scorer imports torch). names: default VCC_CODE_TOP (vcc.main passes its CLI packages too);
-    one not installed is left out, as vcc's parser leaves out its commands, except base, scorer, vcc.
+    """Where this vcc's code lives (dotted package name -> its dir), found without importing the
+    packages themselves (vcc.scorer imports torch). names: default VCC_CODE_PACKAGES; one not
+    installed is left out, as vcc's parser leaves out its commands, except vcc, vcc.base and vcc.scorer.
     """
     import importlib.util
 
     out: dict[str, Path] = {}
-    for name in dict.fromkeys(VCC_CODE_TOP if names is None else names):
+    for name in dict.fromkeys(VCC_CODE_PACKAGES if names is None else names):
         module = sys.modules.get(name)
         origin = getattr(module, "__file__", None) if module is not None else None
         if origin is None:
@@ -720,27 +721,26 @@ def vcc_code_sources(names: tuple[str, ...] | list[str] | None = None) -> dict[s
             except (ImportError, ValueError):
                 spec = None
             origin = spec.origin if spec is not None else None
-        if origin is None and name not in ("base", "scorer", "vcc"):
+        if origin is None and name not in _VCC_CODE_REQUIRED:
             continue
-        if not origin or not origin.endswith(".py"):
-            raise HarnessError(f"cannot find vcc's module {name!r} to copy into the environment",
+        if not origin or not origin.endswith("__init__.py"):
+            raise HarnessError(f"cannot find vcc's package {name!r} to copy into the environment",
                            fix="reinstall vcc (pip install -e . or pip install vcc)")  # fmt: skip
-        path = Path(origin).resolve()
-        out[name] = path.parent if path.name == "__init__.py" else path
+        out[name] = Path(origin).resolve().parent
     return out
 
 
 def _code_files(sources: dict[str, Path]) -> list[tuple[str, Path]]:
-    files: list[tuple[str, Path]] = []
+    """(path in the copy, file) for every source file; `vcc.scorer` lands in vcc/scorer/ whether
+    it sits in the checkout's scorer/ or inside an installed vcc/ (listed once either way)."""
+    files: dict[str, Path] = {}
     for name, src in sorted(sources.items()):
-        if src.is_dir():
-            for f in sorted(src.rglob("*")):
-                rel = f.relative_to(src)
-                if f.is_file() and "__pycache__" not in rel.parts and f.suffix not in (".pyc", ".pyo"):
-                    files.append((f"{name}/{rel.as_posix()}", f))
-        else:
-            files.append((f"{name}.py", src))
-    return files
+        prefix = name.replace(".", "/")
+        for f in sorted(src.rglob("*")):
+            rel = f.relative_to(src)
+            if f.is_file() and "__pycache__" not in rel.parts and f.suffix not in (".pyc", ".pyo"):
+                files.setdefault(f"{prefix}/{rel.as_posix()}", f)
+    return sorted(files.items())
 
 
 def install_vcc_code(root: Path, sources: dict[str, Path] | None = None) -> Path:
@@ -848,14 +848,14 @@ def _child_argv(argv: list[str]) -> list[str]:
     return out if replaced else [*out, "--env", "vcc"]
 
 
-def official_env_command(argv: list[str], tops: tuple[str, ...]) -> tuple[list[str], dict[str, str]] | None:
+def official_env_command(argv: list[str]) -> tuple[list[str], dict[str, str]] | None:
     """`vcc score --env official`: the command and environment that score inside the checkout's
     synced env (group cpu for a CPU device, cu128 for cuda), or None to carry on here.
 
     No synced env: exit 2 naming `vcc env sync` (it is never built here: the lock's torch is
     gigabytes). The env lacks what the scorer imports: exit 4 naming the modules. Otherwise the
     child is [env python, -m, vcc, ...] with PYTHONPATH on a private copy of vcc's code (the
-    top-level packages and modules `tops`).
+    packages of VCC_CODE_PACKAGES).
     """
     request = _score_env_request(argv)
     if request is None:
@@ -876,13 +876,13 @@ def official_env_command(argv: list[str], tops: tuple[str, ...]) -> tuple[list[s
             fix="sync a lock that provides them (the official checkout's uv.lock does: "
             f"`vcc env sync --challenge-dir {challenge_dir} --group {group}`), or score with --env vcc",
         )
-    code = install_vcc_code(record.path.parent, vcc_code_sources(tops))
+    code = install_vcc_code(record.path.parent, vcc_code_sources())
     return [str(record.python), "-m", "vcc", *_child_argv(argv)], scoring_environ(record, code)
 
 
-def official_env_rerun(argv: list[str], tops: tuple[str, ...]) -> int | None:
+def official_env_rerun(argv: list[str]) -> int | None:
     """Run `vcc score --env official` in the synced environment; its exit code, or None to carry on."""
-    planned = official_env_command(argv, tops)
+    planned = official_env_command(argv)
     if planned is None:
         return None
     cmd, env = planned

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from base import CAP_VARIABLES
+from vcc.base import CAP_VARIABLES
 
 __all__ = ["HOST_VARIABLES", "CUDA_VARIABLES", "official_job_variables", "inflate_environment"]
 

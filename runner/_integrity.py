@@ -20,8 +20,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from base import BadInput, file_sha256
-from scorer import Challenge
+from vcc.base import BadInput, file_sha256
+from vcc.scorer import Challenge
 
 from ._verdicts import failure
 

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from base import get_profile
-from scorer import Challenge
+from vcc.base import get_profile
+from vcc.scorer import Challenge
 
 from ._config import RunConfig
 from ._env import RUNNER_GROUPS, EnvConfig, EnvRecord, find_env, sync_env
@@ -132,13 +132,13 @@ def score_target(cfg: RunConfig) -> tuple[str, str, str]:
 
 
 def _score(cfg: RunConfig, ws: Workspace, out: Path, device: str, decode: str) -> dict[str, Any]:
-    from scorer import request_huge_pages
+    from vcc.scorer import request_huge_pages
 
     request_huge_pages()  # before torch loads (in this process; scoring workers inherit it)
     import torch
 
     # loads torch: only when scoring
-    from scorer import ScoreConfig, available_cores, job_report_paths, score_submission
+    from vcc.scorer import ScoreConfig, available_cores, job_report_paths, score_submission
 
     # The runner has `cpus` cores: scoring with more would flatter the headroom. A profile's
     # thread count (runner: 4) is kept on any machine: the bits depend on it.

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from base import VccError
+from vcc.base import VccError
 
 from ._archive import ExtractResult
 from ._config import RunConfig

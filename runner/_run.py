@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from base import (
+from vcc.base import (
     BadInput,
     HarnessError,
     VccError,
@@ -32,7 +32,7 @@ from base import (
     remove_tree,
     write_json_atomic,
 )
-from scorer import Challenge, check_raws
+from vcc.scorer import Challenge, check_raws
 
 from ._archive import ExtractResult, extract_archive
 from ._clock import check_headroom, fill_clock, fill_phases, inflate_budget, ok_message, score_estimate, start_clock

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
-from base import HarnessError
+from vcc.base import HarnessError
 
 from ._cgroup import Cgroup, create_cgroup
 from ._launch import LaunchSpec, launch_argv
@@ -784,7 +784,7 @@ def _kill_uid(uid: int) -> None:
 
 def _remove_owned_by(uid: int, dirs: tuple[str, ...]) -> list[str]:
     """Remove every entry owned by uid under dirs (links unlinked, never followed); the top ones removed."""
-    from base import remove_tree
+    from vcc.base import remove_tree
 
     removed: list[str] = []
     for top in dirs:

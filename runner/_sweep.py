@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from base import BadInput, Progress, write_json_atomic
+from vcc.base import BadInput, Progress, write_json_atomic
 
 from ._sweep_engines import Engine, default_workers, local_cores, make_engine
 from ._sweep_point import PointTask, challenge_hashes, code_hashes, point_inputs, read_point

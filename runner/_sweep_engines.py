@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from base import HarnessError
+from vcc.base import HarnessError
 
 from ._sweep_point import PointTask, run_point
 

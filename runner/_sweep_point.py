@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from base import VccError, file_sha256, remove_tree, score_terms, write_json_atomic
+from vcc.base import VccError, file_sha256, remove_tree, score_terms, write_json_atomic
 
 from ._run import run_submission
 from ._sweep_spec import SweepPoint, SweepSpec

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from base import BadInput
+from vcc.base import BadInput
 
 from ._config import RunConfig
 from ._shapes import RUNNERS

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from base import BadInput, write_atomic
+from vcc.base import BadInput, write_atomic
 
 if TYPE_CHECKING:  # pandas loads only where a table is built
     import pandas as pd

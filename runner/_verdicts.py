@@ -6,8 +6,8 @@ import re
 import signal
 from typing import Any
 
-from base import BadInput, SubmissionFailed, VccError
-from scorer import Challenge
+from vcc.base import BadInput, SubmissionFailed, VccError
+from vcc.scorer import Challenge
 
 from ._result import RunResult
 from ._sandbox import ProcResult

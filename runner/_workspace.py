@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from base import BadInput, remove_tree
-from scorer import Challenge
+from vcc.base import BadInput, remove_tree
+from vcc.scorer import Challenge
 
 __all__ = ["Workspace", "stage_workspace", "NAMES_FILE", "SKIPPED_FROM_SUBMISSION"]
 

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from base import BadInput, add_numerics_argument, run_cli
-from scorer import numerics_line
+from vcc.base import BadInput, add_numerics_argument, run_cli
+from vcc.scorer import numerics_line
 
 from . import env_cli, sweep_cli
 from ._archive import ExtractLimits

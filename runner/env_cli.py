@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from base import run_cli, write_json_atomic
+from vcc.base import run_cli, write_json_atomic
 
 from ._env import EnvConfig, sync_env
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from base import EXIT_OK, BadInput, run_cli
+from vcc.base import EXIT_OK, BadInput, run_cli
 
 from ._shapes import RUNNERS
 

@@ -4,14 +4,14 @@ The data's path, module by module: _assets (the checkout) -> _decode / _dali (gr
 raws) -> _nets (SegNet, PoseNet) -> _distortion (inputs, per-sample distortions) -> _score (the
 pipeline, accumulation, the score; _cache for the ground truth, _spread across numerics) -> _report.
 
-Names load on first use (PEP 562): `import scorer` does not import torch, so commands that only
-parse arguments or list the cache never pay for it; `from scorer import score_submission` loads
+Names load on first use (PEP 562): `import vcc.scorer` does not import torch, so commands that only
+parse arguments or list the cache never pay for it; `from vcc.scorer import score_submission` loads
 the pipeline.
 """
 
 from __future__ import annotations
 
-from base import lazy_exports
+from vcc.base import lazy_exports
 
 # Each module's public names, in the data's order.
 _EXPORTS: dict[str, tuple[str, ...]] = {

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from base import FRAME_BYTES, FRAME_H, FRAME_W, OFFICIAL_ASSETS, BadInput, file_sha256
+from vcc.base import FRAME_BYTES, FRAME_H, FRAME_W, OFFICIAL_ASSETS, BadInput, file_sha256
 
 # FRAME_H, FRAME_W, FRAME_BYTES and OFFICIAL_ASSETS live in base (torch-free); still importable from here.
 

@@ -162,7 +162,7 @@ def _wanted(jobs: tuple[BatchJob, ...], key: str) -> dict[int, list[int]]:
 
 
 def _next(items: Iterator[Any], what: str) -> Any:
-    from base import HarnessError
+    from vcc.base import HarnessError
 
     for item in items:
         return item
@@ -179,7 +179,7 @@ def run_shard(spec: ShardSpec, nets: tuple[Any, Any]) -> Iterator[BatchResult]:
     Cached ground truths are read inline (one read per batch)."""
     import torch
 
-    from base import HarnessError
+    from vcc.base import HarnessError
 
     from ._cache import CacheEntry, output_bytes
     from ._distortion import forward_side, pose_distortion, seg_distortion

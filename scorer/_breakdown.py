@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from base import score_terms
+from vcc.base import score_terms
 
 from ._shapes import SEG_PIXELS
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from base import HarnessError, current_umask, vcc_cache_root
+from vcc.base import HarnessError, current_umask, vcc_cache_root
 
 if TYPE_CHECKING:  # listing and clearing the cache needs neither numpy nor torch
     from ._distortion import NetOutputs

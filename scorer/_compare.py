@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from base import BadInput
+from vcc.base import BadInput
 
 from ._breakdown import TERM_NAMES
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from base import BadInput, get_profile
+from vcc.base import BadInput, get_profile
 
 from ._targets import DALI_VARIANTS, DECODE_CHOICES
 

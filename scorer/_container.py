@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from base import BadInput
+from vcc.base import BadInput
 
 from ._assets import FRAME_BYTES, FRAME_H, FRAME_W
 

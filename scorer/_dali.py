@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from base import BadInput, HarnessError
+from vcc.base import BadInput, HarnessError
 
 from ._assets import FRAME_H, FRAME_W
 from ._container import YuvFrame, count_video_frames, iter_yuv_frames

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from base import EXIT_OK, BadInput, GateFailed, write_json_atomic
+from vcc.base import EXIT_OK, BadInput, GateFailed, write_json_atomic
 
 from ._container import iter_yuv_frames
 from ._dali import (

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from base import BadInput
+from vcc.base import BadInput
 
 from ._assets import FRAME_H, FRAME_W
 from ._container import YuvFrame, iter_yuv_frames, raw_frame_count

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from base import BadInput, Progress
+from vcc.base import BadInput, Progress
 
 from . import _dali  # noqa: F401 - importing registers the dali-emulated conversions in YUV_TO_RGB
 from ._assets import Challenge

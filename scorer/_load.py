@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from base import BadInput
+from vcc.base import BadInput
 
 from ._compare import LoadedReport
 from ._result import SCORE_SCHEMA

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from base import BadInput
+from vcc.base import BadInput
 
 from ._shapes import MODEL_INPUT_HW, POSE_DIMS, POSE_INPUT_HW, SEG_CLASSES
 

@@ -15,7 +15,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from base import BadInput, write_atomic
+from vcc.base import BadInput, write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from base import Progress, write_atomic
+from vcc.base import Progress, write_atomic
 
 from ._breakdown import TERM_NAMES, target_decomposition
 

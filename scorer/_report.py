@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from base import score_formula, write_atomic, write_json_atomic
+from vcc.base import score_formula, write_atomic, write_json_atomic
 
 if TYPE_CHECKING:
     from ._assets import Challenge

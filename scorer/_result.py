@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from base import score_terms
+from vcc.base import score_terms
 
 from ._breakdown import decomposition
 from ._compare import pair_deltas, term_deltas

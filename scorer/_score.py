@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from base import (
+from vcc.base import (
     BadInput,
     HarnessError,
     Progress,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from base import (
+from vcc.base import (
     NUMERICS_PROFILES,
     BadInput,
     HarnessError,

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from base import HarnessError, installed_dali_version
+from vcc.base import HarnessError, installed_dali_version
 
 from . import _dali  # noqa: F401 - importing registers the dali-emulated conversions in YUV_TO_RGB
 from ._assets import FRAME_H, FRAME_W

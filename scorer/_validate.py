@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from base import BadInput
+from vcc.base import BadInput
 
 from ._assets import FRAME_BYTES, Challenge
 from ._container import count_video_frames

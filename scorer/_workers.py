@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from base import BadInput, HarnessError, VccError
+from vcc.base import BadInput, HarnessError, VccError
 
 from ._batches import BatchResult, ShardSpec
 
@@ -31,7 +31,7 @@ _SEED = 1234  # the official seed; the forward pass draws no random numbers
 def worker_main(conn: Connection, spec: ShardSpec) -> None:
     """A worker process: compute the shard, send ("batch", result)..., then ("done", peak RSS)."""
     try:
-        from base import apply_profile, get_profile
+        from vcc.base import apply_profile, get_profile
 
         from ._memory import limit_heap_retention
 

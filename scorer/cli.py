@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from base import EXIT_BAD_INPUT, EXIT_OK, BadInput, add_numerics_argument, run_cli, write_json_atomic
+from vcc.base import EXIT_BAD_INPUT, EXIT_OK, BadInput, add_numerics_argument, run_cli, write_json_atomic
 
 from ._cache import GroundTruthCache, default_cache_dir
 from ._config import READ_AHEAD_CHOICES

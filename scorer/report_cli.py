@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from base import EXIT_OK, run_cli, write_atomic, write_json_atomic
+from vcc.base import EXIT_OK, run_cli, write_atomic, write_json_atomic
 
 from ._load import check_output_dir, check_output_file, load_run_report, load_score_report
 
@@ -69,7 +69,7 @@ def _report(args: argparse.Namespace) -> int:
         plot_dir = check_output_dir(args.plots, "--plots")
         items = PlotSet.read_index(plot_dir)
         if not items:
-            from base import BadInput
+            from vcc.base import BadInput
 
             raise BadInput("no plots.json in the plot directory", path=plot_dir,
                            fix=f"make the plots first: vcc plot {args.report} -o {plot_dir}")

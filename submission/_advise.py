@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from base import (
+from vcc.base import (
     CENTRAL_HEADER,
     END_RECORD,
     FLAG_DATA_DESCRIPTOR,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from base import BadInput
+from vcc.base import BadInput
 
 __all__ = ["Baseline", "load_baseline", "check_baseline_matches"]
 

@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 
-from base import (
+from vcc.base import (
     CENTRAL_HEADER,
     DATA_DESCRIPTOR_SIZE,
     FLAG_DATA_DESCRIPTOR,

@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 # sha256 read afresh every time: a manifest must never reuse a hash of an earlier version of the
 # file (filesystem timestamps are too coarse to tell two quick writes apart). Kept under its old name.
-from base import file_sha256 as sha256_file
+from vcc.base import file_sha256 as sha256_file
 
 __all__ = ["ARCHIVE_NAME", "RUN_OUTPUTS", "LITTER", "submission_files", "sha256_file"]
 

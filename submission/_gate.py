@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from base import BadInput, GateFailed, VccError, numerics_identity, write_atomic, write_json_atomic
-from runner import RunConfig, RunResult, default_out_dir, run_submission
+from vcc.base import BadInput, GateFailed, VccError, numerics_identity, write_atomic, write_json_atomic
+from vcc.runner import RunConfig, RunResult, default_out_dir, run_submission
 
 from ._baseline import Baseline, check_baseline_matches, load_baseline
 from ._lint import LintConfig, LintResult, lint_submission

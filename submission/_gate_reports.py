@@ -9,7 +9,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
-from base import GateFailed
+from vcc.base import GateFailed
 
 if TYPE_CHECKING:
     from ._gate import GateResult

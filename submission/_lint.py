@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from base import EXIT_BAD_INPUT, EXIT_OK, BadInput
+from vcc.base import EXIT_BAD_INPUT, EXIT_OK, BadInput
 
 from ._files import ARCHIVE_NAME, submission_files
 from ._lock import RUNNER_GROUPS, LockModules, lock_modules

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from base import BadInput
+from vcc.base import BadInput
 
 __all__ = [
     "RUNNER_GROUPS",

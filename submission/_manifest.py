@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from base import METHOD_NAMES, BadInput, GateFailed, file_sha256, write_json_atomic
+from vcc.base import METHOD_NAMES, BadInput, GateFailed, file_sha256, write_json_atomic
 
 from ._files import ARCHIVE_NAME, submission_files
 from ._pack import OFFICIAL_ORIGINAL_BYTES, rate_contribution

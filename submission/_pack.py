@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from base import (
+from vcc.base import (
     FIXED_DATE_TIME,
     METHOD_DEFLATED,
     OFFICIAL_ORIGINAL_BYTES,

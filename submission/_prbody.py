@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from base import OFFICIAL_ORIGINAL_BYTES, BadInput, file_sha256
+from vcc.base import OFFICIAL_ORIGINAL_BYTES, BadInput, file_sha256
 
 from ._files import ARCHIVE_NAME
 from ._lint import LintConfig, LintResult, lint_submission

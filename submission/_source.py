@@ -20,7 +20,7 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from base import BadInput
+from vcc.base import BadInput
 
 from ._pyscan import PyScan, scan_python
 

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from base import BadInput, run_cli, write_atomic, write_json_atomic
-from runner.cli import run_config, run_options_parser
+from vcc.base import BadInput, run_cli, write_atomic, write_json_atomic
+from vcc.runner.cli import run_config, run_options_parser
 
 from ._advise import AdviseConfig, advise
 from ._gate import GateBounds, GateConfig, gate_submission

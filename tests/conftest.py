@@ -27,8 +27,8 @@ def _pack_and_extract_with_system_unzip():
     system unzip (Info-ZIP 6.0, as on the runner) and compared byte for byte with its sources. Installed
     before any test module imports the name; where /usr/bin/unzip is absent the dedicated tests of
     test_submission_pack.py skip saying so."""
-    import submission
-    import submission._pack
+
+    from vcc import submission
 
     pack = submission._pack.pack_archive
 
@@ -97,7 +97,7 @@ def class_golden_file(golden: Path, numerics_class: str) -> Path | None:
 
 def reference_figures(golden_challenge: Path, spec: dict, raws: dict[str, Path], root: Path) -> dict:
     """The golden schema, computed by vcc's reference loop on this machine."""
-    from scorer import ScoreConfig, score_submission
+    from vcc.scorer import ScoreConfig, score_submission
 
     out: dict = {"about": "computed by vcc's reference loop on this machine",
                  "pyav_frame_sha256": spec["pyav_frame_sha256"], "candidates": {}}
@@ -128,7 +128,7 @@ def _same_figures(a: dict, b: dict) -> bool:
 @pytest.fixture(scope="session")
 def golden_figures(golden: Path, golden_challenge: Path, golden_spec: dict, candidate_raws: dict,
                    tmp_path_factory: pytest.TempPathFactory) -> GoldenFigures:
-    from base import numerics_class_id
+    from vcc.base import numerics_class_id
 
     numerics_class = numerics_class_id()
     path = class_golden_file(golden, numerics_class)

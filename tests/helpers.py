@@ -15,9 +15,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import MINI_FRAMES
 
-from runner import bwrap_unavailable_reason
+from vcc.runner import bwrap_unavailable_reason
+
+from conftest import MINI_FRAMES
 
 FRAME_BYTES = 874 * 1164 * 3  # one RGB frame of a .raw
 RAW_BYTES = MINI_FRAMES * FRAME_BYTES  # a complete raw for the mini challenge's video
@@ -52,7 +53,7 @@ def make_sub(root: Path, body: str, files: dict[str, str] | None = None, payload
 
 def run_vcc(sub: Path, challenge: Path, out: Path, *args: str) -> tuple[int, dict]:
     """`vcc run SUB --challenge-dir CHALLENGE --out OUT ARGS...`: its exit code and run.json."""
-    from runner.cli import main as run_main
+    from vcc.runner.cli import main as run_main
 
     if "--sandbox" not in args:
         args = (*SANDBOX_ARGS, *args)
@@ -103,8 +104,8 @@ def synthetic_score_report(path: Path, *, pairs: dict[str, int] | None = None, s
     (no nets run): input for the report commands' fast tests. Written to `path` as JSON; returned."""
     import numpy as np
 
-    from base import score_formula, write_json_atomic
-    from scorer import RawCheck, ScoreResult, TargetResult
+    from vcc.base import score_formula, write_json_atomic
+    from vcc.scorer import RawCheck, ScoreResult, TargetResult
 
     pairs = pairs or {"0.mkv": 35}
     rng = np.random.default_rng(seed)

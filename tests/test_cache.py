@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import vcc
-from scorer import CacheKey, GroundTruthCache, NetOutputs
+from vcc.scorer import CacheKey, GroundTruthCache, NetOutputs
 
 
 def _key(**changes: object) -> CacheKey:
@@ -119,7 +119,7 @@ def test_entry_is_safetensors_with_key_and_checksums(tmp_path: Path) -> None:
 
 
 def test_batches_written_in_any_order_read_one_at_a_time(tmp_path: Path) -> None:
-    from scorer._cache import output_bytes
+    from vcc.scorer._cache import output_bytes
 
     cache, out = GroundTruthCache(tmp_path), _outputs(n=37, seed=3)
     writer = cache.writer(_key(), 37)
@@ -137,8 +137,8 @@ def test_batches_written_in_any_order_read_one_at_a_time(tmp_path: Path) -> None
 
 
 def test_incomplete_or_aborted_writer_leaves_nothing(tmp_path: Path) -> None:
-    from base import HarnessError
-    from scorer._cache import output_bytes
+    from vcc.base import HarnessError
+    from vcc.scorer._cache import output_bytes
 
     cache, out = GroundTruthCache(tmp_path), _outputs(n=20)
     writer = cache.writer(_key(), 20)
@@ -151,7 +151,7 @@ def test_incomplete_or_aborted_writer_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_a_batch_changed_after_open_fails_loudly(tmp_path: Path) -> None:
-    from base import HarnessError
+    from vcc.base import HarnessError
 
     cache = GroundTruthCache(tmp_path)
     path = cache.put(_key(), _outputs(n=40))

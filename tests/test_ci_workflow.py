@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-import submission
-from base import BadInput
-from submission import TEMPLATE_HEADINGS
+from vcc import submission
+from vcc.base import BadInput
+from vcc.submission import TEMPLATE_HEADINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "vcc-gate.yml"
@@ -105,7 +105,7 @@ def test_example_caller_uses_the_reusable_workflow_with_declared_inputs(workflow
         assert set(job["with"]) <= set(inputs) and required <= set(job["with"])
         assert job["with"]["runner"] in ("cpu", "t4")
     # shipped as package data, so `pip install vcc` users find the example
-    assert 'submission = ["*.yml"]' in (ROOT / "pyproject.toml").read_text()
+    assert '"vcc.submission" = ["*.yml"]' in (ROOT / "pyproject.toml").read_text()
 
 
 # --------------------------------------------------------------------------- running its commands
@@ -164,7 +164,7 @@ def run_job(workflow: dict, inputs: dict[str, str], cwd: Path, bin_dir: Path) ->
 def fork(tmp_path_factory) -> dict:
     """A competitor's fork of the demo challenge: the checkout, and its submission's scripts under
     submissions/example_submission; archive.zip is hosted elsewhere (a file:// URL) as on the board."""
-    from demo import build_example_submission, cached_challenge
+    from vcc.demo import build_example_submission, cached_challenge
 
     challenge = cached_challenge(8, seed=0, cache_dir=tmp_path_factory.mktemp("demo-cache"))
     built = build_example_submission(challenge, tmp_path_factory.mktemp("built") / "example_submission")
@@ -178,7 +178,7 @@ def fork(tmp_path_factory) -> dict:
     shutil.copy2(built / "archive.zip", hosted)
     bin_dir = tmp_path_factory.mktemp("bin")
     shim = bin_dir / "vcc"
-    shim.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" "{ROOT / "vcc.py"}" "$@"\n')
+    shim.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" -m vcc "$@"\n')
     shim.chmod(0o755)
     return {"checkout": checkout, "sub": sub, "hosted": hosted, "bin": bin_dir}
 
@@ -228,7 +228,7 @@ def test_the_workflow_commands_gate_the_demo_submission(gate_job, fork):
 
 
 def test_a_baseline_of_another_challenge_is_refused(gate_job, fork, tmp_path):
-    from submission import check_baseline_matches, load_baseline
+    from vcc.submission import check_baseline_matches, load_baseline
 
     run = json.loads((fork["checkout"] / "vcc-gate" / "run" / "run.json").read_text())
     other = {"score": 1.0, "decode": "pyav", "official_report": "",
@@ -240,7 +240,7 @@ def test_a_baseline_of_another_challenge_is_refused(gate_job, fork, tmp_path):
 
 
 def test_pr_body_from_the_gates_run_has_the_templates_headings_in_order(gate_job, fork, tmp_path, capsys):
-    from submission.cli import main
+    from vcc.submission.cli import main
 
     run_json = fork["checkout"] / "vcc-gate" / "run" / "run.json"
     out = tmp_path / "pr.md"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from base import FRAME_H, FRAME_W
-from scorer import YuvFrame, pair_batches, posenet_input, rgb_to_yuv6, yuv420_to_rgb_pyav
+from vcc.base import FRAME_H, FRAME_W
+from vcc.scorer import YuvFrame, pair_batches, posenet_input, rgb_to_yuv6, yuv420_to_rgb_pyav
 
 
 def _bilinear_2x_reference(plane: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -113,8 +113,8 @@ def test_pair_batches_drop_odd_frame_and_keep_partial_batch() -> None:
 
 
 def test_raw_pair_batches_equal_memmap_pairing(tmp_path) -> None:
-    from base import FRAME_BYTES
-    from scorer import open_raw_frames, raw_pair_batches
+    from vcc.base import FRAME_BYTES
+    from vcc.scorer import open_raw_frames, raw_pair_batches
 
     raw = tmp_path / "c.raw"
     rng = np.random.default_rng(3)

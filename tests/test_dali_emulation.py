@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import torch
 
-from base import EXIT_HARNESS, BadInput, HarnessError
-from scorer import YUV_TO_RGB, YuvFrame, iter_yuv_frames, yuv420_to_rgb_pyav
-from scorer._dali import (
+from vcc.base import EXIT_HARNESS, BadInput, HarnessError
+from vcc.scorer import YUV_TO_RGB, YuvFrame, iter_yuv_frames, yuv420_to_rgb_pyav
+from vcc.scorer._dali import (
     DALI_VARIANTS,
     count_hevc_vcl_nal_units,
     dali_batch_outline,
@@ -357,7 +357,7 @@ def test_emulated_batches_follow_dali_outline() -> None:
 
 @needs_golden
 def test_emulated_odd_count_pads_the_last_pair_with_zeros(monkeypatch: pytest.MonkeyPatch) -> None:
-    import scorer._dali as dali_mod
+    import vcc.scorer._dali as dali_mod
 
     monkeypatch.setattr(dali_mod, "dali_frame_count", lambda path: 69)
     batches = list(iter_dali_emulated_pair_batches(GOLDEN_VIDEO, 16))

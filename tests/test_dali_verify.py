@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-import scorer._dali_verify as dv
-from base import BadInput, GateFailed, HarnessError
-from scorer import iter_yuv_frames, yuv420_to_rgb_pyav
-from scorer._dali import iter_dali_pair_batches, yuv420_to_rgb_dali
-from scorer.cli import register_dali_verify
+import vcc.scorer._dali_verify as dv
+from vcc.base import BadInput, GateFailed, HarnessError
+from vcc.scorer import iter_yuv_frames, yuv420_to_rgb_pyav
+from vcc.scorer._dali import iter_dali_pair_batches, yuv420_to_rgb_dali
+from vcc.scorer.cli import register_dali_verify
 
 GOLDEN_VIDEO = Path(__file__).parents[1].parent / "shared" / "golden" / "challenge" / "videos" / "0.mkv"
 needs_golden = pytest.mark.skipif(not GOLDEN_VIDEO.is_file(), reason=f"golden video absent: {GOLDEN_VIDEO}")

@@ -19,9 +19,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import demo._fixture
-from base import FRAME_BYTES, FRAME_H, FRAME_W, BadInput
-from demo import (
+from vcc import demo
+from vcc.base import FRAME_BYTES, FRAME_H, FRAME_W, BadInput
+from vcc.demo import (
     DemoScene,
     build_challenge,
     build_example_submission,
@@ -31,8 +31,8 @@ from demo import (
     rgb_to_yuv420,
     run_demo,
 )
-from scorer import Challenge, iter_rgb_frames, load_nets
-from scorer._nets import build_posenet, build_segnet
+from vcc.scorer import Challenge, iter_rgb_frames, load_nets
+from vcc.scorer._nets import build_posenet, build_segnet
 
 FRAMES = 8
 

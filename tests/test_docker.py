@@ -20,6 +20,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+import vcc.runner._docker as rd
+from vcc.runner._docker import docker_run, docker_unavailable_reason, ensure_image, image_labels
+
 from conftest import GOLDEN_THREADS
 from helpers import (
     LOCAL_BASE,
@@ -30,9 +34,6 @@ from helpers import (
     official_base_image,
     pick_docker_profile,
 )
-
-import runner._docker as rd
-from runner._docker import docker_run, docker_unavailable_reason, ensure_image, image_labels
 
 REASON = docker_unavailable_reason()
 pytestmark = [
@@ -239,7 +240,7 @@ def test_cpus_above_the_engine_are_lowered(small_image):
 
 
 def test_missing_image_is_a_harness_error():
-    from base import HarnessError
+    from vcc.base import HarnessError
 
     with pytest.raises(HarnessError):
         _run(f"vcc-no-such-image:{uuid.uuid4().hex[:8]}", ["true"])

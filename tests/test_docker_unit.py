@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import runner._docker as rd
-from base import BadInput, HarnessError
+import vcc.runner._docker as rd
+from vcc.base import BadInput, HarnessError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -219,12 +219,12 @@ def test_snapshot_of_the_context_hashes_like_the_tree(fake_root, tmp_path):
     snap.mkdir()
     rd._copy_context(spec, snap)
     assert rd.image_spec("cpu", root=snap).tag == spec.tag
-    (fake_root / "vcc.py").write_text("# edited after the snapshot\n")
+    (fake_root / "vcc" / "_cli.py").write_text("# edited after the snapshot\n")
     assert rd.image_spec("cpu", root=snap).tag == spec.tag != rd.image_spec("cpu").tag
 
 
 def test_leftovers_are_read_like_the_local_backend_and_the_list_removed(tmp_path):
-    from runner._docker_backend import _take_leftovers
+    from vcc.runner._docker_backend import _take_leftovers
 
     listed = tmp_path / "leftover-0"
     listed.write_text("sleep 300 \n\n(zombie)\n")

@@ -33,15 +33,45 @@ sys.exit(code)
 """
 
 
+def _part(module: str) -> str | None:
+    """The part of vcc a dotted name is in (`vcc.scorer._x` -> scorer); None for other packages.
+    A bare generic name (`import runner`) is flagged by test_no_generic_top_level_imports."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "vcc" and len(parts) > 1 else None
+
+
 def _imported_packages(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
+            names |= {_part(a.name) for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
+            names.add(_part(node.module))
+            if node.module == "vcc":  # from vcc import scorer
+                names |= {a.name for a in node.names}
     return names & set(LAYERS)
+
+
+def test_no_generic_top_level_imports():
+    """Every import of vcc's own code goes through the `vcc` namespace: `import runner` would find a
+    user's module of that name (or nothing, from an installed wheel)."""
+    wrong = []
+    for path in sorted(ROOT.rglob("*.py")):
+        if ".venv" in path.parts or "build" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            mods = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                    else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                    else [])  # fmt: skip
+            wrong += [f"{path.relative_to(ROOT)}: {m}" for m in mods if m.split(".")[0] in LAYERS]
+    assert not wrong, "; ".join(wrong)
+
+
+def test_the_layering_check_sees_namespaced_imports(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("import vcc.runner._x\nfrom vcc.scorer import y\nfrom vcc import demo\nimport torch\n")
+    assert _imported_packages(probe) == {"runner", "scorer", "demo"}
 
 
 def test_packages_import_only_lower_layers() -> None:

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 import torch
 
-from base import HarnessError
-from scorer import iter_rgb_frames, load_nets
-from scorer._distortion import ModelInputs, forward_side, inputs_of_batch, inputs_of_pairs
-from scorer._segnet_forward import releases_memory, segnet_logits
-from scorer._streams import _frame_batches, candidate_inputs, truth_inputs
+from vcc.base import HarnessError
+from vcc.scorer import iter_rgb_frames, load_nets
+from vcc.scorer._distortion import ModelInputs, forward_side, inputs_of_batch, inputs_of_pairs
+from vcc.scorer._segnet_forward import releases_memory, segnet_logits
+from vcc.scorer._streams import _frame_batches, candidate_inputs, truth_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -59,7 +59,7 @@ def test_inputs_pair_by_pair_equal_the_whole_batch(golden_frames: list[np.ndarra
 
 
 def test_inputs_of_pairs_refuses_a_count_that_is_not_the_batch(golden_frames: list[np.ndarray]) -> None:
-    from scorer._distortion import MissingPairs
+    from vcc.scorer._distortion import MissingPairs
 
     batch = _batch(golden_frames, 0, 2)
     with pytest.raises(MissingPairs, match="1 pairs for a batch of 2"):
@@ -142,7 +142,7 @@ def test_other_layouts_take_the_plain_forward(nets) -> None:
 
 @pytest.mark.parametrize("by_pair", [False, True])
 def test_decoding_a_subset_of_batches_gives_those_pairs(mini_challenge: Path, by_pair: bool) -> None:
-    from scorer import pair_batches
+    from vcc.scorer import pair_batches
 
     video = mini_challenge / "videos" / "0.mkv"
     every = list(pair_batches(iter_rgb_frames(video), 1))  # 4 frames: 2 batches of 1 pair
@@ -183,9 +183,9 @@ import sys
 sys.path.insert(0, {root!r})
 import numpy as np, torch
 from pathlib import Path
-from scorer import iter_rgb_frames, load_nets
-from scorer._distortion import inputs_of_batch, inputs_of_pairs
-from scorer._segnet_forward import segnet_logits
+from vcc.scorer import iter_rgb_frames, load_nets
+from vcc.scorer._distortion import inputs_of_batch, inputs_of_pairs
+from vcc.scorer._segnet_forward import segnet_logits
 torch.set_num_threads(2)
 challenge = Path({challenge!r})
 frames = list(iter_rgb_frames(challenge / "videos" / "0.mkv"))[:32]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-import base
-import base._numerics as numerics
 import vcc
-from base import (
+import vcc.base._numerics as numerics
+from vcc import base
+from vcc.base import (
     CAP_VARIABLES,
     NUMERICS_PROFILES,
     CpuInfo,
@@ -140,7 +140,7 @@ def test_profile_in_a_fresh_process_sets_the_class() -> None:
 
 
 def test_spread_variants_cover_threads_and_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from scorer import _spread
+    from vcc.scorer import _spread
 
     monkeypatch.setattr(_spread, "_default_threads", lambda: 2)
     avx2 = CpuInfo("x86_64", "AuthenticAMD", "EPYC", frozenset({"sse4_1", "avx2", "fma"}))
@@ -156,7 +156,7 @@ def test_spread_variants_cover_threads_and_profiles(tmp_path: Path, monkeypatch:
 
 
 def test_spread_summary_and_table() -> None:
-    from scorer._spread import spread_summary, spread_text
+    from vcc.scorer._spread import spread_summary, spread_text
 
     def fig(pose: float, seg: float, score: float) -> dict:
         return {"posenet_distortion": pose, "segnet_distortion": seg, "score": score,

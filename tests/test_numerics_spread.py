@@ -11,11 +11,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN, GOLDEN_THREADS, make_submission
 
 import vcc
-from base import HarnessError, cpu_info
-from scorer import ScoreConfig, score_submission
+from vcc.base import HarnessError, cpu_info
+from vcc.scorer import ScoreConfig, score_submission
+
+from conftest import GOLDEN, GOLDEN_THREADS, make_submission
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from submission import TEMPLATE_HEADINGS, PackConfig, name_problems, pack_archive
-from submission.cli import main
+from vcc.submission import TEMPLATE_HEADINGS, PackConfig, name_problems, pack_archive
+from vcc.submission.cli import main
 
 
 def make_submission(root: Path, compress: bool = True) -> Path:

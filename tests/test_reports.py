@@ -15,13 +15,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import synthetic_score_report
 
 import vcc
-from base import Progress
-from scorer import pair_rows, pairs_table, read_pairs, terminal_summary, write_pairs
-from scorer._html import SECTION_IDS
-from scorer._pairs import have_parquet
+from vcc.base import Progress
+from vcc.scorer import pair_rows, pairs_table, read_pairs, terminal_summary, write_pairs
+from vcc.scorer._html import SECTION_IDS
+from vcc.scorer._pairs import have_parquet
+
+from helpers import synthetic_score_report
 
 
 @pytest.fixture

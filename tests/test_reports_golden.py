@@ -13,12 +13,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN_THREADS, make_submission
 from test_reports import check_rendered, open_in_chromium
 
 import vcc
-from scorer import load_score_report, reaccumulate, read_pairs
-from scorer._pairs import have_parquet
+from vcc.scorer import load_score_report, reaccumulate, read_pairs
+from vcc.scorer._pairs import have_parquet
+
+from conftest import GOLDEN_THREADS, make_submission
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +88,7 @@ def test_golden_compare_pyav_vs_dali_emulated_is_segnet_dominated(golden_reports
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo challenge (8 frames), its example submission inflated by its own inflate.sh, scored."""
-    from demo import build_example_submission, cached_challenge
+    from vcc.demo import build_example_submission, cached_challenge
 
     root = tmp_path_factory.mktemp("demo-report")
     challenge = cached_challenge(DEMO_FRAMES, seed=0, cache_dir=root / "cache")
@@ -104,7 +105,7 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_demo_plots_rerun_the_nets_on_the_worst_pairs(demo_report: Path, tmp_path: Path) -> None:
-    from scorer import rerun_pairs
+    from vcc.scorer import rerun_pairs
 
     out = tmp_path / "plots"
     assert vcc.main(["plot", str(demo_report), "-o", str(out), "-k", "2", "--quiet"]) == 0

@@ -16,12 +16,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from vcc.base import BadInput
+from vcc.runner import ExtractLimits, extract_archive, vet_archive
+from vcc.runner.cli import main as run_main
+
 from helpers import run as vcc_run
 from helpers import zip_of
-
-from base import BadInput
-from runner import ExtractLimits, extract_archive, vet_archive
-from runner.cli import main as run_main
 
 GOOD_INFLATE = """#!/usr/bin/env bash
 set -euo pipefail

@@ -13,13 +13,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+import vcc.runner._docker_backend as docker_backend
+from vcc import demo
+from vcc.runner._docker import docker_unavailable_reason
+
 from conftest import GOLDEN_THREADS
 from helpers import WRITE_RAWS, pick_docker_profile, run_vcc
 from helpers import make_sub as make_helper_sub
-
-import demo
-import runner._docker_backend as docker_backend
-from runner._docker import docker_unavailable_reason
 
 HERE = Path(__file__).resolve().parent
 
@@ -34,8 +35,8 @@ _IMAGE: list[str] = []
 def docker_image() -> str:
     """The cpu image, built once (or VCC_TEST_DOCKER_IMAGE); skip where it cannot be built here.
     Without a registry: the local profile on a debootstrapped base, as in test_docker.py."""
-    from base import HarnessError
-    from runner._docker import ensure_image
+    from vcc.base import HarnessError
+    from vcc.runner._docker import ensure_image
 
     try:
         given = os.environ.get("VCC_TEST_DOCKER_IMAGE", "").strip() or None

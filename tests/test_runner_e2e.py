@@ -19,11 +19,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from vcc import demo
+from vcc.runner.cli import main as run_main
+
 from conftest import GOLDEN_THREADS
 from helpers import SANDBOX_ARGS
-
-import demo
-from runner.cli import main as run_main
 
 HERE = Path(__file__).resolve().parent
 pytestmark = pytest.mark.slow

@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
+
+from vcc.base import HarnessError
+from vcc.runner import _env
+from vcc.runner.env_cli import main as env_main
+
 from helpers import RAW_BYTES, run
 from helpers import make_sub as make_inflate_sub
-
-from base import HarnessError
-from runner import _env
-from runner.env_cli import main as env_main
 
 try:
     UV = _env.find_uv()
@@ -425,7 +426,7 @@ def test_official_env_command_runs_vcc_copy_in_the_env(synced, env_challenge, en
     monkeypatch.setattr(_env, "default_envs_dir", lambda: envs_dir)
     monkeypatch.setattr(_env, "SCORER_MODULES", ("brotli", "einops"))  # what this env has, in torch's place
     argv = ["score", "S", "--challenge-dir", str(env_challenge), "--env", "official", "--threads", "2"]
-    cmd, env = _env.official_env_command(argv, ("base", "vcc", "scorer", "runner", "submission", "demo"))
+    cmd, env = _env.official_env_command(argv)
     python = str(Path(synced["env"]) / "bin" / "python")
     assert cmd == [python, "-m", "vcc", "score", "S", "--challenge-dir", str(env_challenge), "--env", "vcc",
                    "--threads", "2"]  # fmt: skip
@@ -434,9 +435,9 @@ def test_official_env_command_runs_vcc_copy_in_the_env(synced, env_challenge, en
     assert env["VCC_SCORING_ENV"] == synced["env"] and env["PYTHONSAFEPATH"] == "1"
     assert env["PATH"].split(":")[0] == str(Path(synced["env"]) / "bin")
     probe = (
-        "import importlib.util, json, sys, vcc, base\n"
-        "runner = importlib.util.find_spec('runner').origin\n"
-        "print(json.dumps({'vcc': vcc.__file__, 'base': base.__file__, 'env': runner,"
+        "import importlib.util, json, sys, vcc, vcc.base\n"
+        "runner = importlib.util.find_spec('vcc.runner').origin\n"
+        "print(json.dumps({'vcc': vcc.__file__, 'base': vcc.base.__file__, 'env': runner,"
         " 'torch': importlib.util.find_spec('torch') is not None, 'prefix': sys.prefix}))"
     )
     # From vcc's own checkout: the current directory must not shadow the copy (PYTHONSAFEPATH).
@@ -451,7 +452,7 @@ def test_official_env_command_runs_vcc_copy_in_the_env(synced, env_challenge, en
     # the copy, run in the env, takes itself as already there (no second re-run)
     monkeypatch.setattr(_env.sys, "prefix", synced["env"])
     monkeypatch.delenv("VCC_SCORING_ENV", raising=False)
-    assert _env.official_env_command(argv, ("base", "vcc", "scorer", "runner", "submission", "demo")) is None
+    assert _env.official_env_command(argv) is None
     assert os.environ["VCC_SCORING_ENV"] == synced["env"]
 
 
@@ -461,11 +462,12 @@ def test_vcc_code_copy_is_reused_and_refreshed(tmp_path):
     (src / "pkg" / "__init__.py").write_text("X = 1\n")
     (src / "pkg" / "data.sh").write_text("echo hi\n")
     (src / "pkg" / "__pycache__" / "x.pyc").write_bytes(b"\0")
-    (src / "cli.py").write_text("import pkg\n")
-    sources = {"pkg": src / "pkg", "cli": src / "cli.py"}
+    (src / "sub").mkdir()
+    (src / "sub" / "__init__.py").write_text("import pkg\n")
+    sources = {"pkg": src / "pkg", "pkg.sub": src / "sub"}
     first = _env.install_vcc_code(tmp_path / "env", sources)
     assert sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file()) == [
-        ".complete", "cli.py", "pkg/__init__.py", "pkg/data.sh"]  # fmt: skip
+        ".complete", "pkg/__init__.py", "pkg/data.sh", "pkg/sub/__init__.py"]  # fmt: skip
     stamp = (first / "pkg" / "__init__.py").stat().st_mtime_ns
     assert _env.install_vcc_code(tmp_path / "env", sources) == first  # unchanged: reused, not copied again
     assert (first / "pkg" / "__init__.py").stat().st_mtime_ns == stamp
@@ -479,17 +481,21 @@ def test_vcc_code_copy_is_reused_and_refreshed(tmp_path):
 
 
 def test_vcc_code_sources_are_vccs_own_files():
-    import base
+    from vcc import base
 
     sources = _env.vcc_code_sources()
-    assert sorted(sources) == sorted(_env.VCC_CODE_TOP)
-    assert sources["base"] == Path(base.__file__).resolve().parent and sources["vcc"].name == "vcc.py"
+    assert sorted(sources) == sorted(_env.VCC_CODE_PACKAGES)
+    assert sources["vcc.base"] == Path(base.__file__).resolve().parent and sources["vcc"].name == "vcc"
     assert all("site-packages" not in str(p) or p.name != "torch" for p in sources.values())
-    assert sorted(_env.vcc_code_sources(["base", "vcc", "no_such_vcc_part"])) == ["base", "vcc"]  # optional parts
+    # optional parts
+    assert sorted(_env.vcc_code_sources(["vcc.base", "vcc", "vcc.no_such_part"])) == ["vcc", "vcc.base"]
+    # the copy lays every package out under vcc/, once
+    rels = [rel for rel, _ in _env._code_files(sources)]
+    assert "vcc/scorer/__init__.py" in rels and "vcc/__main__.py" in rels and len(rels) == len(set(rels))
 
 
 def test_score_report_records_the_scoring_environment(monkeypatch):
-    from scorer._result import ScoreResult
+    from vcc.scorer._result import ScoreResult
 
     monkeypatch.delenv("VCC_SCORING_ENV", raising=False)
     assert ScoreResult([], 0, 0, "cpu", {}, {}, []).environment == {"kind": "vcc", "prefix": sys.prefix}

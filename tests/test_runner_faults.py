@@ -11,10 +11,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from helpers import FRAME_BYTES, RAW_BYTES, SANDBOX_ARGS, WRITE_RAWS, make_sub, run
 
-from runner import bwrap_unavailable_reason
-from runner.cli import main as run_main
+from vcc.runner import bwrap_unavailable_reason
+from vcc.runner.cli import main as run_main
+
+from helpers import FRAME_BYTES, RAW_BYTES, SANDBOX_ARGS, WRITE_RAWS, make_sub, run
 
 needs_bwrap = pytest.mark.skipif(
     bwrap_unavailable_reason() is not None,

@@ -21,17 +21,18 @@ import zlib
 from pathlib import Path
 
 import pytest
-from helpers import NO_SCORE_ARGS, RAW_BYTES, WRITE_RAWS, make_sub, run, run_vcc
 
-import runner._cgroup as cgroup_mod
-import runner._local
-from base import BadInput, file_sha256, write_atomic, write_json_atomic
-from runner import RunConfig, bwrap_unavailable_reason, extract_archive
-from runner._result import InflateRun, RunResult
-from runner.cli import main as run_main
-from scorer import ScoreConfig
-from scorer._assets import asset_sha256
-from scorer._cache import GroundTruthCache
+import vcc.runner._cgroup as cgroup_mod
+from vcc import runner
+from vcc.base import BadInput, file_sha256, write_atomic, write_json_atomic
+from vcc.runner import RunConfig, bwrap_unavailable_reason, extract_archive
+from vcc.runner._result import InflateRun, RunResult
+from vcc.runner.cli import main as run_main
+from vcc.scorer import ScoreConfig
+from vcc.scorer._assets import asset_sha256
+from vcc.scorer._cache import GroundTruthCache
+
+from helpers import NO_SCORE_ARGS, RAW_BYTES, WRITE_RAWS, make_sub, run, run_vcc
 
 SANDBOX_OFF = ("--sandbox", "off")
 needs_bwrap = pytest.mark.skipif(
@@ -181,7 +182,7 @@ EXIT_MESSAGES = {
                                                (137, "128 + 9: most likely a command inside it was killed by signal 9"),
                                                (5, "exited with status 5"), (None, "killed at the deadline")])
 def test_exit_text_names_the_signal(status, words):
-    from runner._verdicts import exit_text
+    from vcc.runner._verdicts import exit_text
 
     assert words in exit_text(status)
     assert "status -" not in exit_text(status)
@@ -233,7 +234,7 @@ def test_raw_that_is_not_a_file_says_what_it_is(tmp_path, mini_challenge, body, 
 
 def test_a_character_device_is_named_as_such():
     """inflate can no longer mknod (every capability dropped): the naming is checked on /dev/zero."""
-    from scorer import file_kind
+    from vcc.scorer import file_kind
 
     assert "character device" in file_kind(Path("/dev/zero"))
 
@@ -294,7 +295,7 @@ def test_peaks_not_measured_are_null_with_the_reason(tmp_path, mini_challenge):
 
 
 def test_docker_rss_peak_is_null_with_the_reason(tmp_path, mini_challenge):
-    from runner import Isolation, ProcResult
+    from vcc.runner import Isolation, ProcResult
 
     cfg = RunConfig(tmp_path, mini_challenge, backend="docker")
     iso = Isolation("docker", True, True, "shared", "1 GiB", "4", "container")
@@ -333,7 +334,7 @@ def test_vcc_secrets_are_invisible_to_inflate(tmp_path, mini_challenge, monkeypa
 
 
 def test_docker_environment_comes_from_the_same_allow_list():
-    from runner._inflate_env import inflate_environment
+    from vcc.runner._inflate_env import inflate_environment
 
     host = {"PATH": "/host/bin", "AWS_SECRET_ACCESS_KEY": "x", "MKL_CBWR": "COMPATIBLE",
             "CUDA_VISIBLE_DEVICES": "1", "LANG": "C.UTF-8"}
@@ -426,7 +427,7 @@ def _run_json(tmp_path: Path, mini_challenge: Path) -> Path:
 
 
 def _manifest(tmp_path: Path, _: Path) -> Path:
-    from submission.cli import main as sub_main
+    from vcc.submission.cli import main as sub_main
 
     sub = make_sub(tmp_path / "sub", WRITE_RAWS)
     path = tmp_path / "manifest.json"
@@ -437,7 +438,7 @@ def _manifest(tmp_path: Path, _: Path) -> Path:
 def _cache_entry(tmp_path: Path, _: Path) -> Path:
     import torch
 
-    from scorer import CacheKey, NetOutputs
+    from vcc.scorer import CacheKey, NetOutputs
 
     key = CacheKey("a" * 64, "b" * 64, "c" * 64, "pyav", "cpu", 16, 2, (("torch", "x"),))
     out = NetOutputs(pose=torch.zeros(2, 6), seg=torch.zeros(2, 384, 512, dtype=torch.uint8))
@@ -477,7 +478,7 @@ def test_asset_hash_sees_a_rewrite_with_the_mtime_put_back(tmp_path):
 
 
 def test_cache_clear_spares_a_temp_file_being_written(tmp_path):
-    from scorer._cache import TEMP_MAX_AGE_S
+    from vcc.scorer._cache import TEMP_MAX_AGE_S
 
     cache = GroundTruthCache(tmp_path)
     (tmp_path / "gt-0123.bin").write_bytes(b"entry")
@@ -501,8 +502,8 @@ def test_cache_clear_spares_a_temp_file_being_written(tmp_path):
 
 
 def test_report_config_block_names_the_jobs_relative_paths(tmp_path, mini_challenge):
-    from scorer import Challenge, job_report_paths
-    from scorer._report import official_config_block, official_report_text
+    from vcc.scorer import Challenge, job_report_paths
+    from vcc.scorer._report import official_config_block, official_report_text
 
     cfg = ScoreConfig(tmp_path / "ws" / "submissions" / "mine", mini_challenge,
                       report_path=tmp_path / "out" / "report.txt",
@@ -565,7 +566,7 @@ def test_cgroup_v2_unwritable_limit_leaves_no_group(tmp_path, monkeypatch, unwri
 def test_score_cli_takes_the_job_paths():
     import argparse
 
-    from scorer.cli import register
+    from vcc.scorer.cli import register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))

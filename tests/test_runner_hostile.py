@@ -3,7 +3,7 @@
 Each row is a submission (a generated inflate.sh, sometimes a crafted archive.zip), the exit code
 expected, and words its verdict (and warnings) must hold. Escape rows are written so that the
 escape pays off: an inflate that got through writes the raws and would end "ok" (exit 0), one that
-was stopped exits 1 (exit 3). Each case runs the real CLI in its own process (`python vcc.py run`),
+was stopped exits 1 (exit 3). Each case runs the real CLI in its own process (`python -m vcc run`),
 so an inflate that kills vcc shows as a missing report instead of killing the test.
 
 After every case: vcc exited with the expected code and wrote run.json; no process of the case is
@@ -34,10 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import RAW_BYTES, SH_HEADER, make_sub, run_vcc, zip_of
 
-import runner._local
-from runner import bwrap_unavailable_reason
+from vcc import runner
+from vcc.runner import bwrap_unavailable_reason
+
+from helpers import RAW_BYTES, SH_HEADER, make_sub, run_vcc, zip_of
 
 REPO = Path(__file__).resolve().parents[1]
 HAVE_BWRAP = bwrap_unavailable_reason() is None
@@ -319,8 +320,8 @@ def _prepare(case: Case, ch: Path, base: Path) -> tuple[Path, Path, str]:
 
 
 def _run(case: Case, ch: Path, base: Path, sub: Path, out: Path) -> tuple[int, dict | None, float]:
-    """`python vcc.py run` in its own process: (exit code, run.json or None, wall seconds)."""
-    argv = [sys.executable, str(REPO / "vcc.py"), "run", str(sub), "--challenge-dir", str(ch), "--out", str(out),
+    """`python -m vcc run` in its own process: (exit code, run.json or None, wall seconds)."""
+    argv = [sys.executable, "-m", "vcc", "run", str(sub), "--challenge-dir", str(ch), "--out", str(out),
             "--no-score", "--quiet", "--setup-overhead", "0", "--score-estimate", "0", *case.args]  # fmt: skip
     if not case.sandbox:
         argv += ["--sandbox", "off"]
@@ -392,7 +393,7 @@ def test_refuses_to_run_unsandboxed_unless_told(tmp_path, mini_challenge, monkey
 
 def test_stale_cgroup_of_a_dead_vcc_is_removed():
     """A group left by a vcc that was killed (`vcc-<dead pid>-*`, empty) goes when the next one is made."""
-    from runner._cgroup import create_cgroup
+    from vcc.runner._cgroup import create_cgroup
 
     dead = subprocess.Popen(["true"])
     dead.wait()
@@ -421,7 +422,7 @@ def test_vcc_killed_mid_inflate_leaves_a_report_and_no_process(sandbox: bool, ho
     case = Case("killed", "(setsid bash -c 'exec -a vcc-hostile-@T@ sleep 120' &)\nexec -a vcc-hostile-@T@ sleep 120\n",
                 0, sandbox=sandbox)  # fmt: skip
     sub, out, token = _prepare(case, hostile_challenge, base)
-    argv = [sys.executable, str(REPO / "vcc.py"), "run", str(sub), "--challenge-dir", str(hostile_challenge),
+    argv = [sys.executable, "-m", "vcc", "run", str(sub), "--challenge-dir", str(hostile_challenge),
             "--out", str(out), "--no-score", "--quiet", "--setup-overhead", "0", "--score-estimate", "0",
             *([] if sandbox else ["--sandbox", "off"])]  # fmt: skip
     vcc = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,

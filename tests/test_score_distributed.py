@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from conftest import make_submission
 
 pytestmark = pytest.mark.slow

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GOLDEN_THREADS, GoldenFigures, make_submission
 
 import vcc
-from scorer import GroundTruthCache, ScoreConfig, iter_rgb_frames, score_submission
+from vcc.scorer import GroundTruthCache, ScoreConfig, iter_rgb_frames, score_submission
+
+from conftest import GOLDEN_THREADS, GoldenFigures, make_submission
 
 pytestmark = pytest.mark.slow
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_submission
 from safetensors.torch import save_file
 
 import vcc
-from base import FRAME_BYTES, BadInput
-from scorer import Challenge, ScoreConfig, build_segnet, load_weights, official_loop_outcome, score_submission
+from vcc.base import FRAME_BYTES, BadInput
+from vcc.scorer import Challenge, ScoreConfig, build_segnet, load_weights, official_loop_outcome, score_submission
+
+from conftest import make_submission
 
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n"
 
@@ -171,7 +172,7 @@ def test_bad_arguments(tmp_path: Path, golden_challenge: Path, capsys: pytest.Ca
 
 def test_validation_is_fast_and_loads_no_model(tmp_path: Path, golden_challenge: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import scorer._score as score_mod
+    import vcc.scorer._score as score_mod
 
     def boom(*a: object, **k: object) -> None:
         raise AssertionError("a model was loaded for an invalid submission")

@@ -14,11 +14,19 @@ from pathlib import Path
 import brotli
 import pytest
 import zstandard
-from helpers import assert_pack_extracts
 
-from base import OFFICIAL_ORIGINAL_BYTES, rate_term
-from submission import AdviseConfig, PackConfig, advise, entropy_bits_per_byte, minimal_container_bytes, pack_archive
-from submission.cli import main
+from vcc.base import OFFICIAL_ORIGINAL_BYTES, rate_term
+from vcc.submission import (
+    AdviseConfig,
+    PackConfig,
+    advise,
+    entropy_bits_per_byte,
+    minimal_container_bytes,
+    pack_archive,
+)
+from vcc.submission.cli import main
+
+from helpers import assert_pack_extracts
 
 TEXT = ("the same line of text, again and again\n" * 400).encode()
 NOISE = random.Random(3).randbytes(30_000)
@@ -136,7 +144,7 @@ def test_cli_table_and_json_say_what_inflate_must_decode(tmp_path, capsys):
 
 
 def test_advisor_says_when_zopfli_is_absent(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("submission._advise.zopfli_version", lambda: None)
+    monkeypatch.setattr("vcc.submission._advise.zopfli_version", lambda: None)
     archive = python_zip(tmp_path / "a.zip", MEMBERS, descriptors=False, extra=False)
     assert main(["advise", str(archive)]) == 0
     out = capsys.readouterr().out
@@ -182,7 +190,7 @@ def test_archives_unzip_would_refuse_exit_2_naming_the_file(tmp_path, capsys, ki
 @pytest.fixture(scope="module")
 def demo_submission(tmp_path_factory) -> Path:
     """The demo's example submission, as `vcc demo` builds it (its compress.sh writes archive.zip)."""
-    from demo import build_example_submission, cached_challenge
+    from vcc.demo import build_example_submission, cached_challenge
 
     challenge = cached_challenge(8, seed=0, cache_dir=tmp_path_factory.mktemp("demo-cache"))
     return build_example_submission(challenge, tmp_path_factory.mktemp("demo") / "example_submission")

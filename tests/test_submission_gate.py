@@ -10,13 +10,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN_THREADS
 
-import submission
-from base import BadInput, SubmissionFailed
-from runner import RunConfig, RunResult
-from submission import GateBounds, GateConfig, PackConfig, evaluate_bounds, gate_submission, pack_archive
-from submission.cli import main
+from vcc import submission
+from vcc.base import BadInput, SubmissionFailed
+from vcc.runner import RunConfig, RunResult
+from vcc.submission import GateBounds, GateConfig, PackConfig, evaluate_bounds, gate_submission, pack_archive
+from vcc.submission.cli import main
+
+from conftest import GOLDEN_THREADS
 
 HERE = Path(__file__).resolve().parent
 FRAMES = 4

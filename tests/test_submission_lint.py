@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-import demo
-from base import BadInput
-from submission import CHECKS, ERROR, WARNING, LintConfig, PackConfig, lint_submission, pack_archive
-from submission.cli import main
+from vcc import demo
+from vcc.base import BadInput
+from vcc.submission import CHECKS, ERROR, WARNING, LintConfig, PackConfig, lint_submission, pack_archive
+from vcc.submission.cli import main
 
 DEMO = Path(demo.__file__).resolve().parent / "example_submission"
 
@@ -496,7 +496,7 @@ def test_an_inflate_time_file_lint_cannot_read_is_bad_input(tmp_path, capsys):
 
 def test_a_lock_written_by_uv_is_read_per_runner_group(tmp_path):
     """The real format: `uv lock` of a project with einops for all and brotli in the cpu group."""
-    from runner import _env
+    from vcc.runner import _env
 
     try:
         uv = _env.find_uv()
@@ -525,7 +525,7 @@ def test_import_names_come_from_installed_records_where_they_differ(tmp_path):
     installed, beyond lint's known list) is matched through its RECORD."""
     import importlib.metadata
 
-    from submission import _lock
+    from vcc.submission import _lock
 
     pairs = sorted(
         (m, d)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from submission import PackConfig, build_manifest, compare_manifests, pack_archive, rate_contribution
-from submission.cli import main
+from vcc.submission import PackConfig, build_manifest, compare_manifests, pack_archive, rate_contribution
+from vcc.submission.cli import main
 
 
 def make_submission(root: Path, payload: bytes = b"\x01\x02" * 500) -> Path:

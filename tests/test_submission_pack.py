@@ -14,16 +14,17 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import assert_pack_extracts, assert_system_unzip_extracts
 
-from runner import extract_archive, vet_archive
-from submission import OFFICIAL_ORIGINAL_BYTES, PackConfig, PackResult, rate_contribution
-from submission.cli import main
+from vcc.runner import extract_archive, vet_archive
+from vcc.submission import OFFICIAL_ORIGINAL_BYTES, PackConfig, PackResult, rate_contribution
+from vcc.submission.cli import main
+
+from helpers import assert_pack_extracts, assert_system_unzip_extracts
 
 
 def pack_archive(cfg: PackConfig) -> PackResult:
     """conftest has every packed archive extracted by the system unzip; here its absence is a skip, said."""
-    from submission import pack_archive as pack
+    from vcc.submission import pack_archive as pack
 
     result = pack(cfg)
     assert_pack_extracts(result)
@@ -282,7 +283,7 @@ def test_best_pack_is_byte_identical_across_machines_worth_of_mtimes_dirs_and_pr
         (b / name).chmod(0o600)
     r1 = pack_archive(PackConfig([a], tmp_path / "1.zip"))
     code = (
-        "import sys; from submission import PackConfig, pack_archive; "
+        "import sys; from vcc.submission import PackConfig, pack_archive; "
         "pack_archive(PackConfig([sys.argv[1]], sys.argv[2]))"
     )
     env = {**os.environ, "TZ": "Asia/Kolkata", "LC_ALL": "C", "PYTHONPATH": str(Path(__file__).parents[1])}
@@ -294,10 +295,11 @@ def test_best_pack_is_byte_identical_across_machines_worth_of_mtimes_dirs_and_pr
 
 
 def test_without_zopfli_best_is_deflate_9_and_says_so(tmp_path, monkeypatch):
-    import base._zip
+
+    from vcc import base
 
     monkeypatch.setattr(base._zip, "zopfli_raw", lambda data: None)
-    monkeypatch.setattr("submission._pack.zopfli_version", lambda: None)
+    monkeypatch.setattr("vcc.submission._pack.zopfli_version", lambda: None)
     src = write_members(tmp_path / "src", member_data(), 1_600_000_000)
     best = pack_archive(PackConfig([src], tmp_path / "best.zip"))
     deflate = pack_archive(PackConfig([src], tmp_path / "deflate.zip", method="deflate"))

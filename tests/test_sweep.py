@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import WRITE_RAWS, make_sub
 
-from runner import load_spec
-from runner._sweep_table import TIMING_COLUMNS
-from runner.sweep_cli import main as sweep_main
+from vcc.runner import load_spec
+from vcc.runner._sweep_table import TIMING_COLUMNS
+from vcc.runner.sweep_cli import main as sweep_main
+
+from helpers import WRITE_RAWS, make_sub
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = 8  # the demo challenge's video, kept short: each point's scoring decodes it
@@ -50,7 +51,7 @@ def _env() -> dict[str, str]:
 
 
 def _sweep_cmd(*args: str) -> list[str]:
-    return [sys.executable, str(ROOT / "vcc.py"), "sweep", *args]
+    return [sys.executable, "-m", "vcc", "sweep", *args]
 
 
 def _records(out: Path) -> dict[str, dict]:
@@ -60,7 +61,7 @@ def _records(out: Path) -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def sweep_root(tmp_path_factory) -> Path:
     """The demo challenge (8 frames), the example submission's code and a SPEC over them."""
-    from demo import cached_challenge, example_submission_files
+    from vcc.demo import cached_challenge, example_submission_files
 
     root = tmp_path_factory.mktemp("sweep")
     challenge = cached_challenge(FRAMES, seed=0, cache_dir=root / "demo-cache")

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_submission
 
 import vcc
-from base import BadInput
-from scorer import GroundTruthCache, ScoreConfig, batch_sizes, official_loop_outcome
-from scorer._batches import (
+from vcc.base import BadInput
+from vcc.scorer import GroundTruthCache, ScoreConfig, batch_sizes, official_loop_outcome
+from vcc.scorer._batches import (
     READ_AHEAD_BYTES,
     BatchPart,
     default_workers,
@@ -30,8 +29,10 @@ from scorer._batches import (
     read_ahead_bytes,
     split_jobs,
 )
-from scorer._score import Accumulator
-from scorer._streams import prefetch
+from vcc.scorer._score import Accumulator
+from vcc.scorer._streams import prefetch
+
+from conftest import make_submission
 
 
 @pytest.mark.parametrize(("gt", "cand"), [([35], [35]), ([35, 40], [35, 40]), ([35, 48], [35, 32]), ([16], [16])])
@@ -204,8 +205,8 @@ def test_read_ahead_choices_are_checked(tmp_path: Path) -> None:
 
 
 def test_run_passes_workers_to_scoring(tmp_path: Path) -> None:
-    from runner import RunConfig
-    from runner.cli import run_config, run_options_parser
+    from vcc.runner import RunConfig
+    from vcc.runner.cli import run_config, run_options_parser
 
     args = run_options_parser().parse_args(["--challenge-dir", str(tmp_path), "--workers", "3"])
     args.submission_dir = tmp_path  # each command adds SUBMISSION_DIR itself
@@ -220,7 +221,7 @@ sys.path.insert(0, {root!r})
 os.environ.pop("THP_MEM_ALLOC_ENABLE", None)
 if {torch_first}:
     import torch
-from scorer import request_huge_pages
+from vcc.scorer import request_huge_pages
 print(request_huge_pages(), os.environ.get("THP_MEM_ALLOC_ENABLE"))
 """
 
