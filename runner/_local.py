@@ -65,8 +65,22 @@ def _hidden_paths(challenge: Challenge) -> tuple[tuple[Path, ...], tuple[Path, .
     return tuple(dirs), tuple(dict.fromkeys(files))
 
 
+def _import_paths() -> list[Path]:
+    """Where vcc's own Python imports from beyond its prefix (a .pth line, a user site): inflate
+    runs on the same Python when no official env is synced, and must import the same modules.
+    The current directory is left out (`python -m vcc` puts it on sys.path; it may be anything)."""
+    cwd = Path.cwd().resolve()
+    out = []
+    for entry in sys.path:
+        path = Path(entry).resolve() if entry else cwd
+        if path != cwd and path.exists():
+            out.append(path)
+    return out
+
+
 def _readable_paths(challenge: Challenge, official: EnvRecord | None = None) -> tuple[Path, ...]:
     paths = [challenge.root.resolve(), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
+    paths += _import_paths()
     if official is not None:  # the env, and the interpreter its python links to
         paths += [official.path.resolve(), official.base_prefix()]
     for entry in challenge.root.iterdir():  # links in the checkout that point elsewhere
