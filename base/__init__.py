@@ -18,7 +18,7 @@ from ._errors import (
 )
 from ._files import current_umask, file_sha256, remove_tree, vcc_cache_root, write_atomic, write_json_atomic
 from ._formula import rate_term, score_formula, score_terms
-from ._layout import FRAME_BYTES, FRAME_H, FRAME_W, OFFICIAL_ASSETS, OFFICIAL_ORIGINAL_BYTES
+from ._layout import FRAME_BYTES, FRAME_H, FRAME_W, OFFICIAL_ASSETS, OFFICIAL_BATCH_SIZE, OFFICIAL_ORIGINAL_BYTES
 from ._lazy import lazy_exports
 from ._numerics import (
     CAP_VARIABLES,
@@ -32,6 +32,7 @@ from ._numerics import (
     apply_profile,
     caps_in_force,
     check_profile_supported,
+    cores,
     cpu_info,
     get_profile,
     installed_dali_version,
@@ -110,6 +111,7 @@ __all__ = [
     "apply_profile",
     "caps_in_force",
     "check_profile_supported",
+    "cores",
     "cpu_info",
     "get_profile",
     "installed_dali_version",
@@ -130,6 +132,7 @@ __all__ = [
     "FRAME_W",
     "OFFICIAL_ASSETS",
     "OFFICIAL_ORIGINAL_BYTES",
+    "OFFICIAL_BATCH_SIZE",
     "LOCAL_HEADER",
     "CENTRAL_HEADER",
     "END_RECORD",

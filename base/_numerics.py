@@ -38,6 +38,7 @@ __all__ = [
     "numerics_identity",
     "installed_dali_version",
     "numerics_rerun",
+    "cores",
 ]
 
 # The public CPU runner has 4 vCPUs and torch uses one thread per core there. The bits depend
@@ -117,6 +118,11 @@ def numerics_from_argv(argv: list[str]) -> str | None:
         if arg.startswith("--numerics="):
             return arg.split("=", 1)[1]
     return None
+
+
+def cores() -> int:
+    """The cores this process may run on (its affinity), else the machine's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def get_profile(name: str) -> NumericsProfile:
@@ -285,9 +291,9 @@ def numerics_rerun(argv: list[str]) -> int | None:
     a Python program that imported torch) runs the same command in a fresh interpreter and
     returns its exit code. None: carry on in this process.
     """
-    profile = NUMERICS_PROFILES.get(numerics_from_argv(argv) or "native")
-    if profile is None or not profile.env:
-        return None  # native, or a wrong name that argparse reports
+    profile = get_profile(numerics_from_argv(argv) or "native")  # the one check of a profile's name
+    if not profile.env:
+        return None
     check_profile_supported(profile)
     missing = _caps_not_in_force(profile)
     if not missing:

@@ -38,8 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 # The parent stays light (no torch): on Linux a child's peak RSS starts from its parent's
 # resident size when it execs, so a heavy parent would inflate every mode's figure.
-from vcc.base import FRAME_BYTES, write_json_atomic  # noqa: E402
-from vcc.scorer import available_cores  # noqa: E402 - torch-free
+from vcc.base import FRAME_BYTES, cores, write_json_atomic  # noqa: E402 - torch-free
 
 MODES = ("reject", "reference", "cold", "warm", "w1", "w2", "w4", "floor")
 _SCORED = ("reference", "cold", "warm", "w1", "w2", "w4")  # modes whose figures must agree
@@ -153,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.rounds < 3:
         ap.error("--rounds must be at least 3 (medians of 3 or more runs)")
-    cores = available_cores()
-    threads = args.threads or max(1, cores // 4)
+    machine = cores()
+    threads = args.threads or max(1, machine // 4)
 
     work = args.workdir
     prepared = subprocess.run([sys.executable, __file__, "--prepare-child", "--frames", str(args.frames),
@@ -199,11 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     ) if a in med and b in med}
     figures = [json.dumps(r["figures"]) for m in _SCORED if m in runs for r in runs[m] if "figures" in r]
     caches = {m: sorted({r.get("cache") for r in runs[m]}) for m in ("cold", "warm") if m in runs}
-    summary = {"frames": args.frames, "pairs": args.frames // 2, "cores": cores, "threads": threads,
+    summary = {"frames": args.frames, "pairs": args.frames // 2, "cores": machine, "threads": threads,
                "rounds": args.rounds, "modes": table, "ratios": ratios, "runs": runs, "cache_states": caches,
                "figures_equal": len(set(figures)) <= 1, "scored_runs": len(figures)}
 
-    print(f"\n{args.frames // 2} pairs, {cores} cores, {threads} torch thread(s) per process, "
+    print(f"\n{args.frames // 2} pairs, {machine} cores, {threads} torch thread(s) per process, "
           f"medians of {args.rounds} runs:")
     print(f"  {'mode':<10} {'median s':>9} {'min s':>8} {'max s':>8} {'peak RSS GB':>12}")
     for m, t in table.items():

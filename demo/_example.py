@@ -77,6 +77,7 @@ def build_example_submission(challenge: Path, dest: Path) -> Path:
 def _run_example(submission: Path, challenge: Path, out: Path, progress: bool) -> dict:
     """The example submission through `vcc run` (unzip, inflate.sh, checks, scoring)."""
     from vcc.runner import RunConfig, bwrap_unavailable_reason, run_submission
+    from vcc.scorer import ScoreOptions
 
     if out.exists() and any(out.iterdir()):
         if not (out / "run.json").is_file():
@@ -93,7 +94,7 @@ def _run_example(submission: Path, challenge: Path, out: Path, progress: bool) -
             out_dir=out,
             progress=progress,
             # A rerun of the demo may reuse the ground truth: the demo is not a clock check.
-            use_cache=True,
+            options=ScoreOptions(use_cache=True),
             # The example submission is vcc's own: sandboxed where bubblewrap works, else run plainly
             # (a user's submission is never run unsandboxed without --sandbox off).
             sandbox=None if bwrap_unavailable_reason() is None else False,

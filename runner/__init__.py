@@ -25,7 +25,7 @@ from ._sandbox import (
 )
 from ._shapes import RUNNERS, RunnerShape
 from ._sweep import SweepOptions, SweepOutcome, run_sweep
-from ._sweep_engines import LocalPool, RayEngine, default_workers
+from ._sweep_engines import LocalPool, RayEngine, parallel_points
 from ._sweep_point import PointTask, run_point
 from ._sweep_spec import SweepPoint, SweepSpec, load_spec
 from ._sweep_table import build_table, load_sweep_table, pareto_mask, plot_sweep, top_points
@@ -59,7 +59,7 @@ __all__ = [
     "run_sweep",
     "LocalPool",
     "RayEngine",
-    "default_workers",
+    "parallel_points",
     "PointTask",
     "run_point",
     "SweepPoint",

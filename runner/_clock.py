@@ -91,7 +91,7 @@ def fill_clock(result: RunResult, score_est: float) -> None:
     c["score_s"] = round(score_s, 3)
     if measured_score is None:
         c["score_s_basis"] = "estimate"
-    elif result.config.use_cache:
+    elif result.config.options.use_cache:
         c["score_s_basis"] = (
             "measured on this machine with the ground-truth cache allowed (a hit understates the runner's time)"
         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vcc.base import BadInput, get_profile
+from vcc.base import BadInput, cores
+from vcc.scorer import ScoreOptions, torch_default_threads
 
 from ._archive import ExtractLimits
 from ._shapes import BACKENDS, ENV_CHOICES, RUNNERS, RunnerShape
@@ -36,42 +38,31 @@ class RunConfig:
     sandbox: bool | None = None  # None or True: bubblewrap, refused without it; False: never (--sandbox off)
     cgroup: bool = True  # False (--no-cgroup): rlimits and the process group only (weaker)
     extract_limits: ExtractLimits = field(default_factory=ExtractLimits)
-    batch_size: int = 16
     progress: bool = True
-    # Off by default: a ground-truth cache hit halves scoring time, which the
-    # runner (decoding the originals afresh) never gets, flattering the headroom.
-    use_cache: bool = False
-    cache_dir: Path | None = None
+    # How scoring runs: batches, threads, workers, numerics, cache. The device and decode are the
+    # runner's (`scoring_options`). The cache is off by default: a ground-truth cache hit halves
+    # scoring time, which the runner (decoding the originals afresh) never gets, flattering the
+    # headroom. threads: default the runner's CPU count, capped at this machine's (CPU results depend
+    # on it in the last bits: the official CPU runner has 4); workers: the runner's CPUs (capped at
+    # this machine's) // the threads. The numerics caps apply to inflate too (it inherits the environment).
+    options: ScoreOptions = field(default_factory=lambda: ScoreOptions(use_cache=False))
     docker_image: str | None = None
-    # torch threads for scoring; default: the runner's CPU count, capped at this machine's.
-    # CPU results depend on it in the last bits: the official CPU runner has 4.
-    threads: int | None = None
-    # CPU kernel caps for scoring (and inflate, which inherits the environment): see base._numerics.
-    numerics: str = "native"
-    # Scoring worker processes, each of `threads` threads (the figures are the same bits for any
-    # count). Default: the runner's CPUs (capped at this machine's) // the threads, at least 1.
-    workers: int | None = None
     env: str = "auto"  # auto | official | vcc: inflate's Python environment (local backend)
     envs_dir: Path | None = None  # default: $XDG_CACHE_HOME/vcc/envs
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)
         self.challenge_dir = Path(self.challenge_dir)
-        get_profile(self.numerics)  # an unknown name is bad input
         if self.env not in ENV_CHOICES:
             raise BadInput(f"unknown --env {self.env!r}", fix=f"use one of {', '.join(ENV_CHOICES)}")
         if self.runner not in RUNNERS:
             raise BadInput(f"unknown --runner {self.runner!r}", fix=f"use one of {', '.join(RUNNERS)}")
         if self.backend not in BACKENDS:
             raise BadInput(f"unknown --backend {self.backend!r}", fix=f"use one of {', '.join(BACKENDS)}")
-        if self.workers is not None and self.workers < 1:
-            raise BadInput(f"--workers must be at least 1, got {self.workers}", fix="omit it for the runner's shape")
         if self.repeat < 1:
             raise BadInput(f"--repeat must be at least 1, got {self.repeat}", fix="use --repeat 2")
         # Checked here, before staging: a bad value found only at scoring would cost a whole inflate.
         for what, v, fix in (
-            ("--batch-size", self.batch_size, "use 16 (official)"),
-            ("--threads", self.threads, "omit it for the runner's CPU count"),
             ("--cpus", self.cpus, "omit it for the runner's 4 (0 does not mean all)"),
             ("--memory", self.memory_bytes, "omit it for the runner's cap"),
         ):
@@ -97,6 +88,15 @@ class RunConfig:
     @property
     def shape(self) -> RunnerShape:
         return RUNNERS[self.runner]
+
+    def scoring_options(self, device: str, decode: str) -> ScoreOptions:
+        """The options scoring runs with, on either backend, decided here once: the runner's device
+        and decode; threads as given, else the profile's, else torch's default capped at the runner's
+        CPUs (and this machine's cores; the runner has `cpus`: scoring with more would flatter the
+        headroom); workers as given, else as many of those threads as those cores hold. Imports torch."""
+        runner_cores = min(cores(), self.cpus or self.shape.cpus)
+        options = dataclasses.replace(self.options, device=device, decode=decode)
+        return options.resolved(default_threads=min(torch_default_threads(), runner_cores), cores=runner_cores)
 
     @property
     def submission_name(self) -> str:

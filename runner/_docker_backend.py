@@ -11,6 +11,7 @@ container of the same image, with the same CPU and memory limits.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -179,18 +180,16 @@ class DockerBackend:
         cfg = self.cfg
         out = out.resolve()
         json_path, report = out / "score.json", out / "report.txt"
+        # Resolved here as the local backend's (threads and workers for the runner's CPUs on this
+        # host, which the container's cpuset gets); the container scores without a cache.
+        options = dataclasses.replace(cfg.scoring_options(device, decode), use_cache=False, cache_dir=None)
         argv = [
             "vcc", "score", str(ws.submission),
             "--challenge-dir", str(self.challenge.root.resolve()),
             "--names-file", str(ws.names_file),
             "--inflated-dir", str(ws.inflated_dir),
             "--json", str(json_path), "--report", str(report),
-            "--device", device, "--decode", decode,
-            "--batch-size", str(cfg.batch_size), "--no-cache", "--quiet", "--job-paths", ws.name,
-            *(["--threads", str(cfg.threads)] if cfg.threads else []),
-            # without --workers the scorer's default fits the container's cpuset
-            *(["--workers", str(cfg.workers)] if cfg.workers else []),
-            "--numerics", cfg.numerics,
+            *options.to_argv(), "--quiet", "--job-paths", ws.name,
         ]  # fmt: skip
         mounts = self._challenge_mounts(hide_videos=False)
         mounts += [(str(ws.root), str(ws.root), True), (str(out), str(out), False)]

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vcc.base import get_profile
 from vcc.scorer import Challenge
 
 from ._config import RunConfig
@@ -149,34 +148,20 @@ def _score(cfg: RunConfig, ws: Workspace, out: Path, device: str, decode: str) -
     from vcc.scorer import request_huge_pages
 
     request_huge_pages()  # before torch loads (in this process; scoring workers inherit it)
-    import torch
-
     # loads torch: only when scoring
-    from vcc.scorer import ScoreConfig, available_cores, job_report_paths, score_submission
+    from vcc.scorer import ScoreConfig, job_report_paths, score_submission
 
-    # The runner has `cpus` cores: scoring with more would flatter the headroom. A profile's
-    # thread count (runner: 4) is kept on any machine: the bits depend on it.
-    cores = min(available_cores(), cfg.cpus or cfg.shape.cpus)
-    threads = cfg.threads or get_profile(cfg.numerics).threads or max(1, min(torch.get_num_threads(), cores))
     score_cfg = ScoreConfig(
         submission_dir=ws.submission,
         challenge_dir=cfg.challenge_dir,
         names_file=cfg.names_file,
         inflated_dir=ws.inflated_dir,
         archive_path=ws.archive_zip,
-        device=device,
-        batch_size=cfg.batch_size,
-        decode=decode,
+        options=cfg.scoring_options(device, decode),  # resolved as the Docker backend's
         report_path=out / "report.txt",
         json_path=out / "score.json",
-        cache_dir=cfg.cache_dir,
-        use_cache=cfg.use_cache,
         progress=cfg.progress,
-        threads=threads,
-        numerics=cfg.numerics,
         report_paths=job_report_paths(ws.name),  # report.txt names the paths as the runner's does
-        # as many workers of `threads` as the runner's cores hold (one where it has `threads` cores)
-        workers=cfg.workers or (max(1, cores // threads) if device == "cpu" else 1),
     )
     return score_submission(score_cfg).as_json()
 

@@ -27,7 +27,6 @@ from vcc.base import (
     VccError,
     apply_profile,
     file_sha256,
-    get_profile,
     numerics_identity,
     remove_tree,
     write_json_atomic,
@@ -92,7 +91,7 @@ def _snapshot(ws: Workspace) -> dict[str, tuple[int, int]]:
 def _check_outputs(run: InflateRun, ws: Workspace, challenge: Challenge, cfg: RunConfig) -> None:
     """Raws exist with the exact size (SubmissionFailed otherwise), then their sha256."""
     try:
-        checks = check_raws(challenge, ws.inflated_dir, cfg.batch_size)
+        checks = check_raws(challenge, ws.inflated_dir, cfg.options.batch_size)
     except BadInput as e:
         # A wrong or missing raw here is inflate's output, not the user's input.
         raise failure(
@@ -154,11 +153,11 @@ def run_submission(cfg: RunConfig) -> RunResult:
     Errors in the arguments (unknown runner, missing challenge) raise before
     anything is written.
     """
-    apply_profile(get_profile(cfg.numerics))  # refuses before anything runs if it cannot apply
+    apply_profile(cfg.options.profile)  # refuses before anything runs if it cannot apply
     challenge = Challenge.load(cfg.challenge_dir, cfg.names_file)
     out = _prepare_out_dir(cfg)
     json_path = Path(cfg.json_path) if cfg.json_path else out / "run.json"
-    result = RunResult(cfg, out.resolve(), json_path, numerics=numerics_identity(cfg.numerics))
+    result = RunResult(cfg, out.resolve(), json_path, numerics=numerics_identity(cfg.options.numerics))
     # From here on every outcome is a verdict in run.json (a corrupt video included).
     try:
         backend = make_backend(cfg, challenge)

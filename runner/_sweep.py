@@ -16,7 +16,7 @@ from typing import Any
 
 from vcc.base import BadInput, Progress, write_json_atomic
 
-from ._sweep_engines import Engine, default_workers, local_cores, make_engine
+from ._sweep_engines import Engine, make_engine, parallel_points
 from ._sweep_point import PointTask, challenge_hashes, code_hashes, point_inputs, read_point
 from ._sweep_spec import SweepSpec
 from ._sweep_table import PLOT_PNG, SWEEP_RECORD, build_table, plot_sweep, write_table
@@ -64,16 +64,16 @@ def sweep_threads(spec: SweepSpec, opts: SweepOptions) -> int:
     depend on it in the last bits; set [run] threads = cores / workers to not oversubscribe."""
     if "threads" in spec.run:
         return int(spec.run["threads"])
-    cfg = spec.run_config(spec.path.parent, spec.path.parent, threads=1, cache_dir=None)
-    cpus = cfg.cpus or cfg.shape.cpus
+    cfg = spec.run_config(spec.path.parent, spec.path.parent, threads=None, cache_dir=None)
     if opts.ray is not None and opts.ray != "local":
-        return cpus
-    return max(1, min(cpus, local_cores()))
+        cpus = cfg.cpus or cfg.shape.cpus
+        return cfg.options.resolved(default_threads=cpus, cores=cpus).threads or cpus
+    return cfg.scoring_options("cpu", "pyav").threads or 1  # `vcc run`'s resolution (the device leaves threads be)
 
 
 def _pool_default(spec: SweepSpec) -> int:
     cfg = spec.run_config(spec.path.parent, spec.path.parent, threads=1, cache_dir=None)
-    return default_workers(cfg.cpus or cfg.shape.cpus, cfg.memory_bytes or cfg.shape.memory_bytes)
+    return parallel_points(cfg.cpus or cfg.shape.cpus, cfg.memory_bytes or cfg.shape.memory_bytes)
 
 
 def run_sweep(spec: SweepSpec, opts: SweepOptions) -> SweepOutcome:

@@ -17,11 +17,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from vcc.base import HarnessError
+from vcc.base import HarnessError, cores
 
 from ._sweep_point import PointTask, run_point
 
-__all__ = ["Engine", "LocalPool", "RayEngine", "default_workers", "local_cores", "make_engine"]
+__all__ = ["Engine", "LocalPool", "RayEngine", "parallel_points", "make_engine"]
 
 # `--ray local`: a small private instance (the tests use it): two CPUs, no dashboard, a small object store.
 _LOCAL_RAY_CPUS = 2
@@ -40,13 +40,6 @@ class Engine(Protocol):
         ...
 
 
-def local_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def _available_memory() -> int | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -57,9 +50,10 @@ def _available_memory() -> int | None:
     return None
 
 
-def default_workers(point_cpus: int, point_memory: int) -> int:
-    """As many points at once as the cores and the memory hold, each with its runner's CPUs and cap."""
-    by_cores = local_cores() // max(1, point_cpus)
+def parallel_points(point_cpus: int, point_memory: int) -> int:
+    """How many sweep points run at once by default (the local pool's size): as many as the cores and
+    the memory hold, each with its runner's CPUs and cap."""
+    by_cores = cores() // max(1, point_cpus)
     mem = _available_memory()
     by_memory = by_cores if mem is None else mem // max(1, point_memory)
     return max(1, min(by_cores, by_memory))

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vcc.base import BadInput
+from vcc.base import OFFICIAL_BATCH_SIZE, BadInput
+from vcc.scorer import ScoreOptions
 
 from ._config import RunConfig
 from ._shapes import RUNNERS
@@ -120,7 +121,8 @@ class SweepSpec:
         of a point's inputs takes, so moving the out dir or the checkout does not rerun anything."""
         return self.render(point, {name: "{" + name + "}" for name in BUILTIN_PLACEHOLDERS})
 
-    def run_config(self, submission_dir: Path, out_dir: Path, *, threads: int, cache_dir: Path | None) -> RunConfig:
+    def run_config(self, submission_dir: Path, out_dir: Path, *, threads: int | None,
+                   cache_dir: Path | None) -> RunConfig:
         """The RunConfig a point is replayed with: the [run] options, quiet, the cache allowed."""
         r = self.run
         return RunConfig(
@@ -139,14 +141,16 @@ class SweepSpec:
             cpus=r.get("cpus"),
             sandbox=_SANDBOX[r.get("sandbox", "auto")],
             cgroup=r.get("cgroup", True),
-            batch_size=r.get("batch_size", 16),
             progress=False,
-            # The ground truth is computed once (the first point) and read by every other point.
-            use_cache=True,
-            cache_dir=cache_dir,
+            options=ScoreOptions(
+                batch_size=r.get("batch_size", OFFICIAL_BATCH_SIZE),
+                threads=r.get("threads", threads),
+                numerics=r.get("numerics", ScoreOptions.numerics),
+                # The ground truth is computed once (the first point) and read by every other point.
+                use_cache=True,
+                cache_dir=cache_dir,
+            ),
             docker_image=r.get("docker_image"),
-            threads=r.get("threads", threads),
-            numerics=r.get("numerics", "native"),
             env=r.get("env", "auto"),
             envs_dir=_path_or_none(r.get("envs_dir"), self.path),
         )

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from vcc.base import BadInput, add_numerics_argument, run_cli
-from vcc.scorer import numerics_line
+from vcc.base import BadInput, run_cli
+from vcc.scorer import ScoreOptions, add_score_options, numerics_line
 
 from . import env_cli, sweep_cli
 from ._archive import ExtractLimits
@@ -166,21 +166,8 @@ def _add_limit_options(p: argparse.ArgumentParser) -> None:
 
 def _add_scoring_options(p: argparse.ArgumentParser) -> None:
     """How scoring runs, and which Python environments inflate and scoring use."""
-    p.add_argument("--batch-size", type=int, default=16, help="pairs per batch (official: 16)")
-    p.add_argument(
-        "--use-cache",
-        action="store_true",
-        help="allow the ground-truth cache (faster; scoring time then understates the runner)",
-    )
-    p.add_argument("--cache-dir", type=Path, default=None, help="ground-truth cache dir")
+    add_score_options(p, replay=True)
     p.add_argument("--image", default=None, help="Docker image to use with --backend docker")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads for scoring (default: the runner's CPUs, capped at this machine's); "
-                   "CPU scores depend on it in the last bits, and the CPU runner has 4")
-    p.add_argument("--workers", type=int, default=None,
-                   help="scoring worker processes of --threads threads each, the same bits for any count "
-                   "(default: the runner's CPUs, capped at this machine's, // the threads)")
-    add_numerics_argument(p)
     p.add_argument(
         "--env",
         choices=ENV_CHOICES,
@@ -221,14 +208,9 @@ def run_config(args: argparse.Namespace, *, out_dir: Path | None = None, json_pa
             max_ratio=args.max_ratio,
             max_members=args.max_members,
         ),
-        batch_size=args.batch_size,
         progress=not args.quiet,
-        use_cache=args.use_cache,
-        cache_dir=args.cache_dir,
+        options=ScoreOptions.from_args(args),
         docker_image=args.image,
-        threads=args.threads,
-        numerics=args.numerics,
-        workers=args.workers,
         env=args.env,
         envs_dir=args.envs_dir,
     )

@@ -31,9 +31,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "NetOutputs", "net_outputs", "pose_distortion", "posenet_input", "rgb_to_yuv6", "seg_distortion",
         "segnet_input", "to_model_input",
     ),
+    "._options": (
+        "ScoreOptions", "READ_AHEAD_CHOICES", "add_score_options", "default_decode", "torch_default_threads",
+    ),
     "._config": ("ScoreConfig",),
     "._validate": ("RawCheck", "batch_sizes", "check_archive", "check_raws", "file_kind", "official_loop_outcome"),
-    "._batches": ("available_cores", "default_workers"),
     "._memory": ("limit_heap_retention", "request_huge_pages"),
     "._score": ("Accumulator", "library_versions", "score_submission"),
     "._result": ("SCORE_SCHEMA", "ScoreResult", "TargetResult", "compare_targets"),

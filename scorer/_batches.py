@@ -9,18 +9,19 @@ single-process sums exactly: that is how `--workers` shards a score (see _worker
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from vcc.base import cores as machine_cores
+
 from ._validate import batch_sizes
 
 __all__ = [
     "BatchJob", "TargetSpec", "ShardSpec", "BatchPart", "BatchResult", "plan_jobs", "split_jobs",
-    "default_workers", "available_cores", "read_ahead_bytes", "run_shard", "READ_AHEAD_BYTES",
+    "read_ahead_bytes", "run_shard", "READ_AHEAD_BYTES",
 ]
 
 # The read-ahead of decode, raw reads and net inputs: under one side's inputs of a batch of 16
@@ -63,16 +64,6 @@ def split_jobs(jobs: list[BatchJob], shards: int) -> list[list[BatchJob]]:
     return [part for part in out if part] or [[]]
 
 
-def available_cores() -> int:
-    """The cores this process may run on (its affinity), else the machine's count."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def default_workers(threads: int, cores: int | None = None) -> int:
-    """As many worker processes of `threads` torch threads as the cores hold, at least one."""
-    return max(1, (available_cores() if cores is None else cores) // max(1, threads))
-
-
 def read_ahead_bytes(workers: int, threads: int, cores: int | None = None) -> int:
     """Read ahead only where every worker has a core of its own for its reader thread.
 
@@ -83,7 +74,7 @@ def read_ahead_bytes(workers: int, threads: int, cores: int | None = None) -> in
     own torch ops run at the process's thread count: torch's count is process-wide, so lowering
     it in that thread would change the forwards' (and their last bits).
     """
-    cores = available_cores() if cores is None else cores
+    cores = machine_cores() if cores is None else cores
     return READ_AHEAD_BYTES if cores >= workers * (threads + 1) else 0
 
 
@@ -113,7 +104,7 @@ class ShardSpec:
     models_dir: Path
     batch_size: int
     device: str
-    threads: int | None
+    threads: int  # resolved (ScoreOptions.resolved): every worker runs this many
     numerics: str
     read_ahead: int
     shared_frames_dir: Path | None = None

@@ -2,48 +2,37 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from vcc.base import BadInput, get_profile
+from vcc.base import BadInput
 
-from ._targets import DALI_VARIANTS, DECODE_CHOICES
+from ._options import READ_AHEAD_CHOICES, ScoreOptions
 
 __all__ = ["ScoreConfig", "READ_AHEAD_CHOICES"]
-
-READ_AHEAD_CHOICES = ("auto", "on", "off")
 
 
 @dataclass
 class ScoreConfig:
-    """What to score and how. Paths are kept as given: the official report prints them so."""
+    """What to score (paths, reports) and how (`options`). Paths are kept as given: the official
+    report prints them so."""
 
     submission_dir: Path
     challenge_dir: Path
     names_file: Path | None = None
     inflated_dir: Path | None = None  # default: submission_dir/inflated
     archive_path: Path | None = None  # default: submission_dir/archive.zip
-    device: str = "cpu"
-    batch_size: int = 16
-    decode: str = "pyav"  # pyav | dali | dali-emulated | both
+    options: ScoreOptions = field(default_factory=ScoreOptions)
     report_path: Path | None = None  # default: submission_dir/report.txt (as the official runner)
     json_path: Path | None = None  # default: submission_dir/vcc-report.json
-    cache_dir: Path | None = None  # default: $XDG_CACHE_HOME/vcc/ground-truth
-    use_cache: bool = True
     progress: bool = True
     official_truncation: bool = False  # score a short raw as the official zip() loop would
     write_reports: bool = True
     # The official evaluator's shape: no cache, no read-ahead, one step after another.
     # The benchmark's baseline; the results are the same either way.
     reference_loop: bool = False
-    dali_variant: str = "1.52"  # which DALI release's RGB conversion dali-emulated reproduces
-    # torch's intra-op threads. CPU results depend on it in the last bits (kernels split work
-    # by thread count), so it is part of the cache key and the report. None: torch's default.
-    threads: int | None = None
-    # CPU kernel caps (native | runner | portable, see base._numerics); applied before torch
-    # runs a kernel. A profile with a thread count sets the threads unless `threads` is given.
-    numerics: str = "native"
     # Decoded ground-truth frames shared between processes (`--spread`): each video's frames
     # are read from here when a process before wrote them, else decoded and written here.
     shared_frames_dir: Path | None = None
@@ -51,42 +40,30 @@ class ScoreConfig:
     # job (`vcc run`) scores a staged copy and names its paths as the job would (relative to the
     # repository root); keys: report, submission_dir, uncompressed_dir, video_names_file.
     report_paths: dict[str, str] | None = None
-    # Worker processes the batches are sharded across (CPU), each with `threads` torch threads;
-    # the figures are the same bits for any count. None: the cores // the threads, at least 1.
-    workers: int | None = None
-    # Decode, raw reads and net inputs made in a thread ahead of the forwards: auto (where every
-    # worker has a core to spare for it), on, off. The figures are the same bits either way.
-    read_ahead: str = "auto"
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)
         self.challenge_dir = Path(self.challenge_dir)
-        if self.decode not in DECODE_CHOICES:
-            raise BadInput(f"unknown --decode {self.decode!r}", fix=f"use one of {', '.join(DECODE_CHOICES)}")
-        if self.dali_variant not in DALI_VARIANTS:
-            raise BadInput(f"unknown --dali-variant {self.dali_variant!r}",
-                           fix=f"use one of {', '.join(DALI_VARIANTS)}")
-        if self.threads is not None and self.threads < 1:
-            raise BadInput(f"--threads must be at least 1, got {self.threads}", fix="omit it for torch's default")
-        if self.workers is not None and self.workers < 1:
-            raise BadInput(f"--workers must be at least 1, got {self.workers}",
-                           fix="omit it for one per `threads` cores")
-        if self.workers is not None and self.workers > 1:
+        opts = self.options
+        if opts.workers is not None and opts.workers > 1 and self.one_process:
             single = ("with --reference-loop" if self.reference_loop
-                      else "under torchrun" if int(os.environ.get("WORLD_SIZE", "1")) > 1
-                      else f"on {self.device}" if not self.device.startswith("cpu") else None)
-            if single is not None:
-                raise BadInput(f"--workers {self.workers} shards CPU scoring; {single} the score runs as one "
-                               "process", fix="drop --workers" + ("; for several GPUs launch with torchrun"
-                                                                  if not self.device.startswith("cpu") else ""))
-        if self.read_ahead not in READ_AHEAD_CHOICES:
-            raise BadInput(f"unknown --read-ahead {self.read_ahead!r}",
-                           fix=f"use one of {', '.join(READ_AHEAD_CHOICES)}")
-        if self.reference_loop and self.read_ahead == "on":
+                      else "under torchrun" if _torchrun() else f"on {opts.device}")
+            raise BadInput(f"--workers {opts.workers} shards CPU scoring; {single} the score runs as one "
+                           "process", fix="drop --workers" + ("; for several GPUs launch with torchrun"
+                                                              if not opts.on_cpu else ""))
+        if self.reference_loop and opts.read_ahead == "on":
             raise BadInput("--reference-loop reads nothing ahead (the official loop's shape)", fix="drop --read-ahead")
-        if self.batch_size < 1:
-            raise BadInput(f"--batch-size must be at least 1, got {self.batch_size}", fix="use 16 (official)")
-        get_profile(self.numerics)  # an unknown name is bad input
+
+    @property
+    def one_process(self) -> bool:
+        """The score runs as one process: the reference loop (the official loop's shape), under
+        torchrun (a rank each), or off the CPU."""
+        return self.reference_loop or _torchrun() or not self.options.on_cpu
+
+    def resolved(self, default_threads: int, cores: int) -> ScoreConfig:
+        """This config with its options' thread and worker counts decided (`ScoreOptions.resolved`)."""
+        options = self.options.resolved(default_threads=default_threads, cores=cores, one_process=self.one_process)
+        return dataclasses.replace(self, options=options)
 
     @property
     def inflated(self) -> Path:
@@ -104,15 +81,6 @@ class ScoreConfig:
     def json_report(self) -> Path:
         return Path(self.json_path) if self.json_path else self.submission_dir / "vcc-report.json"
 
-    @property
-    def effective_threads(self) -> int | None:
-        """The thread count asked for: --threads, else the profile's, else None (torch's default)."""
-        return self.threads if self.threads is not None else get_profile(self.numerics).threads
 
-    @property
-    def targets(self) -> list[str]:
-        """Ground-truth decode paths to score against."""
-        if self.decode == "both":
-            return ["pyav", "dali" if self.device.startswith("cuda") else "dali-emulated"]
-        return [self.decode]
-
+def _torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vcc.base import EXIT_OK, BadInput, GateFailed, write_json_atomic
+from vcc.base import EXIT_OK, OFFICIAL_BATCH_SIZE, BadInput, GateFailed, write_json_atomic
 
 from ._container import iter_yuv_frames
 from ._dali import (
@@ -119,7 +119,7 @@ def verdict_from_stats(
 def _dali_frames(video: Path, device: str, limit: int) -> Iterator[np.ndarray]:
     """DALI's frames in decode order, without the zero frame that pads an odd last pair."""
     n = 0
-    for batch in iter_dali_pair_batches(video, 16, torch.device(device)):
+    for batch in iter_dali_pair_batches(video, OFFICIAL_BATCH_SIZE, torch.device(device)):
         for frame in batch.reshape(-1, *batch.shape[2:]).cpu().numpy():
             if n >= limit:
                 return

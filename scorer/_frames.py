@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vcc.base import BadInput, Progress
+from vcc.base import OFFICIAL_BATCH_SIZE, BadInput, Progress
 
 from . import _dali  # noqa: F401 - importing registers the dali-emulated conversions in YUV_TO_RGB
 from ._assets import Challenge
@@ -103,7 +103,8 @@ def _original_frames(video: Path, conversion: str, wanted: set[int], bar: Progre
 
 
 def rerun_pairs(report: dict[str, Any], pairs: list[tuple[str, int]], *, report_path: Path | None = None,
-                device: str = "cpu", batch_size: int = 16, progress: bool = True) -> tuple[list[PairView], str | None]:
+                device: str = "cpu", batch_size: int = OFFICIAL_BATCH_SIZE,
+                progress: bool = True) -> tuple[list[PairView], str | None]:
     """Both sides of each (video, pair) and both nets' outputs on them; and the conversion note."""
     challenge, raws = _locate(report, report_path)
     conversion, note = conversion_for(report)

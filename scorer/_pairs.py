@@ -15,7 +15,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vcc.base import BadInput, write_atomic
+from vcc.base import OFFICIAL_BATCH_SIZE, BadInput, write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,7 +65,7 @@ def _target_rows(t: dict[str, Any], batch_size: int) -> list[dict[str, Any]]:
 
 def pair_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The table's rows as plain dicts (every target's pairs, the primary's first)."""
-    batch_size = int(report.get("batch_size", 16))
+    batch_size = int(report.get("batch_size", OFFICIAL_BATCH_SIZE))
     return [row for t in _targets(report) for row in _target_rows(t, batch_size)]
 
 

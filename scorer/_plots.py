@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vcc.base import Progress, write_atomic
+from vcc.base import OFFICIAL_BATCH_SIZE, Progress, write_atomic
 
 from ._breakdown import TERM_NAMES, target_decomposition
 
@@ -228,7 +228,7 @@ def make_plots(report: dict[str, Any], out_dir: Path, *, k: int = 4, frames: boo
             seg_worst = [(p["video"], p["pair"]) for p in worst_pairs(report, "segnet", k)]
             pose_worst = [(p["video"], p["pair"]) for p in worst_pairs(report, "posenet", k)]
             views, note = rerun_pairs(report, list(dict.fromkeys(seg_worst + pose_worst)), report_path=report_path,
-                                      device=device, batch_size=int(report.get("batch_size", 16)),
+                                      device=device, batch_size=int(report.get("batch_size", OFFICIAL_BATCH_SIZE)),
                                       progress=progress)
             by_pair = {(v.video, v.pair): v for v in views}
             plots.add("segnet_worst.png", f"The {len(seg_worst)} worst SegNet pairs: frames, both SegNet maps and "

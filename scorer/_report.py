@@ -55,8 +55,8 @@ def official_config_block(cfg: ScoreConfig, challenge: Challenge) -> dict[str, o
     """The "Evaluation config" block of report.txt: evaluate.py's arguments, paths as given."""
     given = cfg.report_paths or {}
     return {
-        "batch_size": cfg.batch_size,
-        "device": cfg.device,
+        "batch_size": cfg.options.batch_size,
+        "device": cfg.options.device,
         "num_threads": 2,  # evaluate.py's DALI threads, printed whatever the decode path
         "prefetch_queue_depth": 4,
         "report": given.get("report", cfg.report),

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from vcc.base import score_terms
+from vcc.base import OFFICIAL_BATCH_SIZE, score_terms
 
 from ._breakdown import decomposition
 from ._compare import pair_deltas, term_deltas
@@ -67,7 +67,7 @@ class ScoreResult:
     truncated: bool = False  # scored like the official zip() over a short raw
     numerics: dict[str, Any] = field(default_factory=dict)  # what decides the last bits here
     dali_variant: str = "1.52"  # the DALI release dali-emulated reproduces
-    batch_size: int = 16  # pairs per batch: the float32 sums are taken per batch of this many
+    batch_size: int = OFFICIAL_BATCH_SIZE  # pairs per batch: the float32 sums are taken per batch of this many
     # Where the inputs were (absolute): what `vcc plot` needs to find the frames again.
     paths: dict[str, str] = field(default_factory=dict)
     peak_rss_bytes: int | None = None  # the largest scoring process's resident peak (this one or a worker)

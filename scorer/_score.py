@@ -23,7 +23,7 @@ from vcc.base import (
     HarnessError,
     Progress,
     apply_profile,
-    get_profile,
+    cores,
     installed_dali_version,
     numerics_identity,
     score_formula,
@@ -37,7 +37,6 @@ from ._batches import (
     BatchResult,
     ShardSpec,
     TargetSpec,
-    default_workers,
     plan_jobs,
     read_ahead_bytes,
     run_shard,
@@ -121,12 +120,14 @@ def score_submission(cfg: ScoreConfig, checked: CheckedSubmission | None = None)
     in the environment before torch is imported (the CLI does this); otherwise this refuses
     rather than report a profile that did not run.
     """
-    apply_profile(get_profile(cfg.numerics))
-    threads = torch.get_num_threads()
+    apply_profile(cfg.options.profile)
+    before = torch.get_num_threads()  # torch's default here, unless the caller set another
+    cfg = cfg.resolved(default_threads=before, cores=cores())
+    torch.set_num_threads(cfg.options.threads)  # the one place scoring's thread count is applied
     try:
         result, dist = _score(cfg, checked)
     finally:
-        torch.set_num_threads(threads)  # --threads applies to this score only
+        torch.set_num_threads(before)  # --threads applies to this score only
     if cfg.write_reports and (dist is None or dist.is_main):  # rank 0 reports, as officially
         write_score_reports(result, cfg.report, cfg.json_report)
     return result
@@ -134,7 +135,9 @@ def score_submission(cfg: ScoreConfig, checked: CheckedSubmission | None = None)
 
 @dataclass
 class _Plan:
-    """Everything decided before the first forward pass."""
+    """What `_plan` decides before the first forward pass (device, checked inputs, versions,
+    numerics, the cache key), and what the later steps add to it as they run: `timings` and
+    `warnings` as each step goes, `workers` (how the steps were sharded) by `_stream`."""
 
     device: torch.device
     dist: Distributed | None
@@ -148,7 +151,7 @@ class _Plan:
     cache_key_fields: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    workers: dict[str, Any] = field(default_factory=dict)  # how the steps were sharded (set by _stream)
+    workers: dict[str, Any] = field(default_factory=dict)  # how the steps were sharded (written by _stream)
 
 
 def _score(cfg: ScoreConfig, checked: CheckedSubmission | None) -> tuple[ScoreResult, Distributed | None]:
@@ -171,11 +174,11 @@ def _score(cfg: ScoreConfig, checked: CheckedSubmission | None) -> tuple[ScoreRe
 def _validate(cfg: ScoreConfig, checked: CheckedSubmission | None
               ) -> tuple[torch.device, Distributed | None, Challenge, int, list[RawCheck]]:
     """The device, the torchrun share, the checkout, the archive's size, the raws: all checked."""
-    device = _resolve_device(cfg.device)
+    device = _resolve_device(cfg.options.device)
     dist = Distributed.from_env()
     if dist is not None:
         device = dist.device(device)
-    if "dali" in cfg.targets and device.type != "cuda":
+    if "dali" in cfg.options.targets and device.type != "cuda":
         raise BadInput("--decode dali needs a CUDA device (the T4 runner's path)",
                        fix="add --device cuda on a GPU machine, or use --decode dali-emulated on the CPU")
     checked = checked or validate_submission(cfg)
@@ -195,15 +198,13 @@ def _resolve_device(name: str) -> torch.device:
 
 def _plan(cfg: ScoreConfig, device: torch.device, dist: Distributed | None, challenge: Challenge,
           archive_bytes: int, raws: list[RawCheck]) -> _Plan:
-    """Fingerprints, versions, numerics and the cache key, with the threads set as asked."""
+    """Fingerprints, versions, numerics and the cache key (scoring's threads already applied)."""
     truncated = any(r.frames != r.expected_frames for r in raws)
     assets = challenge.assets()
     warnings = [*challenge.warnings, *challenge.asset_warnings(assets)]
     if truncated:
         warnings.append("scored like the official zip() loop over a short raw: the submission is invalid")
-    if cfg.effective_threads is not None:
-        torch.set_num_threads(cfg.effective_threads)
-    numerics = numerics_identity(cfg.numerics, device=str(device))
+    numerics = numerics_identity(cfg.options.numerics, device=str(device))
     versions = library_versions()
     by_path = {a.relpath: a for a in assets}
     key_fields = {
@@ -211,8 +212,8 @@ def _plan(cfg: ScoreConfig, device: torch.device, dist: Distributed | None, chal
         "segnet_sha256": by_path["models/segnet.safetensors"].sha256,
         "posenet_sha256": by_path["models/posenet.safetensors"].sha256,
         "device_type": device.type,
-        "batch_size": cfg.batch_size,
-        "threads": torch.get_num_threads() if device.type == "cpu" else 0,
+        "batch_size": cfg.options.batch_size,
+        "threads": cfg.options.threads if device.type == "cpu" else 0,
         "numerics": _numerics_key(numerics, device),
         "versions": tuple(sorted((k, v) for k, v in versions.items() if k not in ("python", "torch_threads"))),
     }
@@ -246,13 +247,14 @@ def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[_Target], list[Accumula
         plan.dist.init(device)
         challenge = challenge.with_videos(plan.dist.share(challenge.videos))
         raws = plan.dist.share(raws)
-    cache = GroundTruthCache(cfg.cache_dir) if cfg.use_cache and not cfg.reference_loop else None
-    targets = [_Target(d, cache) for d in cfg.targets]
+    opts = cfg.options
+    cache = GroundTruthCache(opts.cache_dir) if opts.use_cache and not cfg.reference_loop else None
+    targets = [_Target(d, cache) for d in opts.targets]
     gt_pairs = [r.expected_frames // 2 for r in raws]  # check_raws lists the raws in the videos' order
-    jobs = plan_jobs(gt_pairs, [r.frames // 2 for r in raws], cfg.batch_size)
-    threads = torch.get_num_threads()
-    workers = _workers_for(cfg, plan, threads, len(jobs))
-    read_ahead = (0 if cfg.reference_loop or cfg.read_ahead == "off" else READ_AHEAD_BYTES if cfg.read_ahead == "on"
+    jobs = plan_jobs(gt_pairs, [r.frames // 2 for r in raws], opts.batch_size)
+    threads = opts.threads
+    workers = max(1, min(opts.workers, len(jobs)))  # no more workers than steps
+    read_ahead = (0 if cfg.reference_loop or opts.read_ahead == "off" else READ_AHEAD_BYTES if opts.read_ahead == "on"
                   else read_ahead_bytes(workers, threads))
     specs, writers = _target_specs(cfg, plan, challenge, targets, jobs, gt_pairs)
     shard = ShardSpec(
@@ -260,8 +262,8 @@ def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[_Target], list[Accumula
         video_names=tuple(v.name for v in challenge.videos),
         video_sha256=tuple(plan.cache_key_fields["videos"][v.name] for v in challenge.videos),
         gt_pairs=tuple(gt_pairs), raw_paths=tuple(r.path for r in raws), raw_frames=tuple(r.frames for r in raws),
-        models_dir=challenge.models_dir, batch_size=cfg.batch_size, device=str(device), threads=threads,
-        numerics=cfg.numerics, read_ahead=read_ahead, shared_frames_dir=cfg.shared_frames_dir,
+        models_dir=challenge.models_dir, batch_size=opts.batch_size, device=str(device), threads=threads,
+        numerics=opts.numerics, read_ahead=read_ahead, shared_frames_dir=cfg.shared_frames_dir,
         lean=not cfg.reference_loop and device.type == "cpu",
     )
     shards = [dataclasses.replace(shard, jobs=tuple(part)) for part in split_jobs(jobs, workers)]
@@ -281,7 +283,7 @@ def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[_Target], list[Accumula
     try:
         # One bar over the official loop's steps, counted in pairs: each pair is decoded (or read
         # from the cache) and run through the nets on every target's ground truth, then the candidate.
-        desc = f"scoring ({' + '.join(cfg.targets)} ground truth, candidate)"
+        desc = f"scoring ({' + '.join(opts.targets)} ground truth, candidate)"
         with Progress(sum(j.size for j in jobs), desc, "pair", enabled=cfg.progress) as bar:
             _reduce_in_order(results, accs, writers, bar, [j.size for j in jobs])
         for writer in writers.values():
@@ -307,14 +309,6 @@ def _memory_settings(cfg: ScoreConfig) -> dict[str, Any]:
             "torch_huge_pages": os.environ.get(TORCH_HUGE_PAGES_ENV) == "1"}
 
 
-def _workers_for(cfg: ScoreConfig, plan: _Plan, threads: int, steps: int) -> int:
-    """--workers, else as many as the cores hold at this thread count; one for the reference loop
-    (the official loop's shape), under torchrun and on CUDA (ScoreConfig refuses more there)."""
-    if cfg.reference_loop or plan.dist is not None or plan.device.type != "cpu":
-        return 1
-    return max(1, min(cfg.workers or default_workers(threads), steps))
-
-
 def _target_specs(cfg: ScoreConfig, plan: _Plan, challenge: Challenge, targets: list[_Target],
                   jobs: list[BatchJob], gt_pairs: list[int]) -> tuple[list[TargetSpec], dict[tuple[int, int], Any]]:
     """Per target: each scored video's checked cache entry (or none: compute it), and a writer for
@@ -323,7 +317,7 @@ def _target_specs(cfg: ScoreConfig, plan: _Plan, challenge: Challenge, targets: 
     steps_per_video = {v: sum(1 for j in jobs if j.video == v) for v in scored}
     specs, writers = [], {}
     for t, target in enumerate(targets):
-        conversion = conversion_name(target.decode, cfg.dali_variant)
+        conversion = conversion_name(target.decode, cfg.options.dali_variant)
         entries: list[Path | None] = [None] * len(challenge.videos)
         cached: set[int] = set()
         for v in scored:
@@ -338,7 +332,7 @@ def _target_specs(cfg: ScoreConfig, plan: _Plan, challenge: Challenge, targets: 
                 entries[v] = entry.path
                 continue
             target.status.add("miss")
-            if steps_per_video[v] == len(batch_sizes(gt_pairs[v], cfg.batch_size)):
+            if steps_per_video[v] == len(batch_sizes(gt_pairs[v], cfg.options.batch_size)):
                 writers[(t, v)] = target.cache.writer(key, gt_pairs[v])
                 cached.add(v)
         specs.append(TargetSpec(target.decode, conversion, tuple(entries), frozenset(cached)))
@@ -394,9 +388,10 @@ def _result(cfg: ScoreConfig, plan: _Plan, truths: list[_Target], accs: list[Acc
         cache_state = "off" if truth.cache is None else ("hit" if truth.status == {"hit"} else "miss")
         targets.append(TargetResult(truth.decode, samples, pose, seg, rate, score, acc.per_pair, cache_state, report))
     warnings = plan.warnings + _target_warnings(cfg, targets, plan.raws)
-    return ScoreResult(targets, plan.archive_bytes, challenge.original_bytes, cfg.device, plan.versions,
+    return ScoreResult(targets, plan.archive_bytes, challenge.original_bytes, cfg.options.device, plan.versions,
                        {a.relpath: a.as_json() for a in plan.assets}, plan.raws, warnings, plan.timings,
-                       plan.truncated, plan.numerics, dali_variant=cfg.dali_variant, batch_size=cfg.batch_size,
+                       plan.truncated, plan.numerics, dali_variant=cfg.options.dali_variant,
+                       batch_size=cfg.options.batch_size,
                        paths=_input_paths(cfg, challenge))
 
 
@@ -415,7 +410,7 @@ def _target_warnings(cfg: ScoreConfig, targets: list[TargetResult], raws: list[R
     warnings = []
     if any(t.decode == "dali-emulated" for t in targets):
         warnings.append(
-            f"dali-emulated: the T4 runner's ground-truth frames (DALI {cfg.dali_variant} conversion) emulated "
+            f"dali-emulated: the T4 runner's ground-truth frames (DALI {cfg.options.dali_variant} conversion) emulated "
             "on the CPU; model numerics still come from this CPU, so this approximates (does not reproduce) "
             "the T4's score. The emulation is verified against DALI's source, not yet on a GPU "
             "(see `vcc dali-verify`)"

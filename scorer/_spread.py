@@ -9,6 +9,7 @@ variant whose ground truth is not cached yet.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ from vcc.base import (
     HarnessError,
     VccError,
     check_profile_supported,
+    cores,
     profile_env,
     write_atomic,
     write_json_atomic,
@@ -54,7 +56,7 @@ def _default_threads() -> int:
     """torch's default intra-op thread count here, without importing torch."""
     if os.environ.get("OMP_NUM_THREADS", "").isdigit():
         return int(os.environ["OMP_NUM_THREADS"])
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores()
 
 
 def spread_variants() -> tuple[list[SpreadVariant], list[dict[str, str]]]:
@@ -75,23 +77,18 @@ def spread_variants() -> tuple[list[SpreadVariant], list[dict[str, str]]]:
 
 
 def _child_argv(cfg: ScoreConfig, variant: SpreadVariant, out: Path, frames: Path) -> list[str]:
+    """A variant's `vcc score`: the score's own options with the variant's profile and threads (the
+    child resolves the rest, e.g. its workers, as a plain score would)."""
+    options = dataclasses.replace(cfg.options, numerics=variant.profile, threads=variant.threads)
     argv = [
         sys.executable, "-m", "vcc", "score", str(cfg.submission_dir),
         "--challenge-dir", str(cfg.challenge_dir),
-        "--inflated-dir", str(cfg.inflated), "--archive", str(cfg.archive),
-        "--device", cfg.device, "--batch-size", str(cfg.batch_size), "--decode", cfg.decode,
-        "--dali-variant", cfg.dali_variant, "--numerics", variant.profile,
+        "--inflated-dir", str(cfg.inflated), "--archive", str(cfg.archive), *options.to_argv(),
         "--json", str(out / f"{variant.label}.json"), "--report", str(out / f"{variant.label}.txt"),
         "--shared-frames-dir", str(frames), "--quiet",
     ]  # fmt: skip
     if cfg.names_file is not None:
         argv += ["--names-file", str(cfg.names_file)]
-    if variant.threads is not None:
-        argv += ["--threads", str(variant.threads)]
-    if cfg.cache_dir is not None:
-        argv += ["--cache-dir", str(cfg.cache_dir)]
-    if not cfg.use_cache:
-        argv.append("--no-cache")
     if cfg.official_truncation:
         argv.append("--official-truncation")
     return argv
@@ -114,9 +111,9 @@ def score_spread(cfg: ScoreConfig) -> dict[str, Any]:
     Writes report.txt (the native variant's, as the runner would print it here) and the JSON
     report like a plain score, unless `cfg.write_reports` is off.
     """
-    if not cfg.device.startswith("cpu"):
+    if not cfg.options.on_cpu:
         raise BadInput("--spread measures CPU numerics; it runs with --device cpu", fix="drop --device or --spread")
-    if cfg.numerics != "native" or cfg.threads is not None:
+    if cfg.options.numerics != "native" or cfg.options.threads is not None:
         raise BadInput("--spread runs every profile and thread count itself",
                        fix="drop --numerics and --threads when asking for --spread")
     variants, skipped = spread_variants()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vcc.base import BadInput
+from vcc.base import OFFICIAL_BATCH_SIZE, BadInput
 
 from ._assets import FRAME_BYTES, Challenge
 from ._container import count_video_frames
@@ -107,7 +107,7 @@ def check_archive(archive: Path) -> int:
 def check_raws(
     challenge: Challenge,
     inflated_dir: Path,
-    batch_size: int = 16,
+    batch_size: int = OFFICIAL_BATCH_SIZE,
     *,
     allow_official_truncation: bool = False,
 ) -> list[RawCheck]:
@@ -181,5 +181,6 @@ def validate_submission(cfg: ScoreConfig) -> CheckedSubmission:
     """Everything about the inputs that can be wrong, checked without torch (fast refusals)."""
     challenge = Challenge.load(cfg.challenge_dir, cfg.names_file)
     archive_bytes = check_archive(cfg.archive)
-    raws = check_raws(challenge, cfg.inflated, cfg.batch_size, allow_official_truncation=cfg.official_truncation)
+    raws = check_raws(challenge, cfg.inflated, cfg.options.batch_size,
+                      allow_official_truncation=cfg.official_truncation)
     return CheckedSubmission(challenge, archive_bytes, raws)

@@ -42,8 +42,7 @@ def worker_main(conn: Connection, spec: ShardSpec) -> None:
         from ._batches import run_shard
         from ._nets import load_nets
 
-        if spec.threads is not None:
-            torch.set_num_threads(spec.threads)
+        torch.set_num_threads(spec.threads)  # the parent's resolved count: a worker starts at torch's default
         torch.manual_seed(_SEED)
         nets = load_nets(spec.models_dir, spec.device)
         for result in run_shard(spec, nets):

@@ -11,12 +11,12 @@ import os
 import sys
 from pathlib import Path
 
-from vcc.base import EXIT_BAD_INPUT, EXIT_OK, BadInput, add_numerics_argument, run_cli, write_json_atomic
+from vcc.base import EXIT_BAD_INPUT, EXIT_OK, BadInput, run_cli, write_json_atomic
 
-from ._cache import GroundTruthCache, default_cache_dir
-from ._config import READ_AHEAD_CHOICES
+from ._cache import GroundTruthCache
+from ._options import ScoreOptions, add_score_options
 from ._report import job_report_paths, terminal_summary
-from ._targets import DALI_VARIANTS, DECODE_CHOICES
+from ._targets import DALI_VARIANTS
 
 __all__ = ["register", "main"]
 
@@ -26,31 +26,8 @@ def _add_score_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--challenge-dir", type=Path, required=True,
                    help="checkout laid out like the official repo: videos/, models/, public_test_video_names.txt")
     p.add_argument("--names-file", type=Path, default=None, help="override the video names file")
-    p.add_argument("--device", default="cpu", help="cpu (CPU runner) or cuda (T4 runner); default cpu")
-    p.add_argument("--batch-size", type=int, default=16, help="pairs per batch (official: 16)")
-    p.add_argument("--decode", choices=DECODE_CHOICES, default=None,
-                   help="ground-truth decode path: pyav (CPU runner), dali (T4 runner, CUDA), "
-                   "dali-emulated (T4 frames on the CPU), both; default pyav on cpu, dali on cuda")
-    p.add_argument("--dali-variant", choices=DALI_VARIANTS, default="1.52",
-                   help="DALI release whose RGB conversion dali-emulated reproduces: 1.52 (the official lock) or "
-                   "post-6076 (DALI after Nov 2025: chroma kept in float, R/G/B shifted by about +0.87/-0.53/+1.08)")
-    p.add_argument("--cache-dir", type=Path, default=None, help=f"ground-truth cache (default {default_cache_dir()})")
-    p.add_argument("--no-cache", action="store_true", help="recompute the ground truth, read and write no cache")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads; results depend on it in the last bits (the CPU runner has 4 cores); "
-                   "default: torch's default for this machine")
-    p.add_argument("--workers", type=int, default=None,
-                   help="CPU worker processes the batches are sharded across, each with --threads threads; the "
-                   "figures are the same bits for any count (default: this machine's cores // the threads)")
-    p.add_argument("--read-ahead", choices=READ_AHEAD_CHOICES, default="auto",
-                   help="decode, raw reads and net inputs in a thread ahead of the forwards: auto (only where each "
-                   "worker has a core to spare for it; otherwise it slows the forwards), on, off; same bits")
-    add_numerics_argument(p)
+    add_score_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def default_decode(args: argparse.Namespace) -> str:
-    return args.decode or ("dali" if str(args.device).startswith("cuda") else "pyav")
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -66,24 +43,15 @@ def _score(args: argparse.Namespace) -> int:
         challenge_dir=args.challenge_dir,
         names_file=args.names_file,
         inflated_dir=args.inflated_dir,
-        device=args.device,
-        batch_size=args.batch_size,
-        decode=default_decode(args),
+        options=ScoreOptions.from_args(args),
         report_path=args.report,
         json_path=args.json,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
         progress=not args.quiet,
         official_truncation=args.official_truncation,
         reference_loop=args.reference_loop,
-        dali_variant=args.dali_variant,
-        threads=args.threads,
-        numerics=args.numerics,
         archive_path=args.archive,
         shared_frames_dir=args.shared_frames_dir,
         report_paths=job_report_paths(args.job_paths) if args.job_paths else None,
-        workers=args.workers,
-        read_ahead=args.read_ahead,
     )
     if args.pairs is not None:
         from ._pairs import pairs_outputs

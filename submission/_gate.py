@@ -209,7 +209,7 @@ class GateResult:
                 k: run.get(k)
                 for k in ("verdict", "exit_code", "message", "score", "clock", "phases", "repeat", "warnings")
             },
-            "numerics": run["numerics"] if run else numerics_identity(self.config.run.numerics),
+            "numerics": run["numerics"] if run else numerics_identity(self.config.run.options.numerics),
         }
 
     def summary(self) -> str:

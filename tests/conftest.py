@@ -97,15 +97,15 @@ def class_golden_file(golden: Path, numerics_class: str) -> Path | None:
 
 def reference_figures(golden_challenge: Path, spec: dict, raws: dict[str, Path], root: Path) -> dict:
     """The golden schema, computed by vcc's reference loop on this machine."""
-    from vcc.scorer import ScoreConfig, score_submission
+    from vcc.scorer import ScoreConfig, ScoreOptions, score_submission
 
     out: dict = {"about": "computed by vcc's reference loop on this machine",
                  "pyav_frame_sha256": spec["pyav_frame_sha256"], "candidates": {}}
     for name, cand in spec["candidates"].items():
         sub = make_submission(root / name, raws[name], cand["archive_bytes"])
         result = score_submission(ScoreConfig(
-            submission_dir=sub, challenge_dir=golden_challenge, use_cache=False, progress=False,
-            threads=GOLDEN_THREADS, reference_loop=True, write_reports=False,
+            submission_dir=sub, challenge_dir=golden_challenge, progress=False,
+            options=ScoreOptions(use_cache=False, threads=GOLDEN_THREADS), reference_loop=True, write_reports=False,
             official_truncation=cand["samples"] < len(spec["pyav_frame_sha256"]) // 2,  # `short`
         )).as_json()
         out["library_versions"] = {k: result["versions"][k].split("+")[0]

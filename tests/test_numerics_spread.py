@@ -14,7 +14,7 @@ import pytest
 
 import vcc
 from vcc.base import HarnessError, cpu_info
-from vcc.scorer import ScoreConfig, score_submission
+from vcc.scorer import ScoreConfig, ScoreOptions, score_submission
 
 from conftest import GOLDEN, GOLDEN_THREADS, make_submission
 
@@ -89,6 +89,6 @@ def test_library_refuses_a_profile_it_cannot_apply(tmp_path: Path, golden_challe
     monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
     sub = make_submission(tmp_path / "near", candidate_raws["near"], expected["candidates"]["near"]["archive_bytes"])
     with pytest.raises(HarnessError, match="must be applied before torch is imported"):
-        score_submission(ScoreConfig(submission_dir=sub, challenge_dir=golden_challenge, numerics="runner",
-                                     progress=False))
+        score_submission(ScoreConfig(submission_dir=sub, challenge_dir=golden_challenge,
+                                     options=ScoreOptions(numerics="runner"), progress=False))
     assert not (sub / "report.txt").exists()

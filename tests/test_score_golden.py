@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import vcc
-from vcc.scorer import GroundTruthCache, ScoreConfig, iter_rgb_frames, score_submission
+from vcc.scorer import GroundTruthCache, ScoreConfig, ScoreOptions, iter_rgb_frames, score_submission
 
 from conftest import GOLDEN_THREADS, GoldenFigures, make_submission
 
@@ -22,8 +22,8 @@ pytestmark = pytest.mark.slow
 
 
 def _score(sub: Path, challenge: Path, cache_dir: Path | None, **kw: object):
-    cfg = ScoreConfig(submission_dir=sub, challenge_dir=challenge, cache_dir=cache_dir,
-                      use_cache=cache_dir is not None, progress=False, threads=GOLDEN_THREADS, **kw)
+    options = ScoreOptions(cache_dir=cache_dir, use_cache=cache_dir is not None, threads=GOLDEN_THREADS)
+    cfg = ScoreConfig(submission_dir=sub, challenge_dir=challenge, options=options, progress=False, **kw)
     return score_submission(cfg)
 
 

@@ -11,7 +11,15 @@ from safetensors.torch import save_file
 
 import vcc
 from vcc.base import FRAME_BYTES, BadInput
-from vcc.scorer import Challenge, ScoreConfig, build_segnet, load_weights, official_loop_outcome, score_submission
+from vcc.scorer import (
+    Challenge,
+    ScoreConfig,
+    ScoreOptions,
+    build_segnet,
+    load_weights,
+    official_loop_outcome,
+    score_submission,
+)
 
 from conftest import make_submission
 
@@ -180,7 +188,7 @@ def test_validation_is_fast_and_loads_no_model(tmp_path: Path, golden_challenge:
     monkeypatch.setattr(score_mod, "load_nets", boom)
     sub = make_submission(tmp_path / "sub", _fake_raw(tmp_path / "0.raw", 64), 10)
     with pytest.raises(BadInput):
-        score_submission(ScoreConfig(sub, golden_challenge, use_cache=False, progress=False))
+        score_submission(ScoreConfig(sub, golden_challenge, options=ScoreOptions(use_cache=False), progress=False))
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import pytest
 from vcc import submission
 from vcc.base import BadInput, SubmissionFailed
 from vcc.runner import RunConfig, RunResult
+from vcc.scorer import ScoreOptions
 from vcc.submission import GateBounds, GateConfig, PackConfig, evaluate_bounds, gate_submission, pack_archive
 from vcc.submission.cli import main
 
@@ -375,7 +376,8 @@ def test_real_gate_scores_the_golden_challenge(tmp_path, golden_checkout, golden
     out = tmp_path / "out"
     # The ground-truth cache (filled by the scorer's golden tests) keeps this under a minute.
     cfg = GateConfig(
-        RunConfig(sub, golden_checkout, progress=False, use_cache=True, cache_dir=gt_cache_dir, threads=GOLDEN_THREADS),
+        RunConfig(sub, golden_checkout, progress=False,
+                  options=ScoreOptions(use_cache=True, cache_dir=gt_cache_dir, threads=GOLDEN_THREADS)),
         bounds=GateBounds(max_score=score, max_inflate_s=300.0),
         out_dir=out,
     )

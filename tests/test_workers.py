@@ -20,11 +20,10 @@ import torch
 
 import vcc
 from vcc.base import BadInput
-from vcc.scorer import GroundTruthCache, ScoreConfig, batch_sizes, official_loop_outcome
+from vcc.scorer import GroundTruthCache, ScoreConfig, ScoreOptions, batch_sizes, official_loop_outcome
 from vcc.scorer._batches import (
     READ_AHEAD_BYTES,
     BatchPart,
-    default_workers,
     plan_jobs,
     read_ahead_bytes,
     split_jobs,
@@ -59,8 +58,11 @@ def test_shards_are_contiguous_and_even_in_pairs(pairs: list[int], shards: int) 
 
 
 def test_workers_default_and_read_ahead_rule() -> None:
-    assert default_workers(4, cores=16) == 4 and default_workers(1, cores=2) == 2
-    assert default_workers(4, cores=2) == 1  # at least one
+    def workers(threads: int, cores: int) -> int | None:
+        return ScoreOptions(threads=threads).resolved(default_threads=1, cores=cores).workers
+
+    assert workers(4, cores=16) == 4 and workers(1, cores=2) == 2
+    assert workers(4, cores=2) == 1  # at least one
     # A reader thread only where each worker has a core of its own for it.
     assert read_ahead_bytes(1, 2, cores=2) == 0
     assert read_ahead_bytes(2, 1, cores=2) == 0
@@ -71,7 +73,7 @@ def test_workers_default_and_read_ahead_rule() -> None:
 
 def test_workers_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="--workers must be at least 1"):
-        ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, workers=0)
+        ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, options=ScoreOptions(workers=0))
 
 
 class _Item:
@@ -191,17 +193,22 @@ def test_more_workers_refused_where_one_process_scores(tmp_path: Path, monkeypat
                                                        kw: dict, env: dict, what: str) -> None:
     for k, v in env.items():
         monkeypatch.setenv(k, v)
+    device = kw.pop("device", "cpu")
     with pytest.raises(BadInput, match=what):
-        ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, workers=2, **kw)
-    ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, workers=1, **kw)  # one is fine
+        ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, options=ScoreOptions(device=device, workers=2),
+                    **kw)
+    ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, options=ScoreOptions(device=device, workers=1),
+                **kw)  # one is fine
 
 
 def test_read_ahead_choices_are_checked(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="unknown --read-ahead 'sometimes'"):
-        ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, read_ahead="sometimes")
+        ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, options=ScoreOptions(read_ahead="sometimes"))
     with pytest.raises(BadInput, match="--reference-loop reads nothing ahead"):
-        ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, reference_loop=True, read_ahead="on")
-    ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, reference_loop=True, read_ahead="off")
+        ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, reference_loop=True,
+                    options=ScoreOptions(read_ahead="on"))
+    ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, reference_loop=True,
+                options=ScoreOptions(read_ahead="off"))
 
 
 def test_run_passes_workers_to_scoring(tmp_path: Path) -> None:
@@ -210,9 +217,9 @@ def test_run_passes_workers_to_scoring(tmp_path: Path) -> None:
 
     args = run_options_parser().parse_args(["--challenge-dir", str(tmp_path), "--workers", "3"])
     args.submission_dir = tmp_path  # each command adds SUBMISSION_DIR itself
-    assert run_config(args).workers == 3
+    assert run_config(args).options.workers == 3
     with pytest.raises(BadInput, match="--workers must be at least 1"):
-        RunConfig(submission_dir=tmp_path, challenge_dir=tmp_path, workers=0)
+        RunConfig(submission_dir=tmp_path, challenge_dir=tmp_path, options=ScoreOptions(workers=0))
 
 
 _HUGE_PAGES_CHILD = """
