@@ -23,7 +23,7 @@ from ._sandbox import (
     bwrap_unavailable_reason,
     run_contained,
 )
-from ._shapes import RUNNERS, RunnerShape
+from ._shapes import RUNNER_GROUPS, RUNNER_SHAPES, RUNNERS, RunnerShape
 from ._sweep import SweepOptions, SweepOutcome, run_sweep
 from ._sweep_engines import LocalPool, RayEngine, default_workers
 from ._sweep_point import PointTask, run_point
@@ -37,6 +37,8 @@ __all__ = [
     "extract_archive",
     "vet_archive",
     "RUNNERS",
+    "RUNNER_SHAPES",
+    "RUNNER_GROUPS",
     "InflateRun",
     "RunConfig",
     "RunnerShape",

@@ -22,7 +22,6 @@ from vcc.scorer import Challenge
 
 from ._config import RunConfig
 from ._docker import DockerProcResult, docker_run, docker_unavailable_reason, ensure_image, image_labels
-from ._env import RUNNER_GROUPS
 from ._inflate_env import inflate_environment
 from ._sandbox import LEFTOVER_WRAPPER, Isolation, ProcResult, read_leftovers
 from ._workspace import Workspace
@@ -110,7 +109,7 @@ class DockerBackend:
         leftover.unlink(missing_ok=True)
         # The same allow-list as the local backend; the image brings its own PATH and locale.
         env = inflate_environment(
-            home=str(ws.home_dir), gpu=cfg.shape.gpu, group=RUNNER_GROUPS[cfg.runner], from_host=False
+            home=str(ws.home_dir), gpu=cfg.shape.inflate_sees_cuda, group=cfg.shape.uv_group, from_host=False
         )
         env["TMPDIR"] = "/tmp"
         limits = self._limits()

@@ -17,7 +17,7 @@ from vcc.base import get_profile
 from vcc.scorer import Challenge
 
 from ._config import RunConfig
-from ._env import RUNNER_GROUPS, EnvConfig, EnvRecord, find_env, sync_env
+from ._env import EnvConfig, EnvRecord, find_env, sync_env
 from ._inflate_env import inflate_environment
 from ._sandbox import (
     DEFAULT_DISK_BYTES,
@@ -36,7 +36,7 @@ __all__ = ["LocalBackend", "score_target"]
 
 def _inflate_env(cfg: RunConfig, ws: Workspace, official: EnvRecord | None = None) -> dict[str, str]:
     """The allow-list's environment (runner._inflate_env), with inflate's Python first on PATH."""
-    env = inflate_environment(home=str(ws.home_dir), gpu=cfg.shape.gpu, group=RUNNER_GROUPS[cfg.runner])
+    env = inflate_environment(home=str(ws.home_dir), gpu=cfg.shape.inflate_sees_cuda, group=cfg.shape.uv_group)
     path = env.get("PATH", "/usr/bin:/bin")
     if official is not None:  # the checkout's `uv sync --group` env, as on the runner
         env["PATH"] = str(official.bin_dir) + os.pathsep + path
@@ -94,7 +94,7 @@ def _run_inflate(
         owned=ws.inflate_owned,
         protected=(cfg.submission_dir.resolve(),),
         network=cfg.network,
-        gpu=cfg.shape.gpu,
+        gpu=cfg.shape.inflate_sees_cuda,
         use_bwrap=cfg.sandbox,
     )
     limits = ResourceLimits(
@@ -178,7 +178,7 @@ class LocalBackend:
     def resolve_env(self, warnings: list[str]) -> dict[str, Any]:
         """Pick inflate's Python environment (see ENV_CHOICES); its description for the report."""
         cfg = self.cfg
-        group = RUNNER_GROUPS[cfg.runner]
+        group = cfg.shape.uv_group
         if cfg.env != "vcc":
             self.official = find_env(cfg.challenge_dir, group, envs_dir=cfg.envs_dir)
             if self.official is None and cfg.env == "official":

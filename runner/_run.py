@@ -37,7 +37,6 @@ from vcc.scorer import Challenge, check_raws
 from ._archive import ExtractResult, extract_archive
 from ._clock import check_headroom, fill_clock, fill_phases, inflate_budget, ok_message, score_estimate, start_clock
 from ._config import RunConfig
-from ._env import RUNNER_GROUPS
 from ._integrity import (
     ChallengeFingerprint,
     FileFingerprint,
@@ -211,7 +210,7 @@ def _runner_record(cfg: RunConfig, device: str, decode: str, label: str) -> dict
         "backend": cfg.backend,
         "cpus": cfg.cpus or shape.cpus,
         "memory_bytes": cfg.memory_bytes or shape.memory_bytes,
-        "gpu_visible_to_inflate": shape.gpu,
+        "gpu_visible_to_inflate": shape.inflate_sees_cuda,
         "network": "on" if cfg.network else "off",
         "score_device": device,
         "score_decode": decode,
@@ -309,7 +308,7 @@ def _inflate_once(
     check_archive_unchanged(ws.archive_zip, fingerprints.archive, "while inflate ran")
     check_challenge_unchanged(challenge, fingerprints.challenge)
     env_kind = result.environment.get("inflate", {}).get("kind", "vcc")
-    judge_inflate(run.proc, challenge, budget, env_kind, RUNNER_GROUPS[cfg.runner])
+    judge_inflate(run.proc, challenge, budget, env_kind, cfg.shape.uv_group)
     check_raw_links(challenge, ws.inflated_dir)
     _check_outputs(run, ws, challenge, cfg)
 

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from vcc.base import EXIT_BAD_INPUT, EXIT_OK, BadInput, add_numerics_argument, run_cli, write_json_atomic
+from vcc.base import EXIT_BAD_INPUT, EXIT_OK, RUNNERS, BadInput, add_numerics_argument, run_cli, write_json_atomic
 
 from ._cache import GroundTruthCache, default_cache_dir
 from ._config import READ_AHEAD_CHOICES
@@ -190,7 +190,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="key: print a CI cache key from the challenge's asset hashes (videos, weights) and the runner")
     c.add_argument("--cache-dir", type=Path, default=None)
     c.add_argument("--challenge-dir", type=Path, default=Path("."), help="for key: the checkout (default .)")
-    c.add_argument("--runner", choices=("cpu", "t4"), default="cpu", help="for key: the runner kind (default cpu)")
+    c.add_argument("--runner", choices=tuple(RUNNERS), default="cpu", help="for key: the runner kind (default cpu)")
     c.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the listing as JSON here")
     c.set_defaults(handler=_cache)
 
