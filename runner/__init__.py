@@ -29,6 +29,7 @@ from ._sweep_engines import LocalPool, RayEngine, default_workers
 from ._sweep_point import PointTask, run_point
 from ._sweep_spec import SweepPoint, SweepSpec, load_spec
 from ._sweep_table import build_table, load_sweep_table, pareto_mask, plot_sweep, top_points
+from ._verdicts import Verdict
 from ._workspace import Workspace, stage_workspace
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "extract_archive",
     "vet_archive",
     "RUNNERS",
+    "Verdict",
     "RUNNER_SHAPES",
     "RUNNER_GROUPS",
     "InflateRun",

@@ -50,7 +50,7 @@ from ._integrity import (
 from ._local import LocalBackend
 from ._result import InflateRun, RunResult
 from ._sandbox import ProcResult
-from ._verdicts import collect_findings, failure, judge_inflate, verdict_for
+from ._verdicts import Verdict, collect_findings, failure, judge_inflate, verdict_for
 from ._workspace import Workspace, stage_workspace
 
 __all__ = [
@@ -95,7 +95,7 @@ def _check_outputs(run: InflateRun, ws: Workspace, challenge: Challenge, cfg: Ru
     except BadInput as e:
         # A wrong or missing raw here is inflate's output, not the user's input.
         raise failure(
-            "wrong_output",
+            Verdict.WRONG_OUTPUT,
             f"inflate wrote the wrong output: {e}",
             path=e.path,
             fix=e.fix or "fix inflate",
@@ -173,7 +173,7 @@ def run_submission(cfg: RunConfig) -> RunResult:
         return result
     except Exception as e:  # a vcc bug (or a video no check caught): still leave a report behind
         result.error = HarnessError(f"vcc run failed unexpectedly: {type(e).__name__}: {e}")
-        result.verdict, result.message = "harness_error", str(result.error)
+        result.verdict, result.message = Verdict.HARNESS_ERROR, str(result.error)
         write_json_atomic(json_path, result.as_json())
         raise
     _run_job(cfg, challenge, backend, result, out, target, score_est)
@@ -251,7 +251,7 @@ def _run_job(
             result.score_report, result.phases["score_s"] = backend.score(ws, out, device, decode)
         fill_clock(result, score_est)
         check_headroom(result)
-        result.verdict = "ok"
+        result.verdict = Verdict.OK
         result.message = ok_message(result)
     except VccError as e:
         _record_error(result, e)
@@ -260,7 +260,7 @@ def _run_job(
         fill_clock(result, score_est)
     except Exception as e:  # a vcc bug: still leave a report behind
         result.error = HarnessError(f"vcc run failed unexpectedly: {type(e).__name__}: {e}")
-        result.verdict = "harness_error"
+        result.verdict = Verdict.HARNESS_ERROR
         result.message = str(result.error)
         fill_phases(result)
         write_json_atomic(result.json_path, result.as_json())
@@ -276,7 +276,7 @@ def _write_provisional(result: RunResult) -> None:
     """A report before inflate runs, replaced at the end: should vcc itself be killed meanwhile
     (inflate cannot reach it, the kernel's OOM killer or a user can), run.json still says so."""
     verdict, message = result.verdict, result.message
-    result.verdict = "interrupted"
+    result.verdict = Verdict.INTERRUPTED
     result.message = "vcc was stopped before the run finished (this report was written before inflate started)"
     write_json_atomic(result.json_path, result.as_json())
     result.verdict, result.message = verdict, message

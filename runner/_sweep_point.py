@@ -28,6 +28,7 @@ from vcc.base import VccError, file_sha256, remove_tree, score_terms, write_json
 
 from ._run import run_submission
 from ._sweep_spec import SweepPoint, SweepSpec
+from ._verdicts import Verdict
 
 __all__ = ["POINT_SCHEMA", "PointTask", "run_point", "code_hashes", "challenge_hashes", "point_inputs",
            "read_point", "NOT_COPIED"]
@@ -118,8 +119,8 @@ def run_point(task: PointTask) -> dict[str, Any]:
         "params": dict(task.point.params),
         "inputs_sha256": task.inputs_sha256,
         "inputs": task.inputs,
-        "verdict": "harness_error",
-        "exit_code": 4,
+        "verdict": Verdict.HARNESS_ERROR,
+        "exit_code": Verdict.HARNESS_ERROR.exit_code,
         "message": "",
         "archive_bytes": None,
         "compress": None,
@@ -137,7 +138,7 @@ def run_point(task: PointTask) -> dict[str, Any]:
         if _compress(task, sub, record):
             _replay(task, sub, record)
     except Exception as e:  # a vcc bug or the disk: still a record, and the sweep goes on
-        record["verdict"], record["exit_code"] = "harness_error", 4
+        record["verdict"], record["exit_code"] = Verdict.HARNESS_ERROR, Verdict.HARNESS_ERROR.exit_code
         record["message"] = f"{type(e).__name__}: {e}"
         record["traceback"] = traceback.format_exc()[-4000:]
     record["wall_s"] = round(time.perf_counter() - started, 3)
@@ -175,7 +176,7 @@ def _compress(task: PointTask, sub: Path, record: dict[str, Any]) -> bool:
                                     stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as e:
             info["seconds"] = 0.0
-            record["verdict"], record["exit_code"] = "compress_failed", 3
+            record["verdict"], record["exit_code"] = Verdict.COMPRESS_FAILED, Verdict.COMPRESS_FAILED.exit_code
             record["message"] = f"compress could not start: {argv[0]}: {e.strerror}"
             return False
         try:
@@ -183,17 +184,17 @@ def _compress(task: PointTask, sub: Path, record: dict[str, Any]) -> bool:
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             info["seconds"] = round(time.perf_counter() - t0, 3)
-            record["verdict"], record["exit_code"] = "compress_timeout", 3
+            record["verdict"], record["exit_code"] = Verdict.COMPRESS_TIMEOUT, Verdict.COMPRESS_TIMEOUT.exit_code
             record["message"] = f"compress ran past compress_timeout_s = {spec.compress_timeout_s:g} s"
             return False
     info["seconds"], info["returncode"] = round(time.perf_counter() - t0, 3), rc
     if rc != 0:
         tail = log.read_bytes()[-1500:].decode(errors="replace").strip()
-        record["verdict"], record["exit_code"] = "compress_failed", 3
+        record["verdict"], record["exit_code"] = Verdict.COMPRESS_FAILED, Verdict.COMPRESS_FAILED.exit_code
         record["message"] = f"compress exited with status {rc}: {tail}"
         return False
     if not (sub / "archive.zip").is_file():
-        record["verdict"], record["exit_code"] = "compress_failed", 3
+        record["verdict"], record["exit_code"] = Verdict.COMPRESS_FAILED, Verdict.COMPRESS_FAILED.exit_code
         record["message"] = "compress exited 0 but wrote no archive.zip into {out_dir}"
         return False
     record["archive_bytes"] = (sub / "archive.zip").stat().st_size
@@ -214,7 +215,7 @@ def _replay(task: PointTask, sub: Path, record: dict[str, Any]) -> None:
     try:
         result = run_submission(cfg)
     except VccError as e:  # refused before anything ran (the challenge, the numerics profile)
-        record["verdict"], record["exit_code"], record["message"] = "refused", e.exit_code, e.render()
+        record["verdict"], record["exit_code"], record["message"] = Verdict.REFUSED, e.exit_code, e.render()
         return
     r = result.as_json()
     record["verdict"], record["exit_code"], record["message"] = r["verdict"], r["exit_code"], r["message"]
