@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vcc.base import get_profile
-from vcc.scorer import Challenge
+from vcc.scorer import DECODE_TARGETS, Challenge, runner_target
 
 from ._config import RunConfig
 from ._env import EnvConfig, EnvRecord, find_env, sync_env
@@ -116,18 +116,21 @@ def _run_inflate(
 
 
 def score_target(cfg: RunConfig) -> tuple[str, str, str]:
-    """(device, decode, label) of the runner's scoring path on this machine."""
-    if not cfg.shape.gpu:
-        return "cpu", "pyav", "cpu runner: PyAV decode on the CPU, as the official CPU job"
+    """(device, decode, label) of the runner's scoring path on this machine: the shape's decode
+    target, or its CPU stand-in where it needs CUDA and torch sees none."""
+    shape, target = cfg.shape, DECODE_TARGETS[cfg.shape.decode]
+    if not target.needs_cuda:
+        return "cpu", target.name, f"{shape.kind} runner: {target.label}, as the official job"
     import torch
 
     if torch.cuda.is_available():
-        return "cuda", "dali", "t4 runner: DALI decode and nets on this machine's GPU"
+        return "cuda", target.name, f"{shape.kind} runner: {target.label}, nets on this machine's GPU"
+    stand_in = DECODE_TARGETS[runner_target(target.name, cuda=False)]
     return (
         "cpu",
-        "dali-emulated",
-        "t4 runner EMULATED: no CUDA here, so DALI's colour conversion is emulated on the CPU and "
-        "the nets run on the CPU; a T4's float results differ slightly",
+        stand_in.name,
+        f"{shape.kind} runner EMULATED: no CUDA here, so {stand_in.label} and the nets run on the CPU; "
+        "the real runner's float results differ slightly",
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vcc.base import VccError
+from vcc.base import ARCHIVE_NAME, VccError
 
 from ._archive import ExtractResult
 from ._config import RunConfig
@@ -140,7 +140,7 @@ class RunResult:
                 "dir": str(cfg.submission_dir),
                 "name": cfg.submission_name,
                 # Measured before inflate ran: what is scored (inflate may not change it).
-                "archive_bytes": self.archive.bytes if self.archive else _size(cfg.submission_dir / "archive.zip"),
+                "archive_bytes": self.archive.bytes if self.archive else _size(cfg.submission_dir / ARCHIVE_NAME),
                 "archive_sha256": self.archive.sha256 if self.archive else None,
             },
             "challenge_dir": str(cfg.challenge_dir),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from vcc.base import (
+    ARCHIVE_NAME,
     BadInput,
     HarnessError,
     VccError,
@@ -238,7 +239,7 @@ def _run_job(
         result.notes += notes
         result.workspace = str(ws.root)
         # The user's archive as submitted (staging checked it exists), before inflate can reach the copy.
-        archive_fp = result.archive = fingerprint_file(cfg.submission_dir / "archive.zip")
+        archive_fp = result.archive = fingerprint_file(cfg.submission_dir / ARCHIVE_NAME)
         check_archive_unchanged(ws.archive_zip, archive_fp, "while it was staged")
         fingerprints = _Fingerprints(archive_fp, fingerprint_challenge(challenge))
         result.phases["stage_s"] = time.perf_counter() - t0
@@ -317,7 +318,7 @@ def _extract(cfg: RunConfig, ws: Workspace) -> ExtractResult:
     try:
         return extract_archive(ws.archive_zip, ws.archive_dir, cfg.extract_limits)
     except BadInput as e:
-        e.path = cfg.submission_dir / "archive.zip"  # name the user's file, not our copy
+        e.path = cfg.submission_dir / ARCHIVE_NAME  # name the user's file, not our copy
         raise
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vcc.base import VccError, file_sha256, remove_tree, score_terms, write_json_atomic
+from vcc.base import ARCHIVE_NAME, NAMES_FILE, VccError, file_sha256, remove_tree, score_terms, write_json_atomic
 
 from ._run import run_submission
 from ._sweep_spec import SweepPoint, SweepSpec
@@ -35,8 +35,7 @@ __all__ = ["POINT_SCHEMA", "PointTask", "run_point", "code_hashes", "challenge_h
 
 POINT_SCHEMA = 1
 # What is not the submission's code: compress's output and what inflate or a previous run left.
-NOT_COPIED = ("archive.zip", "archive", "inflated", "__pycache__", ".git", "report.txt", "vcc-report.json")
-_NAMES_FILE = "public_test_video_names.txt"
+NOT_COPIED = (ARCHIVE_NAME, "archive", "inflated", "__pycache__", ".git", "report.txt", "vcc-report.json")
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def code_hashes(submission_dir: Path) -> dict[str, str]:
 def challenge_hashes(spec: SweepSpec) -> dict[str, str]:
     """sha256 of the challenge's assets a score depends on: the names file, its videos, the models."""
     ch = spec.challenge_dir
-    names = Path(spec.run["names_file"]) if spec.run.get("names_file") else ch / _NAMES_FILE
+    names = Path(spec.run["names_file"]) if spec.run.get("names_file") else ch / NAMES_FILE
     files = [names] if names.is_file() else []
     if names.is_file():
         files += [ch / "videos" / n.strip() for n in names.read_text().splitlines() if n.strip()]
@@ -157,7 +156,7 @@ def _tool_env() -> dict[str, str]:
 def _compress(task: PointTask, sub: Path, record: dict[str, Any]) -> bool:
     """Run the compress template into `sub`; True when it wrote sub/archive.zip."""
     spec = task.spec
-    names = Path(spec.run["names_file"]) if spec.run.get("names_file") else spec.challenge_dir / _NAMES_FILE
+    names = Path(spec.run["names_file"]) if spec.run.get("names_file") else spec.challenge_dir / NAMES_FILE
     argv = spec.render(task.point, {
         "challenge_dir": str(spec.challenge_dir),
         "videos_dir": str(spec.challenge_dir / "videos"),
@@ -193,11 +192,11 @@ def _compress(task: PointTask, sub: Path, record: dict[str, Any]) -> bool:
         record["verdict"], record["exit_code"] = Verdict.COMPRESS_FAILED, Verdict.COMPRESS_FAILED.exit_code
         record["message"] = f"compress exited with status {rc}: {tail}"
         return False
-    if not (sub / "archive.zip").is_file():
+    if not (sub / ARCHIVE_NAME).is_file():
         record["verdict"], record["exit_code"] = Verdict.COMPRESS_FAILED, Verdict.COMPRESS_FAILED.exit_code
-        record["message"] = "compress exited 0 but wrote no archive.zip into {out_dir}"
+        record["message"] = f"compress exited 0 but wrote no {ARCHIVE_NAME} into {{out_dir}}"
         return False
-    record["archive_bytes"] = (sub / "archive.zip").stat().st_size
+    record["archive_bytes"] = (sub / ARCHIVE_NAME).stat().st_size
     return True
 
 

@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vcc.base import BadInput, get_profile
+from vcc.base import ARCHIVE_NAME, BadInput, get_profile
 
-from ._targets import DALI_VARIANTS, DECODE_CHOICES
+from ._targets import DALI_VARIANTS, DECODE_CHOICES, targets_for
 
 __all__ = ["ScoreConfig", "READ_AHEAD_CHOICES"]
 
@@ -94,7 +94,7 @@ class ScoreConfig:
 
     @property
     def archive(self) -> Path:
-        return Path(self.archive_path) if self.archive_path else self.submission_dir / "archive.zip"
+        return Path(self.archive_path) if self.archive_path else self.submission_dir / ARCHIVE_NAME
 
     @property
     def report(self) -> Path:
@@ -112,7 +112,5 @@ class ScoreConfig:
     @property
     def targets(self) -> list[str]:
         """Ground-truth decode paths to score against."""
-        if self.decode == "both":
-            return ["pyav", "dali" if self.device.startswith("cuda") else "dali-emulated"]
-        return [self.decode]
+        return targets_for(self.decode, cuda=self.device.startswith("cuda"))
 

@@ -54,7 +54,6 @@ from vcc.base import BadInput, HarnessError
 
 from ._assets import FRAME_H, FRAME_W
 from ._container import YuvFrame, count_video_frames, iter_yuv_frames
-from ._decode import YUV_TO_RGB
 from ._targets import DALI_VARIANTS
 
 __all__ = [
@@ -246,18 +245,6 @@ def yuv420_to_rgb_dali(frame: YuvFrame, variant: str = "1.52") -> np.ndarray:
     out[..., 1] = _to_u8(g)
     out[..., 2] = _to_u8(b)
     return out
-
-
-def _register() -> None:
-    for variant in DALI_VARIANTS:
-        def convert(frame: YuvFrame, _variant: str = variant) -> np.ndarray:
-            return yuv420_to_rgb_dali(frame, _variant)
-
-        convert.__name__ = f"yuv420_to_rgb_dali_{variant.replace('-', '_').replace('.', '_')}"
-        YUV_TO_RGB[f"dali-emulated:{variant}"] = convert
-
-
-_register()
 
 
 # --- frame count and batch outline (evaluate.py's rule, DALI's batching) ------------------------

@@ -11,7 +11,16 @@ import os
 import sys
 from pathlib import Path
 
-from vcc.base import EXIT_BAD_INPUT, EXIT_OK, RUNNERS, BadInput, add_numerics_argument, run_cli, write_json_atomic
+from vcc.base import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    NAMES_FILE,
+    RUNNERS,
+    BadInput,
+    add_numerics_argument,
+    run_cli,
+    write_json_atomic,
+)
 
 from ._cache import GroundTruthCache, default_cache_dir
 from ._config import READ_AHEAD_CHOICES
@@ -24,7 +33,7 @@ __all__ = ["register", "main"]
 def _add_score_options(p: argparse.ArgumentParser) -> None:
     """`vcc score`'s options about what and how to score."""
     p.add_argument("--challenge-dir", type=Path, required=True,
-                   help="checkout laid out like the official repo: videos/, models/, public_test_video_names.txt")
+                   help=f"checkout laid out like the official repo: videos/, models/, {NAMES_FILE}")
     p.add_argument("--names-file", type=Path, default=None, help="override the video names file")
     p.add_argument("--device", default="cpu", help="cpu (CPU runner) or cuda (T4 runner); default cpu")
     p.add_argument("--batch-size", type=int, default=16, help="pairs per batch (official: 16)")
