@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vcc.base import BadInput, HarnessError
+from vcc.base import RUNNERS, BadInput, HarnessError
 
 from ._assets import FRAME_H, FRAME_W
 from ._container import YuvFrame, count_video_frames, iter_yuv_frames
@@ -347,10 +347,13 @@ def require_dali(device: torch.device | str = "cuda"):
 
 
 def dali_version_warning(version: str | None) -> str | None:
-    """A warning when the installed DALI is not the official runner's 1.52.x (None if it is)."""
-    if version is None or version.startswith("1.52."):
+    """A warning when the installed DALI is not the one a public runner's lock pins (the runner
+    table's dali_version, 1.52.x for the T4), None if it is."""
+    pinned = {s.kind: s.dali_version for s in RUNNERS.values() if s.dali_version}
+    if version is None or any(version.startswith(f"{v}.") for v in pinned.values()):
         return None
-    return (f"DALI {version} is installed; the official T4 runner uses 1.52.0, and DALI's "
+    uses = ", ".join(f"the official {kind.upper()} runner uses {v}.0" for kind, v in pinned.items())
+    return (f"DALI {version} is installed; {uses}, and DALI's "
             "YUV-to-RGB conversion changed after 1.52 (PR #6076): ground-truth frames may differ")
 
 
