@@ -18,6 +18,7 @@ from vcc.base import (
     RUNNERS,
     BadInput,
     add_numerics_argument,
+    public_runner_for,
     run_cli,
     write_json_atomic,
 )
@@ -59,7 +60,8 @@ def _add_score_options(p: argparse.ArgumentParser) -> None:
 
 
 def default_decode(args: argparse.Namespace) -> str:
-    return args.decode or ("dali" if str(args.device).startswith("cuda") else "pyav")
+    """--decode, else the ground truth of the public runner with this device (cpu: pyav, cuda: dali)."""
+    return args.decode or public_runner_for(cuda=str(args.device).startswith("cuda")).decode
 
 
 def _score(args: argparse.Namespace) -> int:

@@ -227,3 +227,14 @@ def test_a_verdict_is_its_json_string():
 
     assert json.dumps({"verdict": Verdict.OUT_OF_MEMORY}) == '{"verdict": "out_of_memory"}'
     assert f"{Verdict.OK}" == "ok" and Verdict("wrong_output") is Verdict.WRONG_OUTPUT
+
+
+def test_score_default_decode_is_the_runner_with_that_device():
+    from vcc.scorer.cli import default_decode
+
+    for device, cuda in (("cpu", False), ("cuda", True), ("cuda:1", True)):
+        want = next(s.decode for s in RUNNERS.values() if s.inflate_sees_cuda == cuda)
+        assert default_decode(argparse.Namespace(decode=None, device=device)) == want
+    assert default_decode(argparse.Namespace(decode=None, device="cpu")) == "pyav"
+    assert default_decode(argparse.Namespace(decode=None, device="cuda")) == "dali"
+    assert default_decode(argparse.Namespace(decode="both", device="cpu")) == "both"
