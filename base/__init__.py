@@ -18,7 +18,16 @@ from ._errors import (
 )
 from ._files import current_umask, file_sha256, remove_tree, vcc_cache_root, write_atomic, write_json_atomic
 from ._formula import rate_term, score_formula, score_terms
-from ._layout import FRAME_BYTES, FRAME_H, FRAME_W, OFFICIAL_ASSETS, OFFICIAL_BATCH_SIZE, OFFICIAL_ORIGINAL_BYTES
+from ._layout import (
+    ARCHIVE_NAME,
+    FRAME_BYTES,
+    FRAME_H,
+    FRAME_W,
+    NAMES_FILE,
+    OFFICIAL_ASSETS,
+    OFFICIAL_BATCH_SIZE,
+    OFFICIAL_ORIGINAL_BYTES,
+)
 from ._lazy import lazy_exports
 from ._numerics import (
     CAP_VARIABLES,
@@ -43,6 +52,7 @@ from ._numerics import (
     profile_env,
 )
 from ._progress import Progress, progress_iter
+from ._runners import RUNNER_GROUPS, RUNNER_SHAPES, RUNNERS, UV_GROUPS, RunnerShape, public_runner_for, runner_kinds
 from ._zip import (
     CENTRAL_HEADER,
     CENTRAL_SIGNATURE,
@@ -127,6 +137,15 @@ __all__ = [
     "write_atomic",
     "current_umask",
     "write_json_atomic",
+    "ARCHIVE_NAME",
+    "NAMES_FILE",
+    "RUNNER_GROUPS",
+    "RUNNER_SHAPES",
+    "RUNNERS",
+    "UV_GROUPS",
+    "RunnerShape",
+    "public_runner_for",
+    "runner_kinds",
     "FRAME_BYTES",
     "FRAME_H",
     "FRAME_W",

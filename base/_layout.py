@@ -1,8 +1,10 @@
-"""The challenge's fixed layout: frame geometry of a .raw and the official assets' fingerprints."""
+"""The challenge's fixed layout: file names, frame geometry of a .raw and the official assets' fingerprints."""
 
 from __future__ import annotations
 
 __all__ = [
+    "ARCHIVE_NAME",
+    "NAMES_FILE",
     "FRAME_H",
     "FRAME_W",
     "FRAME_BYTES",
@@ -10,6 +12,10 @@ __all__ = [
     "OFFICIAL_ORIGINAL_BYTES",
     "OFFICIAL_BATCH_SIZE",
 ]
+
+# The submission's one metered file, and the checkout's list of videos to score (inflate's $3).
+ARCHIVE_NAME = "archive.zip"
+NAMES_FILE = "public_test_video_names.txt"
 
 FRAME_H, FRAME_W = 874, 1164
 FRAME_BYTES = FRAME_H * FRAME_W * 3  # one uint8 RGB frame in a .raw

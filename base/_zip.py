@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, NamedTuple
 
 from ._errors import BadInput
+from ._layout import ARCHIVE_NAME
 
 __all__ = [
     # format
@@ -329,7 +330,7 @@ class ExtractLimits:
 
 def archive_error(archive: Path, message: str, fix: str) -> BadInput:
     """The BadInput for a fault of archive.zip (exit 2), naming the file and the fix."""
-    return BadInput(f"archive.zip: {message}", path=archive, fix=fix)
+    return BadInput(f"{ARCHIVE_NAME}: {message}", path=archive, fix=fix)
 
 
 def _unix_mode(info: zipfile.ZipInfo) -> int | None:
@@ -392,7 +393,7 @@ def vet_archive(archive: Path, limits: ExtractLimits | None = None) -> list[tupl
 def _open_zip(archive: Path) -> zipfile.ZipFile:
     """The archive opened for reading (its central directory parsed), or BadInput."""
     if not archive.is_file():
-        raise BadInput("archive.zip not found", path=archive, fix="put the submission's archive.zip in the dir")
+        raise BadInput(f"{ARCHIVE_NAME} not found", path=archive, fix=f"put the submission's {ARCHIVE_NAME} in the dir")
     try:
         return zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, ValueError) as e:

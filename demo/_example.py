@@ -10,10 +10,10 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from vcc.base import BadInput, HarnessError, SubmissionFailed
+from vcc.base import ARCHIVE_NAME, NAMES_FILE, BadInput, HarnessError, SubmissionFailed
 
 from ._fixture import build_replacing, cached_challenge, demo_cache_dir
-from ._scene import _NAMES_FILE, DEMO_BUILDER_VERSION, DEMO_DEFAULT_FRAMES
+from ._scene import DEMO_BUILDER_VERSION, DEMO_DEFAULT_FRAMES
 
 _SUBMISSION_MARKER = ".vcc-demo-submission"
 
@@ -59,14 +59,14 @@ def build_example_submission(challenge: Path, dest: Path) -> Path:
             target = tmp / name
             target.write_bytes((folder / name).read_bytes())
             target.chmod(0o755)
-        names = challenge / _NAMES_FILE
+        names = challenge / NAMES_FILE
         _run_script(
             ["bash", str(tmp / "compress.sh"), str(challenge / "videos"), str(tmp), str(names)],
             "the example submission's compress.sh",
             cwd=tmp,
         )
-        if not (tmp / "archive.zip").is_file():
-            raise HarnessError("compress.sh wrote no archive.zip", path=tmp, fix="report this bug")
+        if not (tmp / ARCHIVE_NAME).is_file():
+            raise HarnessError(f"compress.sh wrote no {ARCHIVE_NAME}", path=tmp, fix="report this bug")
         (tmp / _SUBMISSION_MARKER).write_text("built by `vcc demo`; replaced on the next run\n")
     return dest
 
@@ -157,7 +157,7 @@ def run_demo(
 
 def _next_steps(challenge: Path, submission: Path) -> str:
     """What the numbers are, and how to rerun the pieces by hand."""
-    names = challenge / _NAMES_FILE
+    names = challenge / NAMES_FILE
     return (
         "\nThese are synthetic stand-ins (a generated video, random nets with calibrated\n"
         "BatchNorm), not the official challenge: the numbers only show the pipeline working.\n"

@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vcc.base import FRAME_H, FRAME_W, BadInput, HarnessError, file_sha256, vcc_cache_root
+from vcc.base import FRAME_H, FRAME_W, NAMES_FILE, BadInput, HarnessError, file_sha256, vcc_cache_root
 
 from ._scene import (
     _CALIBRATION_BATCH,
     _CALIBRATION_PAIRS,
     _MANIFEST,
-    _NAMES_FILE,
     _VIDEO_NAME,
     _X265_CRF,
     _X265_PARAMS,
@@ -133,7 +132,7 @@ def _fixture_files() -> list[str]:
         f"videos/{_VIDEO_NAME}",
         "models/segnet.safetensors",
         "models/posenet.safetensors",
-        _NAMES_FILE,
+        NAMES_FILE,
     ]
 
 
@@ -185,7 +184,7 @@ def build_challenge(dest: Path, *, frames: int, seed: int = 0, progress: bool = 
         video = tmp / "videos" / _VIDEO_NAME
         _encode_video(video, frames, seed, progress)
         _build_weights(video, tmp / "models", frames, seed)
-        (tmp / _NAMES_FILE).write_text(_VIDEO_NAME + "\n")
+        (tmp / NAMES_FILE).write_text(_VIDEO_NAME + "\n")
         manifest = {
             "about": "vcc demo challenge: synthetic stand-ins, not the official assets",
             "builder_version": DEMO_BUILDER_VERSION,

@@ -16,7 +16,6 @@ DEMO_BUILDER_VERSION = 1
 DEMO_DEFAULT_FRAMES = 60
 DEMO_FPS = 20
 _MANIFEST = "demo.json"
-_NAMES_FILE = "public_test_video_names.txt"
 _VIDEO_NAME = "0.mkv"
 # x265 settings of the synthetic original. Thread counts are fixed because x265's
 # frame-threads changes the bitstream; pools only sizes the worker pool.

@@ -23,12 +23,13 @@ from ._sandbox import (
     bwrap_unavailable_reason,
     run_contained,
 )
-from ._shapes import RUNNERS, RunnerShape
+from ._shapes import RUNNER_GROUPS, RUNNER_SHAPES, RUNNERS, RunnerShape
 from ._sweep import SweepOptions, SweepOutcome, run_sweep
 from ._sweep_engines import LocalPool, RayEngine, parallel_points
 from ._sweep_point import PointTask, run_point
 from ._sweep_spec import SweepPoint, SweepSpec, load_spec
 from ._sweep_table import build_table, load_sweep_table, pareto_mask, plot_sweep, top_points
+from ._verdicts import Verdict
 from ._workspace import Workspace, stage_workspace
 
 __all__ = [
@@ -37,6 +38,9 @@ __all__ = [
     "extract_archive",
     "vet_archive",
     "RUNNERS",
+    "Verdict",
+    "RUNNER_SHAPES",
+    "RUNNER_GROUPS",
     "InflateRun",
     "RunConfig",
     "RunnerShape",

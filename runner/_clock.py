@@ -9,7 +9,7 @@ from vcc.scorer import Challenge, count_video_frames
 
 from ._config import RunConfig
 from ._result import RunResult
-from ._verdicts import failure
+from ._verdicts import Verdict, failure
 
 __all__ = [
     "score_estimate",
@@ -61,7 +61,7 @@ def inflate_budget(cfg: RunConfig, clock: dict[str, Any], extract_s: float, scor
     clock["inflate_budget_s"] = round(budget, 3)
     if budget <= 0:
         raise failure(
-            "timeout",
+            Verdict.TIMEOUT,
             f"no time is left for inflate: setup {setup:.0f} s + unzip "
             f"{extract_s:.1f} s + scoring estimate {score_est:.0f} s exceed "
             f"the {cfg.clock_s:.0f} s clock",
@@ -109,7 +109,7 @@ def check_headroom(result: RunResult) -> None:
     headroom = result.clock["headroom_s"]
     if headroom < 0:
         raise failure(
-            "over_clock",
+            Verdict.OVER_CLOCK,
             f"the job would run past the {cfg.clock_s:.0f} s clock by {-headroom:.0f} s "
             f"(setup {cfg.setup_overhead:.0f} s + unzip + inflate + scoring); the runner would cancel it "
             "and report only 'Job timed out or was cancelled'",

@@ -1,6 +1,6 @@
 """Docker backend, low level: build or reuse the vcc image, run one command in a capped container.
 
-`ensure_image("cpu"|"t4")` builds docker/Dockerfile.<kind> from a copy of the vcc source and
+`ensure_image(kind)` builds the runner shape's Dockerfile (vcc.base.RUNNER_SHAPES) from a copy of the vcc source and
 tags it `vcc-<kind>:<profile>-<hash>`, the hash covering the Dockerfile, the source, the build
 arguments and (for a base image not pinned by digest) the base image's id; a present tag is
 reused. `docker_run` runs one command in a fresh container with the runner's limits and
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from vcc.base import BadInput, HarnessError, file_sha256
+from vcc.base import RUNNER_SHAPES, BadInput, HarnessError, file_sha256
 
 __all__ = [
     "RUNNER_KINDS",
@@ -47,7 +47,8 @@ __all__ = [
     "image_labels",
 ]
 
-RUNNER_KINDS = ("cpu", "t4")
+# The runners an image replays: those with a Dockerfile in the runner table.
+RUNNER_KINDS = tuple(k for k, s in RUNNER_SHAPES.items() if s.dockerfile)
 
 # What the image is built from, relative to the project root. .dockerignore allowlists the same
 # set for a manual `docker build`; here the context is a copy of exactly these files, so the tag
@@ -230,7 +231,7 @@ def image_spec(runner_kind: str, root: Path | None = None) -> ImageSpec:
         raise BadInput(f"unknown runner kind {runner_kind!r}", fix=f"use one of {', '.join(RUNNER_KINDS)}")
     project = _project_root()
     root = root or project
-    dockerfile = root / "docker" / f"Dockerfile.{runner_kind}"
+    dockerfile = root / str(RUNNER_SHAPES[runner_kind].dockerfile)
     if not dockerfile.is_file():
         raise HarnessError(
             f"no {dockerfile.name}: building the image needs vcc's source tree",

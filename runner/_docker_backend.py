@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from vcc.base import BadInput, HarnessError, SubmissionFailed
-from vcc.scorer import Challenge
+from vcc.scorer import DECODE_TARGETS, Challenge, runner_target
 
 from ._config import RunConfig
 from ._docker import DockerProcResult, docker_run, docker_unavailable_reason, ensure_image, image_labels
-from ._env import RUNNER_GROUPS
 from ._inflate_env import inflate_environment
 from ._sandbox import LEFTOVER_WRAPPER, Isolation, ProcResult, read_leftovers
 from ._workspace import Workspace
@@ -66,15 +65,17 @@ class DockerBackend:
     def score_target(self) -> tuple[str, str, str]:
         torch = self.labels.get("vcc.torch", "?")
         where = f"in image {self.image} (torch {torch}, profile {self.labels.get('vcc.profile', '?')})"
-        if not self.cfg.shape.gpu:
-            return "cpu", "pyav", f"cpu runner {where}: PyAV decode on the CPU"
+        shape, target = self.cfg.shape, DECODE_TARGETS[self.cfg.shape.decode]
+        if not target.needs_cuda:
+            return "cpu", target.name, f"{shape.kind} runner {where}: {target.label}"
         if self.gpu:
-            return "cuda", "dali", f"t4 runner {where}: DALI decode and nets on the GPU"
+            return "cuda", target.name, f"{shape.kind} runner {where}: {target.label}, nets on the GPU"
+        stand_in = DECODE_TARGETS[runner_target(target.name, cuda=False)]
         return (
             "cpu",
-            "dali-emulated",
-            f"t4 runner EMULATED {where}: no GPU here, DALI's colour conversion emulated on "
-            "the CPU; a T4's float results differ slightly",
+            stand_in.name,
+            f"{shape.kind} runner EMULATED {where}: no GPU here, {stand_in.label}; the real runner's float "
+            "results differ slightly",
         )
 
     def _challenge_mounts(self, *, hide_videos: bool) -> list[tuple[str, str, bool]]:
@@ -111,7 +112,7 @@ class DockerBackend:
         leftover.unlink(missing_ok=True)
         # The same allow-list as the local backend; the image brings its own PATH and locale.
         env = inflate_environment(
-            home=str(ws.home_dir), gpu=cfg.shape.gpu, group=RUNNER_GROUPS[cfg.runner], from_host=False
+            home=str(ws.home_dir), gpu=cfg.shape.inflate_sees_cuda, group=cfg.shape.uv_group, from_host=False
         )
         env["TMPDIR"] = "/tmp"
         limits = self._limits()

@@ -51,7 +51,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from vcc.base import BadInput, HarnessError, vcc_cache_root, write_json_atomic
+from vcc.base import BadInput, HarnessError, public_runner_for, vcc_cache_root, write_json_atomic
 
 __all__ = [
     "ENV_SCHEMA",
@@ -82,7 +82,6 @@ ENV_SCHEMA = 1
 PYPI_SIMPLE = "https://pypi.org/simple"
 # Packages that may come from PyPI (same base version) when their pinned index is unreachable.
 FALLBACK_PACKAGES = ("torch", "torchvision", "torchaudio")
-RUNNER_GROUPS = {"cpu": "cpu", "t4": "cu128"}
 _UV_TAIL_LINES = 40
 
 
@@ -191,9 +190,16 @@ def _read_inputs(cfg: EnvConfig) -> tuple[bytes, bytes, dict[str, Any], dict[str
         raise BadInput(
             f"unknown dependency group {cfg.group!r}: pyproject.toml defines {known}",
             path=cfg.pyproject,
-            fix=f"use --group with one of: {known} (the CPU runner syncs 'cpu', the T4 runner 'cu128')",
+            fix=f"use --group with one of: {known} ({_runner_groups_text()})",
         )
     return pyproject_bytes, lock_bytes, pyproject, lock
+
+
+def _runner_groups_text() -> str:
+    """'the cpu runner syncs 'cpu', the t4 runner 'cu128'': from the runner table."""
+    from vcc.base import RUNNERS
+
+    return ", ".join(f"the {k} runner syncs {s.uv_group!r}" for k, s in RUNNERS.items())
 
 
 def _python_info(python: str | None) -> dict[str, str]:
@@ -861,7 +867,7 @@ def official_env_command(argv: list[str]) -> tuple[list[str], dict[str, str]] | 
     if request is None:
         return None
     challenge_dir, device = request
-    group = "cu128" if device.startswith("cuda") else "cpu"
+    group = public_runner_for(cuda=device.startswith("cuda")).uv_group
     record = require_env(challenge_dir, group)
     if Path(sys.prefix).resolve() == record.path.resolve():  # already in it
         os.environ.setdefault("VCC_SCORING_ENV", str(record.path))

@@ -23,7 +23,7 @@ from pathlib import Path
 from vcc.base import BadInput, file_sha256
 from vcc.scorer import Challenge
 
-from ._verdicts import failure
+from ._verdicts import Verdict, failure
 
 __all__ = [
     "FileFingerprint",
@@ -68,7 +68,7 @@ def check_archive_unchanged(workspace_zip: Path, before: FileFingerprint, when: 
     if now == before:
         return
     raise failure(
-        "archive_changed",
+        Verdict.ARCHIVE_CHANGED,
         f"archive.zip changed {when}: it was {_describe(before)} and is now {_describe(now)}. "
         "The runner meters the archive's size after inflate, so a changed archive changes the rate; "
         "vcc scores only the archive as submitted",
@@ -121,7 +121,7 @@ def check_challenge_unchanged(challenge: Challenge, before: ChallengeFingerprint
         else ""
     )
     raise failure(
-        "challenge_changed",
+        Verdict.CHALLENGE_CHANGED,
         "inflate changed the challenge checkout's scored files: " + "; ".join(changes[:10]) + denominator,
         path=challenge.videos_dir,
         fix="inflate must not write into the checkout's videos/ or models/ (restore them with "
@@ -160,7 +160,7 @@ def check_raw_links(challenge: Challenge, inflated_dir: Path) -> None:
     sandbox, and the runner would read whatever the path holds there."""
     if inflated_dir.is_symlink():
         raise failure(
-            "wrong_output",
+            Verdict.WRONG_OUTPUT,
             f"INFLATED_DIR is a symbolic link (to {os.readlink(inflated_dir)}), not a directory",
             path=inflated_dir,
             fix="create INFLATED_DIR with mkdir -p and write the raws into it",
@@ -179,7 +179,7 @@ def check_raw_links(challenge: Challenge, inflated_dir: Path) -> None:
         else:
             continue
         raise failure(
-            "wrong_output",
+            Verdict.WRONG_OUTPUT,
             f"raw file for video {video.name!r} is a symbolic link that {problem} (link text {target!r})",
             path=raw,
             fix=f"write {video.raw_name} as a regular file in INFLATED_DIR",

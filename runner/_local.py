@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vcc.scorer import Challenge
+from vcc.scorer import DECODE_TARGETS, Challenge, runner_target
 
 from ._config import RunConfig
-from ._env import RUNNER_GROUPS, EnvConfig, EnvRecord, find_env, sync_env
+from ._env import EnvConfig, EnvRecord, find_env, sync_env
 from ._inflate_env import inflate_environment
 from ._sandbox import (
     DEFAULT_DISK_BYTES,
@@ -35,7 +35,7 @@ __all__ = ["LocalBackend", "score_target"]
 
 def _inflate_env(cfg: RunConfig, ws: Workspace, official: EnvRecord | None = None) -> dict[str, str]:
     """The allow-list's environment (runner._inflate_env), with inflate's Python first on PATH."""
-    env = inflate_environment(home=str(ws.home_dir), gpu=cfg.shape.gpu, group=RUNNER_GROUPS[cfg.runner])
+    env = inflate_environment(home=str(ws.home_dir), gpu=cfg.shape.inflate_sees_cuda, group=cfg.shape.uv_group)
     path = env.get("PATH", "/usr/bin:/bin")
     if official is not None:  # the checkout's `uv sync --group` env, as on the runner
         env["PATH"] = str(official.bin_dir) + os.pathsep + path
@@ -107,7 +107,7 @@ def _run_inflate(
         owned=ws.inflate_owned,
         protected=(cfg.submission_dir.resolve(),),
         network=cfg.network,
-        gpu=cfg.shape.gpu,
+        gpu=cfg.shape.inflate_sees_cuda,
         use_bwrap=cfg.sandbox,
     )
     limits = ResourceLimits(
@@ -129,18 +129,21 @@ def _run_inflate(
 
 
 def score_target(cfg: RunConfig) -> tuple[str, str, str]:
-    """(device, decode, label) of the runner's scoring path on this machine."""
-    if not cfg.shape.gpu:
-        return "cpu", "pyav", "cpu runner: PyAV decode on the CPU, as the official CPU job"
+    """(device, decode, label) of the runner's scoring path on this machine: the shape's decode
+    target, or its CPU stand-in where it needs CUDA and torch sees none."""
+    shape, target = cfg.shape, DECODE_TARGETS[cfg.shape.decode]
+    if not target.needs_cuda:
+        return "cpu", target.name, f"{shape.kind} runner: {target.label}, as the official job"
     import torch
 
     if torch.cuda.is_available():
-        return "cuda", "dali", "t4 runner: DALI decode and nets on this machine's GPU"
+        return "cuda", target.name, f"{shape.kind} runner: {target.label}, nets on this machine's GPU"
+    stand_in = DECODE_TARGETS[runner_target(target.name, cuda=False)]
     return (
         "cpu",
-        "dali-emulated",
-        "t4 runner EMULATED: no CUDA here, so DALI's colour conversion is emulated on the CPU and "
-        "the nets run on the CPU; a T4's float results differ slightly",
+        stand_in.name,
+        f"{shape.kind} runner EMULATED: no CUDA here, so {stand_in.label} and the nets run on the CPU; "
+        "the real runner's float results differ slightly",
     )
 
 
@@ -177,7 +180,7 @@ class LocalBackend:
     def resolve_env(self, warnings: list[str]) -> dict[str, Any]:
         """Pick inflate's Python environment (see ENV_CHOICES); its description for the report."""
         cfg = self.cfg
-        group = RUNNER_GROUPS[cfg.runner]
+        group = cfg.shape.uv_group
         if cfg.env != "vcc":
             self.official = find_env(cfg.challenge_dir, group, envs_dir=cfg.envs_dir)
             if self.official is None and cfg.env == "official":

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from vcc.base import VccError
+from vcc.base import ARCHIVE_NAME, VccError
 
 from ._archive import ExtractResult
 from ._config import RunConfig
+from ._integrity import FileFingerprint
 from ._sandbox import ProcResult
-
-if TYPE_CHECKING:  # _integrity imports the verdicts, which import this module
-    from ._integrity import FileFingerprint
+from ._verdicts import Verdict
 
 __all__ = ["REPORT_SCHEMA", "InflateRun", "RunResult"]
 
@@ -49,7 +48,7 @@ class RunResult:
     config: RunConfig
     out_dir: Path
     json_path: Path
-    verdict: str = "harness_error"
+    verdict: Verdict = Verdict.HARNESS_ERROR
     message: str = ""
     error: VccError | None = None
     runs: list[InflateRun] = field(default_factory=list)
@@ -141,7 +140,7 @@ class RunResult:
                 "dir": str(cfg.submission_dir),
                 "name": cfg.submission_name,
                 # Measured before inflate ran: what is scored (inflate may not change it).
-                "archive_bytes": self.archive.bytes if self.archive else _size(cfg.submission_dir / "archive.zip"),
+                "archive_bytes": self.archive.bytes if self.archive else _size(cfg.submission_dir / ARCHIVE_NAME),
                 "archive_sha256": self.archive.sha256 if self.archive else None,
             },
             "challenge_dir": str(cfg.challenge_dir),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from vcc.base import (
+    ARCHIVE_NAME,
     BadInput,
     HarnessError,
     VccError,
@@ -36,7 +37,6 @@ from vcc.scorer import Challenge, check_raws
 from ._archive import ExtractResult, extract_archive
 from ._clock import check_headroom, fill_clock, fill_phases, inflate_budget, ok_message, score_estimate, start_clock
 from ._config import RunConfig
-from ._env import RUNNER_GROUPS
 from ._integrity import (
     ChallengeFingerprint,
     FileFingerprint,
@@ -50,7 +50,7 @@ from ._integrity import (
 from ._local import LocalBackend
 from ._result import InflateRun, RunResult
 from ._sandbox import ProcResult
-from ._verdicts import collect_findings, failure, judge_inflate, verdict_for
+from ._verdicts import Verdict, collect_findings, failure, judge_inflate, verdict_for
 from ._workspace import Workspace, stage_workspace
 
 __all__ = [
@@ -95,7 +95,7 @@ def _check_outputs(run: InflateRun, ws: Workspace, challenge: Challenge, cfg: Ru
     except BadInput as e:
         # A wrong or missing raw here is inflate's output, not the user's input.
         raise failure(
-            "wrong_output",
+            Verdict.WRONG_OUTPUT,
             f"inflate wrote the wrong output: {e}",
             path=e.path,
             fix=e.fix or "fix inflate",
@@ -173,7 +173,7 @@ def run_submission(cfg: RunConfig) -> RunResult:
         return result
     except Exception as e:  # a vcc bug (or a video no check caught): still leave a report behind
         result.error = HarnessError(f"vcc run failed unexpectedly: {type(e).__name__}: {e}")
-        result.verdict, result.message = "harness_error", str(result.error)
+        result.verdict, result.message = Verdict.HARNESS_ERROR, str(result.error)
         write_json_atomic(json_path, result.as_json())
         raise
     _run_job(cfg, challenge, backend, result, out, target, score_est)
@@ -210,7 +210,7 @@ def _runner_record(cfg: RunConfig, device: str, decode: str, label: str) -> dict
         "backend": cfg.backend,
         "cpus": cfg.cpus or shape.cpus,
         "memory_bytes": cfg.memory_bytes or shape.memory_bytes,
-        "gpu_visible_to_inflate": shape.gpu,
+        "gpu_visible_to_inflate": shape.inflate_sees_cuda,
         "network": "on" if cfg.network else "off",
         "score_device": device,
         "score_decode": decode,
@@ -238,7 +238,7 @@ def _run_job(
         result.notes += notes
         result.workspace = str(ws.root)
         # The user's archive as submitted (staging checked it exists), before inflate can reach the copy.
-        archive_fp = result.archive = fingerprint_file(cfg.submission_dir / "archive.zip")
+        archive_fp = result.archive = fingerprint_file(cfg.submission_dir / ARCHIVE_NAME)
         check_archive_unchanged(ws.archive_zip, archive_fp, "while it was staged")
         fingerprints = _Fingerprints(archive_fp, fingerprint_challenge(challenge))
         result.phases["stage_s"] = time.perf_counter() - t0
@@ -251,7 +251,7 @@ def _run_job(
             result.score_report, result.phases["score_s"] = backend.score(ws, out, device, decode)
         fill_clock(result, score_est)
         check_headroom(result)
-        result.verdict = "ok"
+        result.verdict = Verdict.OK
         result.message = ok_message(result)
     except VccError as e:
         _record_error(result, e)
@@ -260,7 +260,7 @@ def _run_job(
         fill_clock(result, score_est)
     except Exception as e:  # a vcc bug: still leave a report behind
         result.error = HarnessError(f"vcc run failed unexpectedly: {type(e).__name__}: {e}")
-        result.verdict = "harness_error"
+        result.verdict = Verdict.HARNESS_ERROR
         result.message = str(result.error)
         fill_phases(result)
         write_json_atomic(result.json_path, result.as_json())
@@ -276,7 +276,7 @@ def _write_provisional(result: RunResult) -> None:
     """A report before inflate runs, replaced at the end: should vcc itself be killed meanwhile
     (inflate cannot reach it, the kernel's OOM killer or a user can), run.json still says so."""
     verdict, message = result.verdict, result.message
-    result.verdict = "interrupted"
+    result.verdict = Verdict.INTERRUPTED
     result.message = "vcc was stopped before the run finished (this report was written before inflate started)"
     write_json_atomic(result.json_path, result.as_json())
     result.verdict, result.message = verdict, message
@@ -308,7 +308,7 @@ def _inflate_once(
     check_archive_unchanged(ws.archive_zip, fingerprints.archive, "while inflate ran")
     check_challenge_unchanged(challenge, fingerprints.challenge)
     env_kind = result.environment.get("inflate", {}).get("kind", "vcc")
-    judge_inflate(run.proc, challenge, budget, env_kind, RUNNER_GROUPS[cfg.runner])
+    judge_inflate(run.proc, challenge, budget, env_kind, cfg.shape.uv_group)
     check_raw_links(challenge, ws.inflated_dir)
     _check_outputs(run, ws, challenge, cfg)
 
@@ -317,7 +317,7 @@ def _extract(cfg: RunConfig, ws: Workspace) -> ExtractResult:
     try:
         return extract_archive(ws.archive_zip, ws.archive_dir, cfg.extract_limits)
     except BadInput as e:
-        e.path = cfg.submission_dir / "archive.zip"  # name the user's file, not our copy
+        e.path = cfg.submission_dir / ARCHIVE_NAME  # name the user's file, not our copy
         raise
 
 

@@ -24,18 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vcc.base import VccError, file_sha256, remove_tree, score_terms, write_json_atomic
+from vcc.base import ARCHIVE_NAME, NAMES_FILE, VccError, file_sha256, remove_tree, score_terms, write_json_atomic
 
 from ._run import run_submission
 from ._sweep_spec import SweepPoint, SweepSpec
+from ._verdicts import Verdict
 
 __all__ = ["POINT_SCHEMA", "PointTask", "run_point", "code_hashes", "challenge_hashes", "point_inputs",
            "read_point", "NOT_COPIED"]
 
 POINT_SCHEMA = 1
 # What is not the submission's code: compress's output and what inflate or a previous run left.
-NOT_COPIED = ("archive.zip", "archive", "inflated", "__pycache__", ".git", "report.txt", "vcc-report.json")
-_NAMES_FILE = "public_test_video_names.txt"
+NOT_COPIED = (ARCHIVE_NAME, "archive", "inflated", "__pycache__", ".git", "report.txt", "vcc-report.json")
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def code_hashes(submission_dir: Path) -> dict[str, str]:
 def challenge_hashes(spec: SweepSpec) -> dict[str, str]:
     """sha256 of the challenge's assets a score depends on: the names file, its videos, the models."""
     ch = spec.challenge_dir
-    names = Path(spec.run["names_file"]) if spec.run.get("names_file") else ch / _NAMES_FILE
+    names = Path(spec.run["names_file"]) if spec.run.get("names_file") else ch / NAMES_FILE
     files = [names] if names.is_file() else []
     if names.is_file():
         files += [ch / "videos" / n.strip() for n in names.read_text().splitlines() if n.strip()]
@@ -118,8 +118,8 @@ def run_point(task: PointTask) -> dict[str, Any]:
         "params": dict(task.point.params),
         "inputs_sha256": task.inputs_sha256,
         "inputs": task.inputs,
-        "verdict": "harness_error",
-        "exit_code": 4,
+        "verdict": Verdict.HARNESS_ERROR,
+        "exit_code": Verdict.HARNESS_ERROR.exit_code,
         "message": "",
         "archive_bytes": None,
         "compress": None,
@@ -137,7 +137,7 @@ def run_point(task: PointTask) -> dict[str, Any]:
         if _compress(task, sub, record):
             _replay(task, sub, record)
     except Exception as e:  # a vcc bug or the disk: still a record, and the sweep goes on
-        record["verdict"], record["exit_code"] = "harness_error", 4
+        record["verdict"], record["exit_code"] = Verdict.HARNESS_ERROR, Verdict.HARNESS_ERROR.exit_code
         record["message"] = f"{type(e).__name__}: {e}"
         record["traceback"] = traceback.format_exc()[-4000:]
     record["wall_s"] = round(time.perf_counter() - started, 3)
@@ -156,7 +156,7 @@ def _tool_env() -> dict[str, str]:
 def _compress(task: PointTask, sub: Path, record: dict[str, Any]) -> bool:
     """Run the compress template into `sub`; True when it wrote sub/archive.zip."""
     spec = task.spec
-    names = Path(spec.run["names_file"]) if spec.run.get("names_file") else spec.challenge_dir / _NAMES_FILE
+    names = Path(spec.run["names_file"]) if spec.run.get("names_file") else spec.challenge_dir / NAMES_FILE
     argv = spec.render(task.point, {
         "challenge_dir": str(spec.challenge_dir),
         "videos_dir": str(spec.challenge_dir / "videos"),
@@ -175,7 +175,7 @@ def _compress(task: PointTask, sub: Path, record: dict[str, Any]) -> bool:
                                     stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as e:
             info["seconds"] = 0.0
-            record["verdict"], record["exit_code"] = "compress_failed", 3
+            record["verdict"], record["exit_code"] = Verdict.COMPRESS_FAILED, Verdict.COMPRESS_FAILED.exit_code
             record["message"] = f"compress could not start: {argv[0]}: {e.strerror}"
             return False
         try:
@@ -183,20 +183,20 @@ def _compress(task: PointTask, sub: Path, record: dict[str, Any]) -> bool:
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             info["seconds"] = round(time.perf_counter() - t0, 3)
-            record["verdict"], record["exit_code"] = "compress_timeout", 3
+            record["verdict"], record["exit_code"] = Verdict.COMPRESS_TIMEOUT, Verdict.COMPRESS_TIMEOUT.exit_code
             record["message"] = f"compress ran past compress_timeout_s = {spec.compress_timeout_s:g} s"
             return False
     info["seconds"], info["returncode"] = round(time.perf_counter() - t0, 3), rc
     if rc != 0:
         tail = log.read_bytes()[-1500:].decode(errors="replace").strip()
-        record["verdict"], record["exit_code"] = "compress_failed", 3
+        record["verdict"], record["exit_code"] = Verdict.COMPRESS_FAILED, Verdict.COMPRESS_FAILED.exit_code
         record["message"] = f"compress exited with status {rc}: {tail}"
         return False
-    if not (sub / "archive.zip").is_file():
-        record["verdict"], record["exit_code"] = "compress_failed", 3
-        record["message"] = "compress exited 0 but wrote no archive.zip into {out_dir}"
+    if not (sub / ARCHIVE_NAME).is_file():
+        record["verdict"], record["exit_code"] = Verdict.COMPRESS_FAILED, Verdict.COMPRESS_FAILED.exit_code
+        record["message"] = f"compress exited 0 but wrote no {ARCHIVE_NAME} into {{out_dir}}"
         return False
-    record["archive_bytes"] = (sub / "archive.zip").stat().st_size
+    record["archive_bytes"] = (sub / ARCHIVE_NAME).stat().st_size
     return True
 
 
@@ -214,7 +214,7 @@ def _replay(task: PointTask, sub: Path, record: dict[str, Any]) -> None:
     try:
         result = run_submission(cfg)
     except VccError as e:  # refused before anything ran (the challenge, the numerics profile)
-        record["verdict"], record["exit_code"], record["message"] = "refused", e.exit_code, e.render()
+        record["verdict"], record["exit_code"], record["message"] = Verdict.REFUSED, e.exit_code, e.render()
         return
     r = result.as_json()
     record["verdict"], record["exit_code"], record["message"] = r["verdict"], r["exit_code"], r["message"]

@@ -44,7 +44,7 @@ def build_table(parameters: list[str], point_ids: list[str], records: dict[str, 
         s = rec.get("score") or {}
         terms = s.get("terms") or {}
         row.update({
-            "verdict": rec["verdict"],
+            "verdict": str(rec["verdict"]),  # a Verdict in memory, its string once read back
             "archive_bytes": rec.get("archive_bytes"),
             "posenet_distortion": s.get("posenet_distortion"),
             "segnet_distortion": s.get("segnet_distortion"),

@@ -4,34 +4,113 @@ from __future__ import annotations
 
 import re
 import signal
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-from vcc.base import BadInput, SubmissionFailed, VccError
+from vcc.base import (
+    EXIT_BAD_INPUT,
+    EXIT_GATE,
+    EXIT_HARNESS,
+    EXIT_OK,
+    EXIT_SUBMISSION_FAILED,
+    BadInput,
+    SubmissionFailed,
+    VccError,
+)
 from vcc.scorer import Challenge
 
-from ._result import RunResult
 from ._sandbox import ProcResult
 from ._shapes import GiB
 
-__all__ = ["failure", "verdict_for", "judge_inflate", "exit_text", "failure_hint", "collect_findings"]
+if TYPE_CHECKING:  # _result holds a Verdict: it imports this module
+    from ._result import RunResult
+
+__all__ = [
+    "Verdict",
+    "VerdictFailure",
+    "failure",
+    "verdict_for",
+    "judge_inflate",
+    "exit_text",
+    "failure_hint",
+    "collect_findings",
+]
 
 
-def failure(verdict: str, message: str, **kw: Any) -> SubmissionFailed:
-    """A SubmissionFailed (exit 3) that carries its verdict for the report; the caller raises it."""
-    err = SubmissionFailed(message, **kw)
-    err.verdict = verdict  # type: ignore[attr-defined]
-    return err
+class Verdict(StrEnum):
+    """How a run (`vcc run`, a sweep point, `vcc gate`) ended: the string run.json, a sweep's table
+    and gate.json hold (a StrEnum: it is that string), and the exit code it comes with."""
+
+    OK = "ok"
+    # The submission failed while running (exit 3).
+    TIMEOUT = "timeout"
+    DISK = "disk"
+    OUT_OF_MEMORY = "out_of_memory"
+    INFLATE_FAILED = "inflate_failed"
+    WRONG_OUTPUT = "wrong_output"
+    OVER_CLOCK = "over_clock"
+    ARCHIVE_CHANGED = "archive_changed"
+    CHALLENGE_CHANGED = "challenge_changed"
+    COMPRESS_FAILED = "compress_failed"  # a sweep point's compress command
+    COMPRESS_TIMEOUT = "compress_timeout"
+    # Not the submission's doing.
+    BAD_INPUT = "bad_input"
+    HARNESS_ERROR = "harness_error"
+    REFUSED = "refused"  # a sweep point `vcc run` refused before anything ran: that error's code (2 or 4)
+    INTERRUPTED = "interrupted"  # run.json written before inflate, left when vcc itself was stopped
+    # vcc gate.
+    PASS = "pass"
+    FAIL = "fail"
+    LINT_FAILED = "lint_failed"
+
+    @property
+    def exit_code(self) -> int | None:
+        """The process exit status that comes with it (README "Exit codes"); None where it is not
+        one code (refused: the refusing error's; interrupted: vcc did not exit by itself)."""
+        return _EXIT_CODES.get(self)
 
 
-def verdict_for(e: VccError) -> str:
-    verdict = getattr(e, "verdict", None)
-    if isinstance(verdict, str):
-        return verdict
+_EXIT_CODES: dict[Verdict, int] = {
+    Verdict.OK: EXIT_OK,
+    Verdict.PASS: EXIT_OK,
+    Verdict.FAIL: EXIT_GATE,
+    Verdict.BAD_INPUT: EXIT_BAD_INPUT,
+    Verdict.LINT_FAILED: EXIT_BAD_INPUT,
+    Verdict.HARNESS_ERROR: EXIT_HARNESS,
+    **{
+        v: EXIT_SUBMISSION_FAILED
+        for v in (
+            Verdict.TIMEOUT, Verdict.DISK, Verdict.OUT_OF_MEMORY, Verdict.INFLATE_FAILED, Verdict.WRONG_OUTPUT,
+            Verdict.OVER_CLOCK, Verdict.ARCHIVE_CHANGED, Verdict.CHALLENGE_CHANGED, Verdict.COMPRESS_FAILED,
+            Verdict.COMPRESS_TIMEOUT,
+        )
+    },
+}  # fmt: skip
+
+
+class VerdictFailure(SubmissionFailed):
+    """A SubmissionFailed (exit 3) that names its verdict for the report."""
+
+    def __init__(self, verdict: Verdict, message: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        if verdict.exit_code != self.exit_code:
+            raise ValueError(f"verdict {verdict} exits {verdict.exit_code}, not {self.exit_code}")
+        self.verdict = verdict
+
+
+def failure(verdict: Verdict, message: str, **kw: Any) -> VerdictFailure:
+    """The submission's failure with its verdict; the caller raises it."""
+    return VerdictFailure(verdict, message, **kw)
+
+
+def verdict_for(e: VccError) -> Verdict:
+    if isinstance(e, VerdictFailure):
+        return e.verdict
     if isinstance(e, BadInput):
-        return "bad_input"
+        return Verdict.BAD_INPUT
     if isinstance(e, SubmissionFailed):
-        return "inflate_failed"
-    return "harness_error"
+        return Verdict.INFLATE_FAILED
+    return Verdict.HARNESS_ERROR
 
 
 def judge_inflate(
@@ -40,7 +119,7 @@ def judge_inflate(
     logs = f"stderr tail:\n{_indent(proc.stderr_tail)}" if proc.stderr_tail.strip() else "no stderr"
     if proc.timed_out:
         raise failure(
-            "timeout",
+            Verdict.TIMEOUT,
             f"inflate did not finish within its budget of {budget:.1f} s (the clock minus setup, "
             f"unzip and the scoring estimate); killed with its whole process tree after "
             f"{proc.elapsed_s:.1f} s.\n{logs}",
@@ -50,7 +129,7 @@ def judge_inflate(
     if proc.disk_exceeded:
         used = f" (reached {proc.disk_peak_bytes / GiB:.2f} GiB)" if proc.disk_peak_bytes else ""
         raise failure(
-            "disk",
+            Verdict.DISK,
             f"inflate wrote more than its disk cap ({proc.isolation.disk_cap}){used}; killed with its "
             f"whole process tree after {proc.elapsed_s:.1f} s.\n{logs}",
             path=proc.stderr_path,
@@ -60,14 +139,14 @@ def judge_inflate(
         peak = proc.peak_memory_bytes or proc.peak_rss_bytes
         peak_text = f", peak {peak / GiB:.2f} GiB" if peak else ""
         raise failure(
-            "out_of_memory",
+            Verdict.OUT_OF_MEMORY,
             f"inflate ran out of memory under the runner's cap ({proc.isolation.memory_cap}{peak_text}).\n{logs}",
             path=proc.stderr_path,
             fix="stream frames to the raw file instead of holding the video in memory",
         )
     if proc.returncode != 0:
         raise failure(
-            "inflate_failed",
+            Verdict.INFLATE_FAILED,
             f"inflate {exit_text(proc.returncode)} after {proc.elapsed_s:.1f} s."
             f"{failure_hint(proc, challenge, env_kind, group)}\n{logs}",
             path=proc.stderr_path,

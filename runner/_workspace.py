@@ -20,12 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vcc.base import BadInput, remove_tree
+from vcc.base import ARCHIVE_NAME, NAMES_FILE, BadInput, remove_tree
 from vcc.scorer import Challenge
 
 __all__ = ["Workspace", "stage_workspace", "NAMES_FILE", "SKIPPED_FROM_SUBMISSION"]
 
-NAMES_FILE = "public_test_video_names.txt"
 # What the official job recreates itself (archive/ is rm -rf'd, inflated/ written
 # by inflate); a stale copy from a local run would let a broken inflate pass.
 SKIPPED_FROM_SUBMISSION = ("archive", "inflated", "report.txt")
@@ -44,7 +43,7 @@ class Workspace:
 
     @property
     def archive_zip(self) -> Path:
-        return self.submission / "archive.zip"
+        return self.submission / ARCHIVE_NAME
 
     @property
     def archive_dir(self) -> Path:
@@ -143,10 +142,10 @@ def _check_inputs(submission_dir: Path, root: Path) -> None:
     """BadInput unless SUBMISSION_DIR holds archive.zip and inflate.sh and root is new or empty."""
     if not submission_dir.is_dir():
         raise BadInput("submission dir not found", path=submission_dir, fix="pass the dir holding archive.zip")
-    if not (submission_dir / "archive.zip").is_file():
+    if not (submission_dir / ARCHIVE_NAME).is_file():
         raise BadInput(
-            "archive.zip not found in the submission dir",
-            path=submission_dir / "archive.zip",
+            f"{ARCHIVE_NAME} not found in the submission dir",
+            path=submission_dir / ARCHIVE_NAME,
             fix="build it first (e.g. your compress.sh); the runner downloads it from your PR",
         )
     if not (submission_dir / "inflate.sh").is_file():

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vcc.base import run_cli, write_json_atomic
+from vcc.base import RUNNER_SHAPES, BadInput, run_cli, write_json_atomic
 
 from ._env import EnvConfig, sync_env
 
@@ -16,7 +16,7 @@ __all__ = ["register", "main"]
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "env",
-        help="the runner's Python environment: `uv sync --group cpu|cu128` of the checkout's lock",
+        help="the runner's Python environment: `uv sync --group G` of the checkout's lock",
         description=(
             "The official job runs inflate inside `uv sync --group cpu` (T4: cu128) of the challenge "
             "checkout's pyproject.toml and uv.lock. `vcc env sync` builds that environment with uv "
@@ -26,7 +26,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub = p.add_subparsers(dest="env_command", metavar="ACTION", required=True)
     s = sub.add_parser("sync", help="build or reuse the environment for a checkout's lock and group")
     s.add_argument("--challenge-dir", type=Path, required=True, help="checkout of the official repo")
-    s.add_argument("--group", default="cpu", help="dependency group: cpu (CPU runner) or cu128 (T4 runner)")
+    s.add_argument(
+        "--runner",
+        choices=tuple(RUNNER_SHAPES),
+        default=None,
+        help="the runner shape whose uv group to sync: "
+        + ", ".join(f"{k} ({s.uv_group})" for k, s in RUNNER_SHAPES.items())
+        + "; default cpu",
+    )
+    s.add_argument("--group", default=None,
+                   help="a dependency group of the checkout's pyproject.toml by name (instead of --runner)")
     s.add_argument("--python", default=None, help="interpreter for the env (default: the one vcc runs on)")
     s.add_argument("--envs-dir", type=Path, default=None, help="where envs live (default $XDG_CACHE_HOME/vcc/envs)")
     s.add_argument(
@@ -40,10 +49,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     s.set_defaults(handler=_sync)
 
 
+def _group(args: argparse.Namespace) -> str:
+    """--group as given, else the --runner shape's uv group (default: the CPU runner's)."""
+    from_runner = RUNNER_SHAPES[args.runner or "cpu"].uv_group
+    if args.group is not None and args.runner is not None and args.group != from_runner:
+        raise BadInput(f"--group {args.group} and --runner {args.runner} (group {from_runner}) disagree",
+                       fix="pass one of them")
+    return args.group if args.group is not None else from_runner
+
+
 def _sync(args: argparse.Namespace) -> int:
     cfg = EnvConfig(
         challenge_dir=args.challenge_dir,
-        group=args.group,
+        group=_group(args),
         python=args.python,
         envs_dir=args.envs_dir,
         fallback=not args.no_fallback,

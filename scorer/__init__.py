@@ -19,10 +19,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "FRAME_BYTES", "FRAME_H", "FRAME_W", "OFFICIAL_ASSETS", "AssetInfo", "Challenge", "VideoAsset",
         "asset_sha256", "is_lfs_pointer", "read_names_file",
     ),
-    "._targets": ("DECODE_CHOICES", "DALI_VARIANTS"),
+    "._targets": ("DECODE_CHOICES", "DALI_VARIANTS", "DECODE_TARGETS", "DecodeTarget", "decode_target",
+                   "frame_converter", "runner_target"),
     "._container": ("YuvFrame", "count_video_frames", "iter_yuv_frames", "raw_frame_count"),
     "._decode": (
-        "YUV_TO_RGB", "iter_rgb_frames", "open_raw_frames", "pair_batches", "raw_pair_batches", "upsample_chroma",
+        "iter_rgb_frames", "open_raw_frames", "pair_batches", "raw_pair_batches", "upsample_chroma",
         "yuv420_to_rgb_pyav",
     ),
     "._dali": ("yuv420_to_rgb_dali",),

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vcc.base import FRAME_BYTES, FRAME_H, FRAME_W, OFFICIAL_ASSETS, BadInput, file_sha256
+from vcc.base import FRAME_BYTES, FRAME_H, FRAME_W, NAMES_FILE, OFFICIAL_ASSETS, BadInput, file_sha256
 
 # FRAME_H, FRAME_W, FRAME_BYTES and OFFICIAL_ASSETS live in base (torch-free); still importable from here.
 
@@ -84,7 +84,7 @@ def read_names_file(path: Path) -> list[str]:
         raise BadInput(
             "video names file not found",
             path=path,
-            fix="pass --names-file or add public_test_video_names.txt to the challenge dir",
+            fix=f"pass --names-file or add {NAMES_FILE} to the challenge dir",
         )
     names = [line.strip() for line in path.read_text().splitlines()]
     names = [n for n in names if n]
@@ -134,7 +134,7 @@ class Challenge:
                 path=root,
                 fix="pass --challenge-dir pointing at a checkout of the official repository (or run `vcc demo`)",
             )
-        names_path = Path(names_file) if names_file else root / "public_test_video_names.txt"
+        names_path = Path(names_file) if names_file else root / NAMES_FILE
         names = read_names_file(names_path)
         videos = [VideoAsset(n, root / "videos" / n) for n in names]
         for v in videos:

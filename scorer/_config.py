@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vcc.base import BadInput
+from vcc.base import ARCHIVE_NAME, BadInput
 
 from ._options import READ_AHEAD_CHOICES, ScoreOptions
 
@@ -71,7 +71,7 @@ class ScoreConfig:
 
     @property
     def archive(self) -> Path:
-        return Path(self.archive_path) if self.archive_path else self.submission_dir / "archive.zip"
+        return Path(self.archive_path) if self.archive_path else self.submission_dir / ARCHIVE_NAME
 
     @property
     def report(self) -> Path:

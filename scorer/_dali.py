@@ -50,11 +50,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vcc.base import BadInput, HarnessError
+from vcc.base import RUNNERS, BadInput, HarnessError
 
 from ._assets import FRAME_H, FRAME_W
 from ._container import YuvFrame, count_video_frames, iter_yuv_frames
-from ._decode import YUV_TO_RGB
 from ._targets import DALI_VARIANTS
 
 __all__ = [
@@ -248,18 +247,6 @@ def yuv420_to_rgb_dali(frame: YuvFrame, variant: str = "1.52") -> np.ndarray:
     return out
 
 
-def _register() -> None:
-    for variant in DALI_VARIANTS:
-        def convert(frame: YuvFrame, _variant: str = variant) -> np.ndarray:
-            return yuv420_to_rgb_dali(frame, _variant)
-
-        convert.__name__ = f"yuv420_to_rgb_dali_{variant.replace('-', '_').replace('.', '_')}"
-        YUV_TO_RGB[f"dali-emulated:{variant}"] = convert
-
-
-_register()
-
-
 # --- frame count and batch outline (evaluate.py's rule, DALI's batching) ------------------------
 
 
@@ -360,10 +347,13 @@ def require_dali(device: torch.device | str = "cuda"):
 
 
 def dali_version_warning(version: str | None) -> str | None:
-    """A warning when the installed DALI is not the official runner's 1.52.x (None if it is)."""
-    if version is None or version.startswith("1.52."):
+    """A warning when the installed DALI is not the one a public runner's lock pins (the runner
+    table's dali_version, 1.52.x for the T4), None if it is."""
+    pinned = {s.kind: s.dali_version for s in RUNNERS.values() if s.dali_version}
+    if version is None or any(version.startswith(f"{v}.") for v in pinned.values()):
         return None
-    return (f"DALI {version} is installed; the official T4 runner uses 1.52.0, and DALI's "
+    uses = ", ".join(f"the official {kind.upper()} runner uses {v}.0" for kind, v in pinned.items())
+    return (f"DALI {version} is installed; {uses}, and DALI's "
             "YUV-to-RGB conversion changed after 1.52 (PR #6076): ground-truth frames may differ")
 
 

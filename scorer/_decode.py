@@ -6,7 +6,7 @@ stream into the official (B, 2, H, W, 3) batches.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +17,9 @@ from vcc.base import BadInput
 
 from ._assets import FRAME_H, FRAME_W
 from ._container import YuvFrame, iter_yuv_frames, raw_frame_count
+from ._targets import frame_converter
 
 __all__ = [
-    "YUV_TO_RGB",
     "yuv420_to_rgb_pyav",
     "upsample_chroma",
     "iter_rgb_frames",
@@ -55,13 +55,10 @@ def yuv420_to_rgb_pyav(frame: YuvFrame) -> np.ndarray:
     return torch.stack([r, g, b], dim=-1).round().to(torch.uint8).numpy()
 
 
-# Conversions by decode path name; the DALI emulations register here too.
-YUV_TO_RGB: dict[str, Callable[[YuvFrame], np.ndarray]] = {"pyav": yuv420_to_rgb_pyav}
-
-
 def iter_rgb_frames(path: Path, conversion: str = "pyav") -> Iterator[np.ndarray]:
-    """The original video as uint8 RGB frames (H, W, 3), in decode order."""
-    convert = YUV_TO_RGB[conversion]
+    """The original video as uint8 RGB frames (H, W, 3), in decode order; `conversion` is a decode
+    target's cache-key part ("pyav", "dali-emulated:1.52")."""
+    convert = frame_converter(conversion)
     for frame in iter_yuv_frames(path):
         yield convert(frame)
 

@@ -18,12 +18,12 @@ import torch
 
 from vcc.base import OFFICIAL_BATCH_SIZE, BadInput, Progress
 
-from . import _dali  # noqa: F401 - importing registers the dali-emulated conversions in YUV_TO_RGB
 from ._assets import Challenge
 from ._container import iter_yuv_frames
-from ._decode import YUV_TO_RGB, open_raw_frames
+from ._decode import open_raw_frames
 from ._distortion import net_outputs, pose_distortion, seg_distortion
 from ._nets import load_nets
+from ._targets import decode_target, frame_converter
 
 __all__ = ["PairView", "conversion_for", "rerun_pairs"]
 
@@ -48,14 +48,13 @@ class PairView:
 
 def conversion_for(report: dict[str, Any]) -> tuple[str, str | None]:
     """The RGB conversion that re-creates the report's ground truth, and a note when it is an emulation."""
-    decode = report["decode"]
+    target = decode_target(report["decode"])
     variant = report.get("dali_variant", "1.52")
-    if decode == "pyav":
-        return "pyav", None
-    if decode == "dali-emulated":
-        return f"dali-emulated:{variant}", None
-    # Real DALI needs the GPU pipeline; its frames are what the emulation reproduces (vcc dali-verify).
-    return f"dali-emulated:{variant}", f"decode {decode}: frames re-created with vcc's DALI {variant} emulation"
+    if target.replay is None:
+        return target.key_part(variant), None
+    # A GPU pipeline's frames are what its CPU replay reproduces (for DALI: vcc dali-verify).
+    return (decode_target(target.replay).key_part(variant),
+            f"decode {target.name}: frames re-created with vcc's DALI {variant} emulation")
 
 
 def _fix_paths(report_path: Path | None) -> str:
@@ -90,7 +89,7 @@ def _locate(report: dict[str, Any], report_path: Path | None) -> tuple[Challenge
 
 def _original_frames(video: Path, conversion: str, wanted: set[int], bar: Progress) -> dict[int, np.ndarray]:
     """The wanted frames of the original, decoded in order, converted only where wanted."""
-    convert = YUV_TO_RGB[conversion]
+    convert = frame_converter(conversion)
     last = max(wanted)
     out = {}
     for i, frame in enumerate(iter_yuv_frames(video)):

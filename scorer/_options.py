@@ -16,10 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vcc.base import OFFICIAL_BATCH_SIZE, BadInput, NumericsProfile, add_numerics_argument, get_profile
+from vcc.base import (
+    OFFICIAL_BATCH_SIZE,
+    BadInput,
+    NumericsProfile,
+    add_numerics_argument,
+    get_profile,
+    public_runner_for,
+)
 
 from ._cache import default_cache_dir
-from ._targets import DALI_VARIANTS, DECODE_CHOICES
+from ._targets import DALI_VARIANTS, DECODE_CHOICES, targets_for
 
 __all__ = ["ScoreOptions", "READ_AHEAD_CHOICES", "add_score_options", "default_decode", "torch_default_threads"]
 
@@ -27,8 +34,8 @@ READ_AHEAD_CHOICES = ("auto", "on", "off")
 
 
 def default_decode(device: str) -> str:
-    """The runner's decode for a device: dali on CUDA (the T4 runner), pyav elsewhere (the CPU runner)."""
-    return "dali" if str(device).startswith("cuda") else "pyav"
+    """The ground truth of the public runner with this device (cpu: pyav, cuda: dali), from the runner table."""
+    return public_runner_for(cuda=str(device).startswith("cuda")).decode
 
 
 @dataclass(frozen=True)
@@ -83,9 +90,7 @@ class ScoreOptions:
     @property
     def targets(self) -> list[str]:
         """Ground-truth decode paths to score against."""
-        if self.decode == "both":
-            return ["pyav", "dali" if self.device.startswith("cuda") else "dali-emulated"]
-        return [self.decode]
+        return targets_for(self.decode, cuda=self.device.startswith("cuda"))
 
     def resolved(self, *, default_threads: int, cores: int, one_process: bool = False) -> ScoreOptions:
         """These options with the thread and worker counts decided (the one place they are).

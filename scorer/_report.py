@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vcc.base import score_formula, write_atomic, write_json_atomic
+from vcc.base import NAMES_FILE, score_formula, write_atomic, write_json_atomic
 
 if TYPE_CHECKING:
     from ._assets import Challenge
@@ -47,7 +47,7 @@ def job_report_paths(name: str) -> dict[str, str]:
         "submission_dir": sub,
         "report": f"{sub}/report.txt",
         "uncompressed_dir": "./videos",
-        "video_names_file": "./public_test_video_names.txt",
+        "video_names_file": f"./{NAMES_FILE}",
     }
 
 

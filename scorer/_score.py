@@ -49,7 +49,7 @@ from ._memory import limit_heap_retention
 from ._nets import load_nets
 from ._report import official_config_block, official_report_text, write_score_reports
 from ._result import ScoreResult, TargetResult
-from ._streams import conversion_name
+from ._targets import decode_target
 from ._validate import CheckedSubmission, RawCheck, batch_sizes, validate_submission
 from ._workers import peak_rss_bytes, run_workers
 
@@ -178,9 +178,11 @@ def _validate(cfg: ScoreConfig, checked: CheckedSubmission | None
     dist = Distributed.from_env()
     if dist is not None:
         device = dist.device(device)
-    if "dali" in cfg.options.targets and device.type != "cuda":
-        raise BadInput("--decode dali needs a CUDA device (the T4 runner's path)",
-                       fix="add --device cuda on a GPU machine, or use --decode dali-emulated on the CPU")
+    for target in (decode_target(t) for t in cfg.options.targets):
+        if target.needs_cuda and device.type != "cuda":
+            instead = f", or use --decode {target.cpu_stand_in} on the CPU" if target.cpu_stand_in else ""
+            raise BadInput(f"--decode {target.name} needs a CUDA device ({target.label})",
+                           fix=f"add --device cuda on a GPU machine{instead}")
     checked = checked or validate_submission(cfg)
     return device, dist, checked.challenge, checked.archive_bytes, checked.raws
 
@@ -317,7 +319,7 @@ def _target_specs(cfg: ScoreConfig, plan: _Plan, challenge: Challenge, targets: 
     steps_per_video = {v: sum(1 for j in jobs if j.video == v) for v in scored}
     specs, writers = [], {}
     for t, target in enumerate(targets):
-        conversion = conversion_name(target.decode, cfg.options.dali_variant)
+        conversion = decode_target(target.decode).key_part(cfg.options.dali_variant)
         entries: list[Path | None] = [None] * len(challenge.videos)
         cached: set[int] = set()
         for v in scored:
@@ -407,20 +409,14 @@ def _input_paths(cfg: ScoreConfig, challenge: Challenge) -> dict[str, str]:
 
 
 def _target_warnings(cfg: ScoreConfig, targets: list[TargetResult], raws: list[RawCheck]) -> list[str]:
-    warnings = []
-    if any(t.decode == "dali-emulated" for t in targets):
-        warnings.append(
-            f"dali-emulated: the T4 runner's ground-truth frames (DALI {cfg.options.dali_variant} conversion) emulated "
-            "on the CPU; model numerics still come from this CPU, so this approximates (does not reproduce) "
-            "the T4's score. The emulation is verified against DALI's source, not yet on a GPU "
-            "(see `vcc dali-verify`)"
-        )
-    if any(t.decode.startswith("dali") for t in targets) and any(r.expected_frames % 2 for r in raws):
+    decodes = [decode_target(t.decode) for t in targets]
+    warnings = [d.warning.format(variant=cfg.options.dali_variant) for d in decodes if d.warning]
+    if any(d.pads_odd_frames for d in decodes) and any(r.expected_frames % 2 for r in raws):
         warnings.append(
             "a video has an odd frame count: DALI pads the last pair with a zero frame, so the T4 runner's "
             "last batch is one pair larger than the candidate's and its shape assertion fails"
         )
-    if any(t.decode == "dali" for t in targets):
+    if any(d.key_qualifier == "installed_dali" for d in decodes):
         from ._dali import dali_version_warning
 
         if note := dali_version_warning(installed_dali_version()):

@@ -20,18 +20,18 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from vcc.base import HarnessError, installed_dali_version
+from vcc.base import HarnessError
 
-from . import _dali  # noqa: F401 - importing registers the dali-emulated conversions in YUV_TO_RGB
 from ._assets import FRAME_H, FRAME_W
 from ._cache import CacheEntry
 from ._container import iter_yuv_frames
-from ._decode import YUV_TO_RGB, iter_rgb_frames, pair_batches, raw_pair_batches
+from ._decode import iter_rgb_frames, pair_batches, raw_pair_batches
 from ._distortion import MissingPairs, ModelInputs, NetOutputs, inputs_of_batch, inputs_of_pairs
+from ._targets import decode_target, frame_converter
 from ._validate import batch_sizes
 
 __all__ = [
-    "prefetch", "conversion_name", "truth_inputs", "truth_outputs", "candidate_inputs",
+    "prefetch", "truth_inputs", "truth_outputs", "candidate_inputs",
 ]
 
 T = TypeVar("T")
@@ -110,15 +110,6 @@ def prefetch(items: Iterable[T], max_bytes: int = 0) -> Iterator[T]:
         thread.join()
 
 
-def conversion_name(decode: str, dali_variant: str) -> str:
-    """The frames' exact recipe: the cache key's decode field (a DALI upgrade changes the frames)."""
-    if decode == "dali-emulated":
-        return f"dali-emulated:{dali_variant}"
-    if decode == "dali":
-        return f"dali:{installed_dali_version()}"
-    return decode
-
-
 def _selected(batches: Iterator[T], wanted: list[int]) -> Iterator[T]:
     """The wanted batches (ascending indices) of a stream of every batch; stops after the last."""
     want = set(wanted)
@@ -133,7 +124,7 @@ def _wanted_frames(path: Path, conversion: str, pairs: int, batch_size: int,
                    wanted: list[int]) -> Iterator[np.ndarray]:
     """The wanted batches' frames as uint8 RGB, in order: every frame is decoded (the stream has
     to be), only the wanted ones are converted; decoding stops after the last wanted batch."""
-    convert = YUV_TO_RGB[conversion]
+    convert = frame_converter(conversion)
     want, last = set(wanted), wanted[-1]
     for i, yuv in enumerate(iter_yuv_frames(path)):
         pair = i // 2
@@ -170,12 +161,9 @@ def _frame_batches(video_path: Path, video_sha256: str, conversion: str, pairs: 
                    by_pair: bool) -> Iterator[Any]:
     """The wanted batches' frame pairs as uint8 tensors, decoded on this path: whole batches
     (B, 2, H, W, 3), or with `by_pair` one (1, 2, H, W, 3) pair at a time (the PyAV paths)."""
-    if conversion.startswith("dali:"):
-        from ._dali import iter_dali_pair_batches
-
-        return _selected(iter_dali_pair_batches(video_path, batch_size, device), wanted)
-    if conversion not in YUV_TO_RGB:
-        raise HarnessError(f"decode path {conversion!r} is not available in this build")
+    target = decode_target(conversion.partition(":")[0])
+    if target.batches is not None:  # a GPU pipeline's whole batches
+        return _selected(target.batch_source()(video_path, batch_size, device), wanted)
     step = 1 if by_pair else batch_size
     if shared_frames_dir is not None:
         shared = Path(shared_frames_dir) / f"{video_sha256}.{conversion}.rgb"

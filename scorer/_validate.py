@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vcc.base import OFFICIAL_BATCH_SIZE, BadInput
+from vcc.base import ARCHIVE_NAME, OFFICIAL_BATCH_SIZE, BadInput
 
 from ._assets import FRAME_BYTES, Challenge
 from ._container import count_video_frames
@@ -99,7 +99,7 @@ def file_kind(path: Path) -> str:
 def check_archive(archive: Path) -> int:
     if not archive.is_file():
         raise BadInput(
-            "archive.zip not found", path=archive, fix="put the submission's archive.zip in the submission dir"
+            f"{ARCHIVE_NAME} not found", path=archive, fix=f"put the submission's {ARCHIVE_NAME} in the submission dir"
         )
     return archive.stat().st_size
 

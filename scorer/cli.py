@@ -11,7 +11,15 @@ import os
 import sys
 from pathlib import Path
 
-from vcc.base import EXIT_BAD_INPUT, EXIT_OK, BadInput, run_cli, write_json_atomic
+from vcc.base import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    NAMES_FILE,
+    RUNNERS,
+    BadInput,
+    run_cli,
+    write_json_atomic,
+)
 
 from ._cache import GroundTruthCache
 from ._options import ScoreOptions, add_score_options
@@ -24,7 +32,7 @@ __all__ = ["register", "main"]
 def _add_score_options(p: argparse.ArgumentParser) -> None:
     """`vcc score`'s options about what and how to score."""
     p.add_argument("--challenge-dir", type=Path, required=True,
-                   help="checkout laid out like the official repo: videos/, models/, public_test_video_names.txt")
+                   help=f"checkout laid out like the official repo: videos/, models/, {NAMES_FILE}")
     p.add_argument("--names-file", type=Path, default=None, help="override the video names file")
     add_score_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -158,7 +166,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="key: print a CI cache key from the challenge's asset hashes (videos, weights) and the runner")
     c.add_argument("--cache-dir", type=Path, default=None)
     c.add_argument("--challenge-dir", type=Path, default=Path("."), help="for key: the checkout (default .)")
-    c.add_argument("--runner", choices=("cpu", "t4"), default="cpu", help="for key: the runner kind (default cpu)")
+    c.add_argument("--runner", choices=tuple(RUNNERS), default="cpu", help="for key: the runner kind (default cpu)")
     c.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the listing as JSON here")
     c.set_defaults(handler=_cache)
 

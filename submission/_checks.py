@@ -20,6 +20,7 @@ from vcc.base import (
     DATA_DESCRIPTOR_SIZE,
     FLAG_DATA_DESCRIPTOR,
     LOCAL_HEADER,
+    RUNNERS,
     BadInput,
     read_local_header,
     vet_archive,
@@ -485,6 +486,8 @@ _CPU = re.compile(r"[\"']cpu[\"']")
 @register_check("gpu-device", WARNING, "inflate chooses its device explicitly: the CPU and T4 runners differ")
 def _gpu_device(sub: Submission) -> Iterable[Hit]:
     runner = sub.config.runner
+    # The target's inflate sees CUDA (the T4 runner); None: both runners, so one without CUDA too.
+    cuda_target = runner is not None and RUNNERS[runner].inflate_sees_cuda
     py = sub.sources("py")
     # An inflate that stops outright without CUDA fails on the CPU runner: an error unless lint is
     # told the target is the T4 runner.
@@ -494,7 +497,7 @@ def _gpu_device(sub: Submission) -> Iterable[Hit]:
         None,
     )  # fmt: skip
     if stop is not None:
-        if runner != "t4":
+        if not cuda_target:
             src, line, stmt = stop
             yield Hit(
                 f"{src.rel} exits when CUDA is not available (`{stmt}`): on the CPU runner, which has no GPU, "
@@ -521,7 +524,7 @@ def _gpu_device(sub: Submission) -> Iterable[Hit]:
             line,
         )
         return
-    if runner == "t4":
+    if cuda_target:
         return
     has_cpu = any(_CPU.search(line) for src in py for i, line in enumerate(src.code, 1) if not _inert(src, i))
     hard = [(src, line, m) for src in py for line, m in _grep(src, _CUDA)]

@@ -7,11 +7,11 @@ from pathlib import Path, PurePosixPath
 
 # sha256 read afresh every time: a manifest must never reuse a hash of an earlier version of the
 # file (filesystem timestamps are too coarse to tell two quick writes apart). Kept under its old name.
+from vcc.base import ARCHIVE_NAME
 from vcc.base import file_sha256 as sha256_file
 
 __all__ = ["ARCHIVE_NAME", "RUN_OUTPUTS", "LITTER", "submission_files", "sha256_file"]
 
-ARCHIVE_NAME = "archive.zip"
 # What the official job recreates itself (evaluate.sh rm -rf's archive/, inflate writes
 # inflated/, evaluate.py writes report.txt): outputs of a local run, not the submission.
 RUN_OUTPUTS = ("archive", "inflated", "report.txt")

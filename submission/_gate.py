@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vcc.base import BadInput, GateFailed, VccError, numerics_identity, write_atomic, write_json_atomic
-from vcc.runner import RunConfig, RunResult, default_out_dir, run_submission
+from vcc.runner import RunConfig, RunResult, Verdict, default_out_dir, run_submission
 
 from ._baseline import Baseline, check_baseline_matches, load_baseline
 from ._lint import LintConfig, LintResult, lint_submission
@@ -173,7 +173,7 @@ class GateResult:
     run: RunResult | None = None
     bounds: list[BoundCheck] = field(default_factory=list)
     error: VccError | None = None
-    verdict: str = "harness_error"
+    verdict: Verdict = Verdict.HARNESS_ERROR
     baseline: Baseline | None = None
 
     @property
@@ -276,12 +276,12 @@ def gate_submission(cfg: GateConfig) -> GateResult:
                 path=cfg.submission_dir,
                 fix="fix them (`vcc lint SUBMISSION_DIR` shows each fix), or skip a check with --lint-ignore ID",
             )
-            result.verdict = "lint_failed"
+            result.verdict = Verdict.LINT_FAILED
             return _write(result)
     try:
         result.run = run_submission(cfg.run_config(run_out))
     except VccError as e:  # arguments the runner refuses before it starts
-        result.error, result.verdict = e, "bad_input" if isinstance(e, BadInput) else "harness_error"
+        result.error, result.verdict = e, Verdict.BAD_INPUT if isinstance(e, BadInput) else Verdict.HARNESS_ERROR
         return _write(result)
     if result.run.error is not None:
         result.error, result.verdict = result.run.error, result.run.verdict
@@ -290,7 +290,7 @@ def gate_submission(cfg: GateConfig) -> GateResult:
         try:
             check_baseline_matches(baseline, result.run.score_report)
         except BadInput as e:
-            result.error, result.verdict = e, "bad_input"
+            result.error, result.verdict = e, Verdict.BAD_INPUT
             return _write(result)
     result.bounds = evaluate_bounds(cfg.bounds, result.run.as_json(), baseline.score if baseline else None)
     failed = result.failed_bounds
@@ -301,7 +301,7 @@ def gate_submission(cfg: GateConfig) -> GateResult:
             path=result.run.json_path,
             fix="improve the submission, or relax the bound if it no longer fits the goal",
         )
-        result.verdict = "fail"
+        result.verdict = Verdict.FAIL
     else:
-        result.verdict = "pass"
+        result.verdict = Verdict.PASS
     return _write(result)

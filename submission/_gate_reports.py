@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from vcc.base import GateFailed
+from vcc.runner import Verdict
 
 if TYPE_CHECKING:
     from ._gate import GateResult
@@ -18,7 +19,7 @@ __all__ = ["junit_xml", "summary_markdown"]
 
 
 def _not_reached(result: GateResult) -> str:
-    if result.verdict == "lint_failed":
+    if result.verdict == Verdict.LINT_FAILED:
         return "not checked: lint found errors, the submission was not run"
     return f"not checked: the run ended with {result.verdict}"
 
@@ -45,7 +46,7 @@ def junit_xml(result: GateResult) -> str:
     bound_suite = ET.SubElement(suites, "testsuite", name="vcc gate bounds")
     run_case = ET.SubElement(bound_suite, "testcase", classname="vcc.gate", name="run")
     n_bound_failures = 0
-    if result.verdict == "lint_failed":
+    if result.verdict == Verdict.LINT_FAILED:
         ET.SubElement(run_case, "skipped", message=_not_reached(result))
         skipped += 1
     elif result.error is not None and not isinstance(result.error, GateFailed):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vcc.base import BadInput
+from vcc.base import RUNNER_GROUPS, BadInput
 
 __all__ = [
     "RUNNER_GROUPS",
@@ -31,7 +31,7 @@ __all__ = [
     "is_stdlib",
 ]
 
-RUNNER_GROUPS = {"cpu": "cpu", "t4": "cu128"}
+# RUNNER_GROUPS (public runner -> its uv group) is vcc.base's, from the runner table; re-exported.
 
 # The official lock (commaai/comma_video_compression_challenge uv.lock; SPEC.md section 8): the
 # project's dependencies and what they pull in, for both runners...

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vcc.base import OFFICIAL_ORIGINAL_BYTES, BadInput, file_sha256
+from vcc.base import OFFICIAL_ORIGINAL_BYTES, RUNNERS, BadInput, file_sha256
 
 from ._files import ARCHIVE_NAME
 from ._lint import LintConfig, LintResult, lint_submission
@@ -112,13 +112,15 @@ def _check_same_archive(sub: Path, archive_bytes: int, run: dict[str, Any], path
 def _gpu_answer(runs: list[dict[str, Any]], lint: LintResult | None) -> list[str]:
     kinds = {(r.get("runner") or {}).get("kind"): r for r in runs}
     gpu_findings = [f for f in (lint.findings if lint else []) if "gpu" in f.check]
+    without_cuda = [k for k in kinds if k in RUNNERS and not RUNNERS[k].inflate_sees_cuda]
+    with_cuda = [k for k in kinds if k in RUNNERS and RUNNERS[k].inflate_sees_cuda]
     lines: list[str]
-    if "cpu" in kinds:
-        lines = ["no", "", "Evidence: `vcc run --runner cpu` (no GPU visible to inflate) scored it."]
+    if without_cuda:
+        lines = ["no", "", f"Evidence: `vcc run --runner {without_cuda[0]}` (no GPU visible to inflate) scored it."]
     elif gpu_findings and any(f.severity == "error" for f in gpu_findings):
         lines = ["yes", "", "Evidence: lint finds that inflate stops without CUDA; it was run on the T4 runner only."]
     else:
-        lines = ["yes" if "t4" in kinds else "unknown", "", "Evidence: it was run on the T4 runner only; "
+        lines = ["yes" if with_cuda else "unknown", "", "Evidence: it was run on the T4 runner only; "
                  "run `vcc run --runner cpu` to show that it does not need one."]  # fmt: skip
     for f in gpu_findings:
         lines.append(f"- lint {f.severity} [{f.check}] at {f.location()}: {f.message}")
@@ -149,7 +151,7 @@ def _additional(primary: dict[str, Any], runs: list[dict[str, Any]]) -> list[str
                 f"(inflate {clock.get('inflate_s', 0):.1f} s, scoring {clock.get('score_s', 0):.1f} s, setup "
                 f"estimate {clock.get('setup_overhead_s', 0):.0f} s)"
             )
-    missing = {"cpu", "t4"} - {(r.get("runner") or {}).get("kind") for r in runs}
+    missing = set(RUNNERS) - {(r.get("runner") or {}).get("kind") for r in runs}
     if missing:
         lines.append(f"- not measured on the {' and '.join(sorted(missing))} runner (pass another `--run`)")
     original = primary["score"].get("original_bytes")

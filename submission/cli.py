@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from vcc.base import BadInput, run_cli, write_atomic, write_json_atomic
+from vcc.base import RUNNERS, BadInput, run_cli, write_atomic, write_json_atomic
 from vcc.runner.cli import run_config, run_options_parser
 
 from ._advise import AdviseConfig, advise
@@ -162,7 +162,7 @@ def _register_lint(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     )
     p.add_argument(
         "--runner",
-        choices=("cpu", "t4"),
+        choices=tuple(RUNNERS),
         default=None,
         help="the target runner (default: both): an inflate that needs CUDA is an error only for cpu",
     )

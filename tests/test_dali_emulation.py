@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from vcc.base import EXIT_HARNESS, BadInput, HarnessError
-from vcc.scorer import YUV_TO_RGB, YuvFrame, iter_yuv_frames, yuv420_to_rgb_pyav
+from vcc.scorer import YuvFrame, frame_converter, iter_yuv_frames, yuv420_to_rgb_pyav
 from vcc.scorer._dali import (
     DALI_VARIANTS,
     count_hevc_vcl_nal_units,
@@ -263,7 +263,7 @@ def test_unknown_variant_is_bad_input() -> None:
 def test_both_variants_registered_for_the_decode_path() -> None:
     frame = random_frame(np.random.default_rng(3), 6, 8)
     for variant in DALI_VARIANTS:
-        convert = YUV_TO_RGB[f"dali-emulated:{variant}"]
+        convert = frame_converter(f"dali-emulated:{variant}")
         assert np.array_equal(convert(frame), yuv420_to_rgb_dali(frame, variant))
 
 

@@ -170,6 +170,21 @@ def test_unknown_group_is_bad_input(env_challenge, tmp_path, capsys):
     assert "unknown dependency group 'cu999'" in err and "cpu" in err and "pyproject.toml" in err
 
 
+@pytest.mark.parametrize("shape", ["cu126", "cu130", "mps"])
+def test_sync_builds_a_group_only_shapes_group(shape, tmp_path):
+    """The checkout's other uv groups, by shape: `--runner SHAPE` syncs that group of the lock."""
+    root = tmp_path / "checkout"
+    root.mkdir()
+    (root / "pyproject.toml").write_text(PYPROJECT + f'{shape} = ["einops==0.8.1"]\n')
+    uv_lock(root)
+    out = tmp_path / "env.json"
+    code = env_main(["sync", "--challenge-dir", str(root), "--runner", shape, "--envs-dir", str(tmp_path / "e"),
+                     "--json", str(out), "--quiet"])  # fmt: skip
+    assert code == 0
+    record = json.loads(out.read_text())
+    assert record["group"] == shape and record["installed"]["einops"] == "0.8.1" and "brotli" not in record["installed"]
+
+
 def test_default_envs_dir_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert _env.default_envs_dir() == tmp_path / "vcc" / "envs"
