@@ -35,7 +35,7 @@ from vcc.scorer import (
     DALI_VARIANTS,
     DECODE_CHOICES,
     DECODE_TARGETS,
-    ScoreConfig,
+    ScoreOptions,
     YuvFrame,
     decode_target,
     frame_converter,
@@ -175,11 +175,9 @@ def test_real_dali_has_no_cpu_conversion_and_replays_through_the_emulation():
         decode_target("nvjpeg")
 
 
-def test_both_scores_each_public_runners_target(tmp_path):
-    cfg = ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, decode="both")
-    assert cfg.targets == ["pyav", "dali-emulated"]
-    on_cuda = ScoreConfig(submission_dir=tmp_path, challenge_dir=tmp_path, decode="both", device="cuda")
-    assert on_cuda.targets == ["pyav", "dali"]
+def test_both_scores_each_public_runners_target():
+    assert ScoreOptions(decode="both").targets == ["pyav", "dali-emulated"]
+    assert ScoreOptions(decode="both", device="cuda").targets == ["pyav", "dali"]
 
 
 def test_frames_replay_conversion_for_each_target():
@@ -230,11 +228,12 @@ def test_a_verdict_is_its_json_string():
 
 
 def test_score_default_decode_is_the_runner_with_that_device():
-    from vcc.scorer.cli import default_decode
+    def parsed(decode: str | None, device: str) -> str:
+        return ScoreOptions.from_args(argparse.Namespace(decode=decode, device=device)).decode
 
     for device, cuda in (("cpu", False), ("cuda", True), ("cuda:1", True)):
         want = next(s.decode for s in RUNNERS.values() if s.inflate_sees_cuda == cuda)
-        assert default_decode(argparse.Namespace(decode=None, device=device)) == want
-    assert default_decode(argparse.Namespace(decode=None, device="cpu")) == "pyav"
-    assert default_decode(argparse.Namespace(decode=None, device="cuda")) == "dali"
-    assert default_decode(argparse.Namespace(decode="both", device="cpu")) == "both"
+        assert parsed(None, device) == want
+    assert parsed(None, "cpu") == "pyav"
+    assert parsed(None, "cuda") == "dali"
+    assert parsed("both", "cpu") == "both"
