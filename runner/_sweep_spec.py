@@ -64,6 +64,7 @@ RUN_KEYS: dict[str, tuple[type, ...]] = {
     "names_file": (str,),
     "score": (bool,),
     "docker_image": (str,),
+    "repeat": (int,),
 }
 
 _SANDBOX = {"auto": None, "require": True, "off": False}
@@ -149,6 +150,7 @@ class SweepSpec:
             numerics=r.get("numerics", "native"),
             env=r.get("env", "auto"),
             envs_dir=_path_or_none(r.get("envs_dir"), self.path),
+            repeat=r.get("repeat", 1),
         )
 
     @property
