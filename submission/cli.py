@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from vcc.base import BadInput, run_cli, write_atomic, write_json_atomic
-from vcc.runner.cli import run_config, run_options_parser
+from vcc.runner.cli import parse_size, run_config, run_options_parser
 
 from ._advise import AdviseConfig, advise
 from ._gate import GateBounds, GateConfig, gate_submission
@@ -16,6 +16,7 @@ from ._lint import CHECKS, LintConfig, lint_submission
 from ._manifest import build_manifest, check_manifest, write_manifest
 from ._pack import PackConfig, pack_archive, parse_name_map
 from ._prbody import PrBodyConfig, build_pr_body
+from ._upload import UploadConfig, check_upload
 
 __all__ = ["register", "main"]
 
@@ -27,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     _register_manifest(subparsers)
     _register_lint(subparsers)
     _register_gate(subparsers)
+    _register_check_upload(subparsers)
 
 
 def _register_pack(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -215,6 +217,36 @@ def _register_gate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     p.add_argument("--no-lint", action="store_true", help="skip lint")
     p.add_argument("--lint-ignore", action="append", default=[], metavar="ID", help="skip a lint check; repeatable")
     p.set_defaults(handler=_gate)
+
+
+def _register_check_upload(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "check-upload",
+        help="fetch the archive URL as the official job's `curl -L` does and compare it with archive.zip",
+        description=(
+            "Fetch URL like the official job (`curl -L`: redirects followed, no cookies, curl's user agent) "
+            "within a size cap and a deadline, hashing as it streams (nothing is written to disk), and compare "
+            "size and sha256 with SUBMISSION_DIR/archive.zip. Verdicts: same bytes (exit 0); other bytes, an "
+            "HTML page, not found, another HTTP error, a truncated body, a timeout, over the cap (exit 1); "
+            "the host unreachable from here (exit 4)."
+        ),
+    )
+    p.add_argument("url", metavar="URL", help="the archive's download link, as it goes in the PR")
+    p.add_argument("submission_dir", type=Path, help="dir with archive.zip (only read)")
+    p.add_argument("--max-bytes", type=parse_size, default=UploadConfig.max_bytes, metavar="SIZE",
+                   help="stop reading past this many bytes (default 512M)")
+    p.add_argument("--timeout", type=float, default=UploadConfig.timeout_s, metavar="S",
+                   help="give up after S seconds (default 120)")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the check as JSON")
+    p.set_defaults(handler=_check_upload)
+
+
+def _check_upload(args: argparse.Namespace) -> int:
+    result = check_upload(UploadConfig(args.url, args.submission_dir, args.max_bytes, args.timeout))
+    print(result.summary())
+    if args.json is not None:
+        write_json_atomic(args.json, result.as_json())
+    return result.exit_code
 
 
 def _pack(args: argparse.Namespace) -> int:
