@@ -11,7 +11,6 @@ placeholder the author fills (the download URL, the competitive/innovative case)
 from __future__ import annotations
 
 import json
-import keyword
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from vcc.base import OFFICIAL_ORIGINAL_BYTES, BadInput, file_sha256
 
 from ._files import ARCHIVE_NAME
 from ._lint import LintConfig, LintResult, lint_submission
+from ._names import check_submission_name, name_problems
 
 __all__ = [
     "TEMPLATE_HEADINGS",
@@ -52,28 +52,13 @@ class PrBodyConfig:
     submission_dir: Path
     runs: tuple[Path, ...]  # run.json of `vcc run` / `vcc gate` (OUT/run/run.json); one per runner kind
     lint: bool = True
+    challenge_dir: Path | None = None  # the checkout whose master holds the taken names (default: the run's)
 
 
 @dataclass
 class PrBody:
     markdown: str
     warnings: list[str] = field(default_factory=list)
-
-
-def name_problems(name: str) -> list[str]:
-    """Why `name` would not work as submissions/<name>: the runner imports `submissions.<name>.inflate`
-    and puts the name unquoted in a shell path."""
-    problems = []
-    if not name.isascii() or not name.isidentifier():
-        problems.append(
-            f"{name!r} is not a Python identifier (letters, digits, '_', not starting with a digit): "
-            f"`python -m submissions.{name}.inflate` cannot import it"
-        )
-    elif keyword.iskeyword(name):
-        problems.append(f"{name!r} is a Python keyword: `submissions.{name}` cannot be imported")
-    if name != name.lower():
-        problems.append(f"{name!r} has capitals; every merged submission's name is lower case")
-    return problems
 
 
 def load_run_report(path: Path) -> dict[str, Any]:
@@ -180,7 +165,10 @@ def build_pr_body(cfg: PrBodyConfig) -> PrBody:
     primary = runs[0]
     lint = lint_submission(LintConfig(sub)) if cfg.lint else None
     name = sub.resolve().name
-    problems = name_problems(name)
+    checkout = cfg.challenge_dir or (Path(primary["challenge_dir"]) if primary.get("challenge_dir") else None)
+    ran_as = (primary.get("submission") or {}).get("name") or name
+    name_findings = check_submission_name(ran_as, name, checkout)
+    problems = [f.message for f in name_findings]
     report = primary["score"].get("official_report") or ""
 
     sections: list[list[str]] = [

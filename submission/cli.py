@@ -168,6 +168,7 @@ def _register_lint(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         default=None,
         help="the target runner (default: both): an inflate that needs CUDA is an error only for cpu",
     )
+    p.add_argument("--name", default=None, help="the submission's name in the PR (default: the dir's name)")
     p.add_argument("--list", action="store_true", help="list the checks and exit")
     p.set_defaults(handler=_lint)
 
@@ -319,6 +320,7 @@ def _lint(args: argparse.Namespace) -> int:
         args.max_file_bytes,
         challenge_dir=args.challenge_dir,
         runner=args.runner,
+        name=args.name,
     )
     result = lint_submission(cfg)
     print(result.summary())

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from vcc.submission.cli import main as sub_main
 from vcc.submission._upload import CURL_USER_AGENT, UploadConfig, check_upload
+from vcc.submission.cli import main as sub_main
 
 SEEN: dict[str, object] = {}
 
@@ -31,7 +31,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         SEEN["ua"], SEEN["cookie"] = self.headers.get("User-Agent"), self.headers.get("Cookie")
         path = self.path
         if path == "/archive.zip":
