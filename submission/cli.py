@@ -16,6 +16,7 @@ from ._lint import CHECKS, LintConfig, lint_submission
 from ._manifest import build_manifest, check_manifest, write_manifest
 from ._pack import PackConfig, pack_archive, parse_name_map
 from ._prbody import PrBodyConfig, build_pr_body
+from ._report_check import check_report, read_report_arg
 from ._upload import UploadConfig, check_upload
 
 __all__ = ["register", "main"]
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     _register_lint(subparsers)
     _register_gate(subparsers)
     _register_check_upload(subparsers)
+    _register_check_report(subparsers)
 
 
 def _register_pack(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -240,6 +242,35 @@ def _register_check_upload(subparsers: argparse._SubParsersAction) -> None:  # t
                    help="give up after S seconds (default 120)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the check as JSON")
     p.set_defaults(handler=_check_upload)
+
+
+def _register_check_report(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "check-report",
+        help="check the bot's report (report.txt or the PR comment) against vcc's full-precision figures",
+        description=(
+            "Read an official report.txt, or the bot's pull-request comment pasted as text (`## Eval Results: "
+            "`NAME`` and the report in a code block; `-` reads standard input), and check each printed figure "
+            "against vcc's within the printed rounding: 8 decimals for the distortions and the rate, exact "
+            "sizes, 2 decimals for the score. Exit 0 when all agree, 1 naming each that does not. The report's "
+            "`device:` line names its axis; a cuda report is not compared with CPU figures without --force."
+        ),
+    )
+    p.add_argument("report", metavar="REPORT_OR_COMMENT", help="report.txt, a file with the comment, or -")
+    p.add_argument("--against", type=Path, required=True, metavar="JSON",
+                   help="vcc-report.json of `vcc score` or run.json of `vcc run` for the same raws")
+    p.add_argument("--force", action="store_true", help="compare across axes (cuda report, CPU figures) anyway")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the check as JSON")
+    p.set_defaults(handler=_check_report)
+
+
+def _check_report(args: argparse.Namespace) -> int:
+    path, text = read_report_arg(args.report)
+    result = check_report(path, args.against, force=args.force, text=text)
+    print(result.summary())
+    if args.json is not None:
+        write_json_atomic(args.json, result.as_json())
+    return result.exit_code
 
 
 def _check_upload(args: argparse.Namespace) -> int:
