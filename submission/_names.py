@@ -39,9 +39,13 @@ def name_problems(name: str) -> list[str]:
         )
     elif keyword.iskeyword(name):
         problems.append(f"{name!r} is a Python keyword: `submissions.{name}` cannot be imported")
-    if name != name.lower():
-        problems.append(f"{name!r} has capitals; every merged submission's name is lower case")
+    problems += _style_problems(name)
     return problems
+
+
+def _style_problems(name: str) -> list[str]:
+    """Not refused by the job, but unlike every merged name."""
+    return [f"{name!r} has capitals; every merged submission's name is lower case"] if name != name.lower() else []
 
 
 def _git(checkout: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
@@ -68,7 +72,11 @@ def taken_names(checkout: Path) -> tuple[str, set[str]] | str:
 
 def check_submission_name(name: str, dir_name: str, checkout: Path | None) -> list[NameFinding]:
     """Every way the official job would refuse `name` for the directory `dir_name`."""
-    out = [NameFinding("error", p, "rename the submission dir (and its name in the PR)") for p in name_problems(name)]
+    style = set(_style_problems(name))
+    out = [
+        NameFinding("warning" if p in style else "error", p, "rename the submission dir (and its name in the PR)")
+        for p in name_problems(name)
+    ]
     if name != dir_name:
         out.append(NameFinding(
             "error",

@@ -18,9 +18,11 @@ from typing import Any
 
 from vcc.base import OFFICIAL_ORIGINAL_BYTES, BadInput, file_sha256
 
+from ._custody import build_custody, custody_markdown
 from ._files import ARCHIVE_NAME
 from ._lint import LintConfig, LintResult, lint_submission
 from ._names import check_submission_name, name_problems
+from ._upload import UploadCheck, UploadConfig, check_upload
 
 __all__ = [
     "TEMPLATE_HEADINGS",
@@ -53,12 +55,20 @@ class PrBodyConfig:
     runs: tuple[Path, ...]  # run.json of `vcc run` / `vcc gate` (OUT/run/run.json); one per runner kind
     lint: bool = True
     challenge_dir: Path | None = None  # the checkout whose master holds the taken names (default: the run's)
+    archive_url: str | None = None  # fetched as the official job does; the custody block records the check
 
 
 @dataclass
 class PrBody:
     markdown: str
     warnings: list[str] = field(default_factory=list)
+    custody: dict[str, Any] | None = None
+    upload: UploadCheck | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0, or the upload check's code when the URL does not serve archive.zip's bytes."""
+        return 0 if self.upload is None else self.upload.exit_code
 
 
 def load_run_report(path: Path) -> dict[str, Any]:
@@ -170,22 +180,24 @@ def build_pr_body(cfg: PrBodyConfig) -> PrBody:
     name_findings = check_submission_name(ran_as, name, checkout)
     problems = [f.message for f in name_findings]
     report = primary["score"].get("official_report") or ""
+    upload = check_upload(UploadConfig(cfg.archive_url, sub)) if cfg.archive_url else None
+    custody = build_custody(sub, runs, upload.as_json() if upload else None)
+    url = cfg.archive_url or URL_PLACEHOLDER
+    if upload is None:
+        link_check = [f"- check the link before opening the PR: `vcc check-upload URL {sub}` (as the job's "
+                      f"`curl -L -o archive.zip URL`) must give these bytes"]
+    else:
+        link_check = [f"- `vcc check-upload`: {upload.verdict.replace('_', ' ')} at {upload.checked_at}: "
+                      f"{upload.message}"]
 
     sections: list[list[str]] = [
         [name] + [f"- naming: {p}" for p in problems],
-        [
-            f"{URL_PLACEHOLDER}",
-            "",
-            f"- sha256 `{sha}`",
-            f"- {size:,} bytes",
-            f"- check the link before opening the PR: `curl -L -o archive.zip {URL_PLACEHOLDER}` must give "
-            "these bytes (`sha256sum archive.zip`)",
-        ],
+        [url, "", f"- sha256 `{sha}`", f"- {size:,} bytes", *link_check],
         ["```", report.rstrip("\n"), "```"],
         _gpu_answer(runs, lint),
         _compress_answer(sub),
         ["(for the author)"],
-        _additional(primary, runs),
+        [*_additional(primary, runs), "", *custody_markdown(custody)],
     ]
     out = []
     for heading, body in zip(TEMPLATE_HEADINGS, sections, strict=True):
@@ -193,4 +205,7 @@ def build_pr_body(cfg: PrBodyConfig) -> PrBody:
     warnings = [f"submission name: {p}" for p in problems]
     if lint is not None and lint.errors:
         warnings.append(f"lint finds {len(lint.errors)} error(s): run `vcc lint {sub}` before opening the PR")
-    return PrBody("\n".join(out), warnings)
+    if upload is not None and not upload.ok:
+        warnings.append(f"archive URL: {upload.verdict.replace('_', ' ')}: {upload.message}" +
+                        (f"; fix: {upload.fix}" if upload.fix else ""))
+    return PrBody("\n".join(out), warnings, custody, upload)
