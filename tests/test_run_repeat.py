@@ -99,3 +99,29 @@ def test_repeat_below_one_is_bad_input(tmp_path, challenge, capsys):
     code = run_main([str(sub), "--challenge-dir", str(challenge), "--out", str(tmp_path / "o"), "--repeat", "0"])
     assert code == 2
     assert "--repeat" in capsys.readouterr().err
+
+
+def test_gate_bounds_hold_the_worst_run():
+    from vcc.submission import GateBounds, evaluate_bounds
+
+    run = {"score": {"score": 1.0}, "clock": {"inflate_s": 1.0},
+           "repeat": {"n": 2, "deterministic": True, "worst_score": 1.5}}
+    (bound,) = evaluate_bounds(GateBounds(max_score=1.2), run)
+    assert bound.actual == 1.5 and not bound.ok
+
+
+def test_sweep_run_table_takes_repeat(tmp_path):
+    from vcc.base import BadInput
+    from vcc.runner import load_spec
+
+    (tmp_path / "ch").mkdir()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "inflate.sh").write_text("#!/bin/bash\n")
+    text = ('challenge_dir = "ch"\nsubmission_dir = "sub"\ncompress = "echo {crf} {out_dir}"\n'
+            "[grid]\ncrf = [30]\n[run]\nrepeat = N\n")
+    (tmp_path / "s.toml").write_text(text.replace("N", "2"))
+    spec = load_spec(tmp_path / "s.toml")
+    assert spec.run_config(tmp_path / "sub", tmp_path / "o", threads=1, cache_dir=None).repeat == 2
+    (tmp_path / "s.toml").write_text(text.replace("N", "0"))
+    with pytest.raises(BadInput, match="repeat"):
+        load_spec(tmp_path / "s.toml")
