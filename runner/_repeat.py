@@ -143,7 +143,8 @@ def repeat_lines(repeat: dict[str, Any]) -> list[str]:
         )
     for t, st in (repeat.get("terms") or {}).items():
         lines.append(
-            f"  {t}: mean {st['mean']!r} min {st['min']!r} max {st['max']!r} spread {short_float(st['spread'])}"
+            f"  {t} over runs: mean {st['mean']!r} min {st['min']!r} max {st['max']!r} "
+            f"spread {short_float(st['spread'])}"
         )
     if repeat.get("inflate_s"):
         times = ", ".join(f"{t:.1f}" for t in repeat["inflate_s"])
