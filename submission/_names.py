@@ -26,6 +26,7 @@ class NameFinding:
     severity: str  # "error" | "warning"
     message: str
     fix: str
+    skipped: bool = False  # the taken-name part could not run (no git history): a note for the author only
 
 
 def name_problems(name: str) -> list[str]:
@@ -92,6 +93,7 @@ def check_submission_name(name: str, dir_name: str, checkout: Path | None) -> li
             "warning",
             f"the check that {name!r} is not taken on master was skipped: {taken}",
             "pass a git clone of the challenge (`git fetch origin master`) as --challenge-dir",
+            skipped=True,
         ))
     elif name in taken[1] and name not in EXEMPT_NAMES:
         ref, _ = taken

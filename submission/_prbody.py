@@ -178,7 +178,7 @@ def build_pr_body(cfg: PrBodyConfig) -> PrBody:
     checkout = cfg.challenge_dir or (Path(primary["challenge_dir"]) if primary.get("challenge_dir") else None)
     ran_as = (primary.get("submission") or {}).get("name") or name
     name_findings = check_submission_name(ran_as, name, checkout)
-    problems = [f.message for f in name_findings]
+    problems = [f.message for f in name_findings if not f.skipped]
     report = primary["score"].get("official_report") or ""
     upload = check_upload(UploadConfig(cfg.archive_url, sub)) if cfg.archive_url else None
     custody = build_custody(sub, runs, upload.as_json() if upload else None)
@@ -202,7 +202,7 @@ def build_pr_body(cfg: PrBodyConfig) -> PrBody:
     out = []
     for heading, body in zip(TEMPLATE_HEADINGS, sections, strict=True):
         out += [heading, *body, ""]
-    warnings = [f"submission name: {p}" for p in problems]
+    warnings = [f"submission name: {f.message}" for f in name_findings]
     if lint is not None and lint.errors:
         warnings.append(f"lint finds {len(lint.errors)} error(s): run `vcc lint {sub}` before opening the PR")
     if upload is not None and not upload.ok:

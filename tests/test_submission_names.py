@@ -85,3 +85,16 @@ def test_checkout_without_history_warns_that_the_check_was_skipped(tmp_path):
     (severity, message), = name_findings(sub_named(tmp_path, "taken"), plain)
     assert severity == "warning" and "was skipped" in message
     assert check_submission_name("fine", "fine", None) == []  # no checkout given: only the local checks
+
+
+def test_pr_body_names_a_taken_name_from_the_runs_checkout(tmp_path, upstream, capsys):
+    from test_pr_body import make_submission, run_report, write
+
+    from vcc.submission.cli import main
+
+    sub = make_submission(tmp_path / "x" / "taken")
+    run = write(tmp_path / "run.json", run_report(sub, challenge_dir=str(upstream)))
+    assert main(["pr-body", str(sub), "--run", str(run), "--no-lint"]) == 0
+    captured = capsys.readouterr()
+    assert "- naming: submissions/taken already exists on the checkout's master" in captured.out
+    assert "submission name: submissions/taken already exists" in captured.err
