@@ -11,6 +11,7 @@ from vcc.base import ARCHIVE_NAME, VccError
 from ._archive import ExtractResult
 from ._config import RunConfig
 from ._integrity import FileFingerprint
+from ._repeat import repeat_stats
 from ._sandbox import ProcResult
 from ._verdicts import Verdict
 
@@ -30,6 +31,8 @@ class InflateRun:
     extra_files: list[str] = field(default_factory=list)
     writes_outside: list[str] = field(default_factory=list)
     hash_s: float = 0.0
+    score: dict[str, Any] | None = None  # this run's figures (--repeat scores every run)
+    frame_sha256: dict[str, list[str]] = field(default_factory=dict)  # per raw, with --repeat; not in run.json
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +43,7 @@ class InflateRun:
             "extra_files": self.extra_files,
             "writes_outside_inflated": self.writes_outside,
             "hash_s": round(self.hash_s, 3),
+            "score": self.score,
         }
 
 
@@ -100,6 +104,8 @@ class RunResult:
                         if info.get("sha256") != first.get(name, {}).get("sha256")
                     }
                 )
+        if self.config.repeat > 1:
+            repeat.update(repeat_stats(self.runs, self.clock, det))
         return repeat
 
     def _peak(self, attr: str) -> int | None:

@@ -231,3 +231,6 @@ def _replay(task: PointTask, sub: Path, record: dict[str, Any]) -> None:
             "terms": score_terms(s["posenet_distortion"], s["segnet_distortion"], s["rate"]),
             "samples": s.get("samples"),
         }
+        stats = (r["repeat"].get("terms") or {}).get("score")
+        if stats:  # [run] repeat: the point's runs, quoted as their mean and spread
+            record["score"]["repeat"] = {"n": r["repeat"]["n"], **stats, "raws_agree": r["repeat"]["deterministic"]}

@@ -65,6 +65,7 @@ RUN_KEYS: dict[str, tuple[type, ...]] = {
     "names_file": (str,),
     "score": (bool,),
     "docker_image": (str,),
+    "repeat": (int,),
 }
 
 _SANDBOX = {"auto": None, "require": True, "off": False}
@@ -153,6 +154,7 @@ class SweepSpec:
             docker_image=r.get("docker_image"),
             env=r.get("env", "auto"),
             envs_dir=_path_or_none(r.get("envs_dir"), self.path),
+            repeat=r.get("repeat", 1),
         )
 
     @property

@@ -12,6 +12,7 @@ from vcc.scorer import ScoreOptions, add_score_options, numerics_line
 from . import env_cli, sweep_cli
 from ._archive import ExtractLimits
 from ._config import RunConfig
+from ._repeat import repeat_lines
 from ._result import RunResult
 from ._run import run_submission
 from ._shapes import BACKENDS, ENV_CHOICES, RUNNERS
@@ -106,8 +107,9 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="inflate N times from scratch and compare the raws' sha256 (vcc gate: with N > 1 they must be "
-        "identical, a bound)",
+        help="run the whole job N times, each from a fresh workspace and scored: every run's score, the mean, "
+        "min, max and spread per term, and whether the raws agree (vcc gate: with N > 1 they must, and the "
+        "bounds hold the worst run)",
     )
     p.add_argument("--name", default=None, help="submission name in submissions/<name> (default: the dir's)")
     p.add_argument("--no-score", action="store_true", help="stop after checking the raws")
@@ -249,7 +251,7 @@ def summary(result: RunResult) -> str:
     if mem:
         lines.append("  memory:   " + ", ".join(mem))
     if r["repeat"]["n"] > 1:
-        lines.append(f"  repeat:   {r['repeat']['n']} runs, deterministic: {r['repeat']['deterministic']}")
+        lines += repeat_lines(r["repeat"])
     if r["score"]:
         s = r["score"]
         lines.append(

@@ -29,6 +29,7 @@ from vcc.base import (
 from ._files import ARCHIVE_NAME
 from ._lint import ERROR, WARNING, Hit, Submission, register_check
 from ._lock import checkout_modules, distribution_hint, is_stdlib, modules_of
+from ._names import check_submission_name
 from ._pack import OFFICIAL_ORIGINAL_BYTES, rate_contribution
 from ._source import SourceFile, module_candidates, python_search_dirs
 
@@ -721,3 +722,17 @@ def _hardcoded_paths(sub: Submission) -> Iterable[Hit]:
                 sh.rel,
                 line,
             )
+
+
+# --------------------------------------------------------------------------- the name
+
+
+@register_check(
+    "submission-name",
+    ERROR,
+    "the name works as submissions/<name>: a module name, the dir's own, not taken on the checkout's master",
+)
+def _submission_name(sub: Submission) -> Iterable[Hit]:
+    dir_name = sub.root.resolve().name
+    for f in check_submission_name(sub.config.name or dir_name, dir_name, sub.config.challenge_dir):
+        yield Hit(f.message, f.fix, severity=f.severity)

@@ -19,6 +19,7 @@ from vcc.runner import RunConfig, RunResult, Verdict, default_out_dir, run_submi
 
 from ._baseline import Baseline, check_baseline_matches, load_baseline
 from ._lint import LintConfig, LintResult, lint_submission
+from ._upload import UploadConfig, check_upload, validate_url
 
 __all__ = ["GateBounds", "GateConfig", "BoundCheck", "GateResult", "evaluate_bounds", "gate_submission"]
 
@@ -62,6 +63,7 @@ class GateConfig:
     baseline: Path | None = None  # an earlier gate/run/score report; bounds.max_regression holds the run to it
     junit_path: Path | None = None  # JUnit XML: one test case per lint check and per bound
     summary_path: Path | None = None  # Markdown summary (for $GITHUB_STEP_SUMMARY)
+    archive_url: str | None = None  # a bound: the hosted archive serves archive.zip's bytes (check-upload)
 
     @property
     def submission_dir(self) -> Path:
@@ -93,6 +95,8 @@ def evaluate_bounds(bounds: GateBounds, run: dict[str, Any], baseline_score: flo
     against `baseline_score`."""
     checks: list[BoundCheck] = []
     score = (run.get("score") or {}).get("score")
+    # with --repeat every run is scored: the bounds hold the worst of them
+    score = (run.get("repeat") or {}).get("worst_score", score)
     clock = run.get("clock") or {}
     inflate_s = clock.get("inflate_s")
     if inflate_s is None:
@@ -257,6 +261,8 @@ def gate_submission(cfg: GateConfig) -> GateResult:
     if cfg.baseline is not None and cfg.bounds.max_regression is None:
         cfg = dataclasses.replace(cfg, bounds=dataclasses.replace(cfg.bounds, max_regression=0.0))
     baseline = _load_baseline(cfg)  # a wrong baseline is refused before anything runs
+    if cfg.archive_url is not None:
+        validate_url(cfg.archive_url)  # as is a URL that is not http(s)
     run_out = out / "run"
     json_path = Path(cfg.json_path) if cfg.json_path else out / "gate.json"
     result = GateResult(cfg, json_path, baseline=baseline)
@@ -293,6 +299,10 @@ def gate_submission(cfg: GateConfig) -> GateResult:
             result.error, result.verdict = e, Verdict.BAD_INPUT
             return _write(result)
     result.bounds = evaluate_bounds(cfg.bounds, result.run.as_json(), baseline.score if baseline else None)
+    if cfg.archive_url is not None:
+        upload = check_upload(UploadConfig(cfg.archive_url, cfg.submission_dir))
+        text = upload.message + (f"; fix: {upload.fix}" if upload.fix else "")
+        result.bounds.append(BoundCheck("archive_url", True, upload.verdict == "same_bytes", upload.ok, text))
     failed = result.failed_bounds
     if failed:
         listing = "\n".join(f"  - {b.name}: {b.message}" for b in failed)

@@ -114,6 +114,7 @@ class LintConfig:
     max_file_bytes: int = 1_000_000  # larger files outside archive.zip are artifacts (rules: inside the archive)
     challenge_dir: Path | None = None  # the checkout: its uv.lock says which packages the runner has
     runner: str | None = None  # "cpu" | "t4": the target; None holds inflate to both
+    name: str | None = None  # the submission's name in the PR (default: the dir's name)
 
     def __post_init__(self) -> None:
         self.submission_dir = Path(self.submission_dir)

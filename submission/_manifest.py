@@ -19,6 +19,7 @@ from typing import Any
 
 from vcc.base import METHOD_NAMES, BadInput, GateFailed, file_sha256, write_json_atomic
 
+from ._custody import compare_custody, custody_from_text
 from ._files import ARCHIVE_NAME, submission_files
 from ._pack import OFFICIAL_ORIGINAL_BYTES, rate_contribution
 
@@ -101,11 +102,17 @@ def write_manifest(manifest: dict[str, Any], path: Path) -> None:
 def load_manifest(path: Path) -> dict[str, Any]:
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        text = path.read_text()
+        data = json.loads(text)
     except FileNotFoundError as e:
         raise BadInput("manifest not found", path=path, fix="write one with `vcc manifest SUB --json PATH`") from e
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        custody = custody_from_text(text) if isinstance(e, json.JSONDecodeError) else None
+        if custody is not None:  # a PR body from `vcc pr-body`: its custody block alone is checked
+            return {"custody": custody}
         raise BadInput(f"manifest is not readable JSON ({e})", path=path, fix="regenerate it with vcc manifest") from e
+    if isinstance(data, dict) and "vcc_custody_schema" in data:  # a custody block saved on its own
+        return {"custody": data}
     if not isinstance(data, dict) or data.get("vcc_manifest_schema") != MANIFEST_SCHEMA:
         raise BadInput(
             f"not a vcc manifest (schema {MANIFEST_SCHEMA} expected)",
@@ -180,6 +187,11 @@ class ManifestCheck:
 
 
 def check_manifest(submission_dir: Path, manifest_path: Path, exclude: tuple[Path, ...] = ()) -> ManifestCheck:
+    """The submission against a saved manifest, or against the custody block of a manifest or a PR body."""
     saved = load_manifest(manifest_path)
-    current = build_manifest(submission_dir, exclude=(Path(manifest_path), *exclude))
-    return ManifestCheck(Path(manifest_path), current, compare_manifests(saved, current))
+    exclude = (Path(manifest_path), *exclude)
+    current = build_manifest(submission_dir, exclude=exclude)
+    changes = [] if set(saved) == {"custody"} else compare_manifests(saved, current)
+    if saved.get("custody"):
+        changes += compare_custody(saved["custody"], Path(submission_dir), exclude)
+    return ManifestCheck(Path(manifest_path), current, changes)

@@ -11,7 +11,6 @@ placeholder the author fills (the download URL, the competitive/innovative case)
 from __future__ import annotations
 
 import json
-import keyword
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +18,11 @@ from typing import Any
 
 from vcc.base import OFFICIAL_ORIGINAL_BYTES, RUNNERS, BadInput, file_sha256
 
+from ._custody import build_custody, custody_markdown
 from ._files import ARCHIVE_NAME
 from ._lint import LintConfig, LintResult, lint_submission
+from ._names import check_submission_name, name_problems
+from ._upload import UploadCheck, UploadConfig, check_upload
 
 __all__ = [
     "TEMPLATE_HEADINGS",
@@ -52,28 +54,21 @@ class PrBodyConfig:
     submission_dir: Path
     runs: tuple[Path, ...]  # run.json of `vcc run` / `vcc gate` (OUT/run/run.json); one per runner kind
     lint: bool = True
+    challenge_dir: Path | None = None  # the checkout whose master holds the taken names (default: the run's)
+    archive_url: str | None = None  # fetched as the official job does; the custody block records the check
 
 
 @dataclass
 class PrBody:
     markdown: str
     warnings: list[str] = field(default_factory=list)
+    custody: dict[str, Any] | None = None
+    upload: UploadCheck | None = None
 
-
-def name_problems(name: str) -> list[str]:
-    """Why `name` would not work as submissions/<name>: the runner imports `submissions.<name>.inflate`
-    and puts the name unquoted in a shell path."""
-    problems = []
-    if not name.isascii() or not name.isidentifier():
-        problems.append(
-            f"{name!r} is not a Python identifier (letters, digits, '_', not starting with a digit): "
-            f"`python -m submissions.{name}.inflate` cannot import it"
-        )
-    elif keyword.iskeyword(name):
-        problems.append(f"{name!r} is a Python keyword: `submissions.{name}` cannot be imported")
-    if name != name.lower():
-        problems.append(f"{name!r} has capitals; every merged submission's name is lower case")
-    return problems
+    @property
+    def exit_code(self) -> int:
+        """0, or the upload check's code when the URL does not serve archive.zip's bytes."""
+        return 0 if self.upload is None else self.upload.exit_code
 
 
 def load_run_report(path: Path) -> dict[str, Any]:
@@ -182,29 +177,37 @@ def build_pr_body(cfg: PrBodyConfig) -> PrBody:
     primary = runs[0]
     lint = lint_submission(LintConfig(sub)) if cfg.lint else None
     name = sub.resolve().name
-    problems = name_problems(name)
+    checkout = cfg.challenge_dir or (Path(primary["challenge_dir"]) if primary.get("challenge_dir") else None)
+    ran_as = (primary.get("submission") or {}).get("name") or name
+    name_findings = check_submission_name(ran_as, name, checkout)
+    problems = [f.message for f in name_findings if not f.skipped]
     report = primary["score"].get("official_report") or ""
+    upload = check_upload(UploadConfig(cfg.archive_url, sub)) if cfg.archive_url else None
+    custody = build_custody(sub, runs, upload.as_json() if upload else None)
+    url = cfg.archive_url or URL_PLACEHOLDER
+    if upload is None:
+        link_check = [f"- check the link before opening the PR: `vcc check-upload URL {sub}` (as the job's "
+                      f"`curl -L -o archive.zip URL`) must give these bytes"]
+    else:
+        link_check = [f"- `vcc check-upload`: {upload.verdict.replace('_', ' ')} at {upload.checked_at}: "
+                      f"{upload.message}"]
 
     sections: list[list[str]] = [
         [name] + [f"- naming: {p}" for p in problems],
-        [
-            f"{URL_PLACEHOLDER}",
-            "",
-            f"- sha256 `{sha}`",
-            f"- {size:,} bytes",
-            f"- check the link before opening the PR: `curl -L -o archive.zip {URL_PLACEHOLDER}` must give "
-            "these bytes (`sha256sum archive.zip`)",
-        ],
+        [url, "", f"- sha256 `{sha}`", f"- {size:,} bytes", *link_check],
         ["```", report.rstrip("\n"), "```"],
         _gpu_answer(runs, lint),
         _compress_answer(sub),
         ["(for the author)"],
-        _additional(primary, runs),
+        [*_additional(primary, runs), "", *custody_markdown(custody)],
     ]
     out = []
     for heading, body in zip(TEMPLATE_HEADINGS, sections, strict=True):
         out += [heading, *body, ""]
-    warnings = [f"submission name: {p}" for p in problems]
+    warnings = [f"submission name: {f.message}" for f in name_findings]
     if lint is not None and lint.errors:
         warnings.append(f"lint finds {len(lint.errors)} error(s): run `vcc lint {sub}` before opening the PR")
-    return PrBody("\n".join(out), warnings)
+    if upload is not None and not upload.ok:
+        warnings.append(f"archive URL: {upload.verdict.replace('_', ' ')}: {upload.message}" +
+                        (f"; fix: {upload.fix}" if upload.fix else ""))
+    return PrBody("\n".join(out), warnings, custody, upload)

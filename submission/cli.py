@@ -8,14 +8,17 @@ import sys
 from pathlib import Path
 
 from vcc.base import RUNNERS, BadInput, run_cli, write_atomic, write_json_atomic
-from vcc.runner.cli import run_config, run_options_parser
+from vcc.runner.cli import parse_size, run_config, run_options_parser
 
 from ._advise import AdviseConfig, advise
+from ._custody import build_custody
 from ._gate import GateBounds, GateConfig, gate_submission
 from ._lint import CHECKS, LintConfig, lint_submission
 from ._manifest import build_manifest, check_manifest, write_manifest
 from ._pack import PackConfig, pack_archive, parse_name_map
-from ._prbody import PrBodyConfig, build_pr_body
+from ._prbody import PrBodyConfig, build_pr_body, load_run_report
+from ._report_check import check_report, read_report_arg
+from ._upload import UploadConfig, check_upload
 
 __all__ = ["register", "main"]
 
@@ -27,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     _register_manifest(subparsers)
     _register_lint(subparsers)
     _register_gate(subparsers)
+    _register_check_upload(subparsers)
+    _register_check_report(subparsers)
 
 
 def _register_pack(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -116,6 +121,11 @@ def _register_pr_body(subparsers: argparse._SubParsersAction) -> None:  # type: 
     )
     p.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.md", help="write here instead of stdout")
     p.add_argument("--no-lint", action="store_true", help="skip lint (its GPU findings go into the body)")
+    p.add_argument("--archive-url", default=None, metavar="URL",
+                   help="the archive's download link: fetched as the job's `curl -L` and compared (see check-upload); "
+                   "it goes in the body, the check in its custody block; exit 1 when it serves other bytes")
+    p.add_argument("--challenge-dir", type=Path, default=None, metavar="DIR",
+                   help="the checkout whose master holds the taken submission names (default: the run's)")
     p.set_defaults(handler=_pr_body)
 
 
@@ -131,7 +141,12 @@ def _register_manifest(subparsers: argparse._SubParsersAction) -> None:  # type:
     )
     p.add_argument("submission_dir", type=Path, help="dir with archive.zip and inflate.sh (only read)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write here (atomically) instead of stdout")
-    p.add_argument("--check", type=Path, default=None, metavar="MANIFEST", help="verify against a saved manifest")
+    p.add_argument("--check", type=Path, default=None, metavar="MANIFEST",
+                   help="verify against a saved manifest, or the custody block of one or of a `vcc pr-body` output")
+    p.add_argument("--custody", type=Path, action="append", default=[], metavar="RUN.json",
+                   help="add the custody block: this run's scores, axis, numerics, versions, shape (repeatable)")
+    p.add_argument("--archive-url", default=None, metavar="URL",
+                   help="with --custody: check the hosted archive (check-upload) and record when it was verified")
     p.set_defaults(handler=_manifest)
 
 
@@ -166,6 +181,7 @@ def _register_lint(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         default=None,
         help="the target runner (default: both): an inflate that needs CUDA is an error only for cpu",
     )
+    p.add_argument("--name", default=None, help="the submission's name in the PR (default: the dir's name)")
     p.add_argument("--list", action="store_true", help="list the checks and exit")
     p.set_defaults(handler=_lint)
 
@@ -213,8 +229,69 @@ def _register_gate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     p.add_argument("--junit", type=Path, default=None, metavar="PATH", help="also write JUnit XML (checks, bounds)")
     p.add_argument("--summary", type=Path, default=None, metavar="PATH", help="also write a Markdown summary")
     p.add_argument("--no-lint", action="store_true", help="skip lint")
+    p.add_argument("--archive-url", default=None, metavar="URL",
+                   help="a bound: the URL serves archive.zip's bytes, fetched as the job's `curl -L` (check-upload)")
     p.add_argument("--lint-ignore", action="append", default=[], metavar="ID", help="skip a lint check; repeatable")
     p.set_defaults(handler=_gate)
+
+
+def _register_check_upload(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "check-upload",
+        help="fetch the archive URL as the official job's `curl -L` does and compare it with archive.zip",
+        description=(
+            "Fetch URL like the official job (`curl -L`: redirects followed, no cookies, curl's user agent) "
+            "within a size cap and a deadline, hashing as it streams (nothing is written to disk), and compare "
+            "size and sha256 with SUBMISSION_DIR/archive.zip. Verdicts: same bytes (exit 0); other bytes, an "
+            "HTML page, not found, another HTTP error, a truncated body, a timeout, over the cap (exit 1); "
+            "the host unreachable from here (exit 4)."
+        ),
+    )
+    p.add_argument("url", metavar="URL", help="the archive's download link, as it goes in the PR")
+    p.add_argument("submission_dir", type=Path, help="dir with archive.zip (only read)")
+    p.add_argument("--max-bytes", type=parse_size, default=UploadConfig.max_bytes, metavar="SIZE",
+                   help="stop reading past this many bytes (default 512M)")
+    p.add_argument("--timeout", type=float, default=UploadConfig.timeout_s, metavar="S",
+                   help="give up after S seconds (default 120)")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the check as JSON")
+    p.set_defaults(handler=_check_upload)
+
+
+def _register_check_report(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "check-report",
+        help="check the bot's report (report.txt or the PR comment) against vcc's full-precision figures",
+        description=(
+            "Read an official report.txt, or the bot's pull-request comment pasted as text (`## Eval Results: "
+            "`NAME`` and the report in a code block; `-` reads standard input), and check each printed figure "
+            "against vcc's within the printed rounding: 8 decimals for the distortions and the rate, exact "
+            "sizes, 2 decimals for the score. Exit 0 when all agree, 1 naming each that does not. The report's "
+            "`device:` line names its axis; a cuda report is not compared with CPU figures without --force."
+        ),
+    )
+    p.add_argument("report", metavar="REPORT_OR_COMMENT", help="report.txt, a file with the comment, or -")
+    p.add_argument("--against", type=Path, required=True, metavar="JSON",
+                   help="vcc-report.json of `vcc score` or run.json of `vcc run` for the same raws")
+    p.add_argument("--force", action="store_true", help="compare across axes (cuda report, CPU figures) anyway")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the check as JSON")
+    p.set_defaults(handler=_check_report)
+
+
+def _check_report(args: argparse.Namespace) -> int:
+    path, text = read_report_arg(args.report)
+    result = check_report(path, args.against, force=args.force, text=text)
+    print(result.summary())
+    if args.json is not None:
+        write_json_atomic(args.json, result.as_json())
+    return result.exit_code
+
+
+def _check_upload(args: argparse.Namespace) -> int:
+    result = check_upload(UploadConfig(args.url, args.submission_dir, args.max_bytes, args.timeout))
+    print(result.summary())
+    if args.json is not None:
+        write_json_atomic(args.json, result.as_json())
+    return result.exit_code
 
 
 def _pack(args: argparse.Namespace) -> int:
@@ -241,7 +318,8 @@ def _advise(args: argparse.Namespace) -> int:
 
 
 def _pr_body(args: argparse.Namespace) -> int:
-    body = build_pr_body(PrBodyConfig(args.submission_dir, tuple(args.run), lint=not args.no_lint))
+    body = build_pr_body(PrBodyConfig(args.submission_dir, tuple(args.run), lint=not args.no_lint,
+                                      challenge_dir=args.challenge_dir, archive_url=args.archive_url))
     if args.output is not None:
         write_atomic(args.output, body.markdown.encode())
         print(f"vcc pr-body: wrote {args.output}")
@@ -249,7 +327,7 @@ def _pr_body(args: argparse.Namespace) -> int:
         print(body.markdown, end="")
     for w in body.warnings:
         print(f"vcc pr-body: warning: {w}", file=sys.stderr)
-    return 0
+    return body.exit_code
 
 
 def _manifest(args: argparse.Namespace) -> int:
@@ -262,6 +340,15 @@ def _manifest(args: argparse.Namespace) -> int:
         print(f"vcc manifest: {args.submission_dir} matches {args.check}")
         return 0
     manifest = build_manifest(args.submission_dir, exclude=exclude)
+    if args.archive_url and not args.custody:
+        raise BadInput("--archive-url goes into the custody block", fix="also pass --custody RUN.json")
+    upload = None
+    if args.custody:
+        runs = [load_run_report(p) for p in args.custody]
+        if args.archive_url:
+            upload = check_upload(UploadConfig(args.archive_url, args.submission_dir))
+            print(upload.summary(), file=sys.stderr)
+        manifest["custody"] = build_custody(args.submission_dir, runs, upload.as_json() if upload else None, exclude)
     if args.json is not None:
         write_manifest(manifest, args.json)
         a = manifest["archive"]
@@ -271,7 +358,7 @@ def _manifest(args: argparse.Namespace) -> int:
         )
     else:
         print(json.dumps(manifest, indent=2))
-    return 0
+    return 0 if upload is None else upload.exit_code
 
 
 def _lint(args: argparse.Namespace) -> int:
@@ -287,6 +374,7 @@ def _lint(args: argparse.Namespace) -> int:
         args.max_file_bytes,
         challenge_dir=args.challenge_dir,
         runner=args.runner,
+        name=args.name,
     )
     result = lint_submission(cfg)
     print(result.summary())
@@ -312,6 +400,7 @@ def _gate(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         junit_path=args.junit,
         summary_path=args.summary,
+        archive_url=args.archive_url,
     )
     result = gate_submission(cfg)
     print(result.summary())

@@ -254,7 +254,11 @@ def test_repeat_finds_nondeterministic_inflate(tmp_path, mini_challenge):
     sub = make_sub(tmp_path / "sub", body)
     code, r = run(sub, mini_challenge, tmp_path / "out", "--repeat", "2")
     assert code == 0, r["message"]
-    assert r["repeat"] == {"n": 2, "completed": 2, "deterministic": False, "mismatches": ["0.raw"]}
+    rep = r["repeat"]
+    assert {k: rep[k] for k in ("n", "completed", "deterministic", "mismatches")} == {
+        "n": 2, "completed": 2, "deterministic": False, "mismatches": ["0.raw"]}
+    assert rep["differing_frames"] == {"2": {"0.raw": {"frames": [0], "of": 4}}}  # the first 16 bytes moved
+    assert len(rep["inflate_s"]) == 2 and "scores" not in rep  # --no-score: nothing to average
     assert any("not deterministic" in w for w in r["warnings"])
     assert len(r["runs"]) == 2 and len(r["clock"]["inflate_runs_s"]) == 2
 
