@@ -71,11 +71,19 @@ __all__ = [
     "iter_dali_pair_batches",
     "iter_dali_emulated_pair_batches",
     "dali_version_warning",
+    "dali_conversion_for",
     "require_dali",
+    "require_pinned_dali",
+    "DALI_INSTALL_COMMAND",
 ]
 
 DALI_PIN = "nvidia-dali-cuda120==1.52.0"
-DALI_EXTRA_HINT = f"pip install 'vcc[dali]'  (installs {DALI_PIN}, the official lock's version)"
+# PyPI's 1.52.0 is a placeholder that fetches the real wheel from NVIDIA's index at install time;
+# the official uv.lock takes it from that index too, so the command names it.
+DALI_INDEX = "https://pypi.nvidia.com"
+DALI_INSTALL_COMMAND = f"pip install --extra-index-url {DALI_INDEX} '{DALI_PIN}'"
+DALI_EXTRA_HINT = (f"{DALI_INSTALL_COMMAND}  (or pip install --extra-index-url {DALI_INDEX} 'vcc[dali]'; "
+                   "the T4 runner pins 1.52.0)")
 
 _F32 = np.float32
 # The T4's CUDA kernel ("device") and DALI's CPU operators ("host"): see "the matrix" below.
@@ -373,6 +381,51 @@ def iter_dali_emulated_pair_batches(
 
 
 # --- real DALI (CUDA) -------------------------------------------------------------------------
+
+
+def dali_conversion_for(version: str | None) -> str:
+    """The RGB conversion (a DALI_VARIANTS name) a DALI release uses, or a HarnessError.
+
+    1.52.x: the texture path (chroma rounded to uint8). 1.53 and later: PR #6076's direct
+    conversion (merged Nov 2025; 1.53.0's libdali_operators.so ships the
+    `VideoColorSpaceConversionKernel` it introduced). Older releases are not modelled.
+    """
+    if version is None:
+        raise HarnessError("NVIDIA DALI is not installed", fix=DALI_EXTRA_HINT)
+    try:
+        major, minor = (int(part) for part in version.split(".")[:2])
+    except ValueError as exc:
+        raise HarnessError(f"cannot read the DALI version {version!r}", fix=DALI_EXTRA_HINT) from exc
+    if (major, minor) == (1, 52):
+        return "1.52"
+    if (major, minor) > (1, 52):
+        return "post-6076"
+    raise HarnessError(f"DALI {version} is installed; vcc has no model of its RGB conversion (it knows 1.52 and "
+                       "the post-#6076 conversion of 1.53 and later)", fix=DALI_EXTRA_HINT)
+
+
+def require_pinned_dali() -> str:
+    """The installed DALI's version when it is the T4 runner's 1.52.x, else a HarnessError saying
+    what is installed, what the runner pins and the command that installs it."""
+    from vcc.base import installed_dali_version
+
+    version = installed_dali_version()
+    if version is None:
+        raise HarnessError("--decode dali needs NVIDIA DALI, which is not installed (the T4 runner pins "
+                           f"{DALI_PIN})", fix=DALI_INSTALL_COMMAND)
+    if not version.startswith("1.52."):
+        raise HarnessError(
+            f"--decode dali scores against the T4 runner's ground truth, which is DALI 1.52.0's; DALI {version} is "
+            f"installed (conversion {dali_conversion_for_or_none(version) or 'unknown'})",
+            fix=f"{DALI_INSTALL_COMMAND}; or use --decode dali-emulated --dali-variant 1.52 on the CPU")
+    return version
+
+
+def dali_conversion_for_or_none(version: str | None) -> str | None:
+    try:
+        return dali_conversion_for(version)
+    except HarnessError:
+        return None
 
 
 def require_dali(device: torch.device | str = "cuda"):

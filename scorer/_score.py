@@ -171,6 +171,10 @@ def _score(cfg: ScoreConfig, checked: CheckedSubmission | None) -> tuple[ScoreRe
 def _validate(cfg: ScoreConfig, checked: CheckedSubmission | None
               ) -> tuple[torch.device, Distributed | None, Challenge, int, list[RawCheck]]:
     """The device, the torchrun share, the checkout, the archive's size, the raws: all checked."""
+    if "dali" in cfg.targets:  # the T4 runner's DALI, or exit 4 with the command that installs it
+        from ._dali import require_pinned_dali
+
+        require_pinned_dali()
     device = _resolve_device(cfg.device)
     dist = Distributed.from_env()
     if dist is not None:

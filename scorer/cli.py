@@ -203,8 +203,9 @@ def register_dali_verify(sub: argparse._SubParsersAction) -> None:
         help="decode VIDEO with real DALI (GPU) and with vcc's CPU emulation; compare per channel",
     )
     p.add_argument("video", type=Path)
-    p.add_argument("--variant", choices=DALI_VARIANTS, default="1.52",
-                   help="emulation expected to match (1.52: the official runner's DALI)")
+    p.add_argument("--variant", choices=DALI_VARIANTS, default=None,
+                   help="emulation expected to match (default: the installed DALI's: 1.52 for 1.52.x, the "
+                   "official runner's; post-6076 for 1.53 and later)")
     p.add_argument("--device", default="cuda", help="CUDA device DALI decodes on (default cuda)")
     p.add_argument("--max-frames", type=int, default=None, help="compare only the first N frames")
     p.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")

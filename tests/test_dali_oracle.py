@@ -25,7 +25,16 @@ from vcc.scorer._dali_oracle import DALI_ORACLE_PIN, chroma_oracle, frame_oracle
 
 GOLDEN_VIDEO = Path(__file__).parents[1].parent / "shared" / "golden" / "challenge" / "videos" / "0.mkv"
 needs_golden = pytest.mark.skipif(not GOLDEN_VIDEO.is_file(), reason=f"golden video absent: {GOLDEN_VIDEO}")
-needs_dali = pytest.mark.skipif(importlib.util.find_spec("nvidia.dali") is None,
+
+
+def _dali_installed() -> bool:
+    try:
+        return importlib.util.find_spec("nvidia.dali") is not None
+    except ModuleNotFoundError:  # no `nvidia` namespace at all
+        return False
+
+
+needs_dali = pytest.mark.skipif(not _dali_installed(),
                                 reason=f"DALI is not installed: pip install '{DALI_ORACLE_PIN}' (the test extra)")
 
 
