@@ -15,7 +15,7 @@ from vcc.base import EXIT_BAD_INPUT, EXIT_OK, BadInput, add_numerics_argument, r
 
 from ._cache import GroundTruthCache, default_cache_dir
 from ._config import READ_AHEAD_CHOICES
-from ._report import job_report_paths, terminal_summary
+from ._report import job_report_paths, reports_line, terminal_summary
 from ._targets import DALI_VARIANTS, DECODE_CHOICES
 
 __all__ = ["register", "main"]
@@ -47,6 +47,15 @@ def _add_score_options(p: argparse.ArgumentParser) -> None:
                    "worker has a core to spare for it; otherwise it slows the forwards), on, off; same bits")
     add_numerics_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_grid_option(p: argparse.ArgumentParser) -> None:
+    """`vcc score --grid` (the T4 axis): its one option, declared here for the options object to fold in."""
+    p.add_argument("--grid", action="store_true",
+                   help="score against each ground truth (PyAV; DALI, or its emulation on the CPU) with the nets on "
+                   "each device present (CPU; CUDA when there is one): the 2x2 that splits the CPU runner -> T4 "
+                   "runner gap into the decoder's and the kernels' shares; writes the grid JSON (--json, default "
+                   "SUBMISSION_DIR/vcc-grid.json), not report.txt")
 
 
 def default_decode(args: argparse.Namespace) -> str:
@@ -90,6 +99,8 @@ def _score(args: argparse.Namespace) -> int:
 
         pairs_outputs(args.pairs)  # a directory or an impossible Parquet is refused before scoring
     checked = validate_submission(cfg)  # bad input is refused before torch is imported
+    if args.grid:
+        return _grid(args, cfg, checked)
     if args.spread:
         from ._spread import score_spread, spread_text
 
@@ -97,7 +108,7 @@ def _score(args: argparse.Namespace) -> int:
         print(report["official_report"], end="")
         print(terminal_summary(report))
         print(spread_text(report["spread"]))
-        print(f"reports: {cfg.report}  {cfg.json_report}")
+        print(reports_line(cfg.report, cfg.json_report, report))
         _write_pairs(args.pairs, report)
         return EXIT_BAD_INPUT if report["truncated"] else EXIT_OK
 
@@ -110,14 +121,29 @@ def _score(args: argparse.Namespace) -> int:
     result = score_submission(cfg, checked)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
         return EXIT_OK
+    report = result.as_json()
     print(result.primary.official_report, end="")
-    print(terminal_summary(result.as_json()))
-    print(f"reports: {cfg.report}  {cfg.json_report}")
-    _write_pairs(args.pairs, result.as_json())
+    print(terminal_summary(report))
+    print(reports_line(cfg.report, cfg.json_report, report))
+    _write_pairs(args.pairs, report)
     if result.truncated:
         print("vcc score: the raw is short: this is what the official runner would print, "
               "but the submission is invalid", file=sys.stderr)
         return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def _grid(args: argparse.Namespace, cfg: object, checked: object) -> int:
+    from ._grid import grid_text, score_grid
+
+    if args.spread or args.reference_loop or args.decode is not None:
+        raise BadInput("--grid picks its own ground truths and devices",
+                       fix="drop --decode, --spread and --reference-loop (--device is ignored too)")
+    grid = score_grid(cfg, checked)  # type: ignore[arg-type]
+    print(grid_text(grid))
+    path = args.json if args.json is not None else args.submission_dir / "vcc-grid.json"
+    write_json_atomic(path, grid)
+    print(f"grid report: {path}")
     return EXIT_OK
 
 
@@ -177,6 +203,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "each, one candidate forward each) and report each figure's min, max and spread")
     p.add_argument("--pairs", type=Path, default=None, metavar="PATH",
                    help="also write the per-pair table here: CSV (and Parquet beside it when pyarrow is installed)")
+    add_grid_option(p)
     p.add_argument("--shared-frames-dir", type=Path, default=None, help=argparse.SUPPRESS)  # --spread's children
     p.add_argument("--env", choices=("vcc", "official"), default="vcc",
                    help="Python environment that scores: vcc (default: vcc's own) or official (the checkout's "
