@@ -183,7 +183,23 @@ def _validate(cfg: ScoreConfig, checked: CheckedSubmission | None
         raise BadInput("--decode dali needs a CUDA device (the T4 runner's path)",
                        fix="add --device cuda on a GPU machine, or use --decode dali-emulated on the CPU")
     checked = checked or validate_submission(cfg)
+    _refuse_odd_counts_on_dali(cfg, checked)
     return device, dist, checked.challenge, checked.archive_bytes, checked.raws
+
+
+def _refuse_odd_counts_on_dali(cfg: ScoreConfig, checked: CheckedSubmission) -> None:
+    """The T4 runner cannot score a video with an odd frame count: DALI pads the last pair with a zero
+    frame, so its last batch is one pair larger than the candidate's and evaluate.py's shape assertion
+    fails. There is no T4 score to compute; nothing is scored or written."""
+    if not any(t.startswith("dali") for t in cfg.targets):
+        return
+    for video, raw in zip(checked.challenge.videos, checked.raws, strict=False):
+        if raw.expected_frames % 2:
+            raise BadInput(
+                f"the video has an odd frame count ({raw.expected_frames}): on the DALI ground truth (the T4 "
+                "runner's) the last pair is padded with a zero frame and the official shape assertion fails, so "
+                "there is no T4 score", path=video.path,
+                fix="score it with --decode pyav (the CPU runner's path), or use a video with an even frame count")
 
 
 def _resolve_device(name: str) -> torch.device:
@@ -423,11 +439,6 @@ def _target_warnings(cfg: ScoreConfig, targets: list[TargetResult], raws: list[R
             "on the CPU; model numerics still come from this CPU, so this approximates (does not reproduce) "
             "the T4's score. The emulation is verified against DALI's source, not yet on a GPU "
             "(see `vcc dali-verify`)"
-        )
-    if any(t.decode.startswith("dali") for t in targets) and any(r.expected_frames % 2 for r in raws):
-        warnings.append(
-            "a video has an odd frame count: DALI pads the last pair with a zero frame, so the T4 runner's "
-            "last batch is one pair larger than the candidate's and its shape assertion fails"
         )
     if any(t.decode == "dali" for t in targets):
         from ._dali import dali_version_warning

@@ -236,13 +236,51 @@ def register_dali_verify(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cuda", help="CUDA device DALI decodes on (default cuda)")
     p.add_argument("--max-frames", type=int, default=None, help="compare only the first N frames")
     p.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    add_bundle_options(p)
     p.set_defaults(handler=_dali_verify)
 
 
+def add_bundle_options(p: argparse.ArgumentParser) -> None:
+    """`vcc dali-verify --bundle`: one archive with every T4-axis figure this machine can measure."""
+    p.add_argument("--bundle", type=Path, default=None, metavar="OUT.tar",
+                   help="write one archive: the frame comparison (GPU), DALI's CPU kernels against the emulation, "
+                   "the grid on --candidate, the versions; what cannot run here is recorded as such")
+    p.add_argument("--candidate", type=Path, default=None, metavar="SUBMISSION_DIR",
+                   help="for --bundle: the submission (archive.zip + inflated/) the grid scores")
+    p.add_argument("--challenge-dir", type=Path, default=None, help="for --bundle --candidate: the challenge checkout")
+    p.add_argument("--threads", type=int, default=None, help="for --bundle's grid: torch CPU threads")
+
+
 def _dali_verify(args: argparse.Namespace) -> int:
+    if args.bundle is not None:
+        return _bundle(args)
+    if args.candidate is not None:
+        raise BadInput("--candidate is for --bundle", fix="add --bundle OUT.tar")
     from ._dali_verify import verify_command
 
     return verify_command(args)
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    cfg = None
+    if args.candidate is not None:
+        if args.challenge_dir is None:
+            raise BadInput("--candidate needs --challenge-dir (the grid scores against its videos)",
+                           fix="add --challenge-dir CHECKOUT")
+        from ._config import ScoreConfig
+        from ._validate import validate_submission
+
+        cfg = ScoreConfig(submission_dir=args.candidate, challenge_dir=args.challenge_dir, progress=False,
+                          write_reports=False, threads=args.threads)
+        validate_submission(cfg)  # bad input before anything is measured
+    if not args.video.is_file():
+        raise BadInput("video not found", path=args.video, fix="pass the challenge video (videos/0.mkv)")
+    from ._dali_bundle import write_bundle
+
+    result = write_bundle(args.bundle, args.video, cfg, args.device, args.max_frames)
+    print(result["summary"], end="")
+    print(f"bundle: {args.bundle}")
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
