@@ -103,6 +103,9 @@ def write_bundle(out: Path, video: Path, grid_cfg: Any | None, device: str = "cu
         from vcc.base import BadInput
 
         raise BadInput("the bundle is a tar archive", path=out, fix="name it OUT.tar")
+    from ._container import iter_yuv_frames
+
+    next(iter_yuv_frames(Path(video)), None)  # a stream that is not 8-bit 4:2:0 is refused before anything runs
     versions = _versions()
     frames = _frames(video, device, max_frames)
     oracle = _oracle(video, max_frames)
