@@ -3,16 +3,18 @@ rules of `--decode dali`, bad input on the DALI target, and `vcc dali-verify --b
 
 from __future__ import annotations
 
+import json
+import tarfile
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
-from vcc.base import EXIT_BAD_INPUT, EXIT_HARNESS, HarnessError
+from vcc.base import EXIT_BAD_INPUT, EXIT_HARNESS, EXIT_OK, HarnessError
 from vcc.scorer._axis import CPU_RUNNER_LOCK, axis_line, score_axis
 from vcc.scorer._dali import DALI_INSTALL_COMMAND, dali_conversion_for, require_pinned_dali
-from vcc.scorer._grid import grid_deltas
+from vcc.scorer._grid import grid_deltas, grid_text
 from vcc.scorer.cli import main as score_main
 from vcc.submission._gate import GateBounds, evaluate_bounds
 
@@ -207,3 +209,78 @@ def test_bundle_refuses_a_video_not_420_8bit_and_writes_nothing(tmp_path: Path,
     assert code == EXIT_BAD_INPUT
     assert "yuv444p" in err and "444.mkv" in err and "4:2:0" in err
     assert list(tmp_path.iterdir()) == [video]  # no archive, no temporary left behind
+
+
+# --- the grid and the bundle on the golden candidate (slow) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def near_submission(golden: Path, golden_spec: dict, candidate_raws: dict, tmp_path_factory) -> Path:
+    from conftest import make_submission
+
+    return make_submission(tmp_path_factory.mktemp("grid") / "near", candidate_raws["near"],
+                           golden_spec["candidates"]["near"]["archive_bytes"])
+
+
+def _check_cpu_column(grid: dict) -> None:
+    import torch
+
+    cells = grid["cells"]
+    assert cells["pyav/cpu"]["decode"] == "pyav" and cells["pyav/cpu"]["axis"] == "cpu-runner"
+    assert cells["dali/cpu"]["decode"] == "dali-emulated" and cells["dali/cpu"]["axis"] == "t4-emulated"
+    assert cells["pyav/cpu"]["samples"] == cells["dali/cpu"]["samples"] > 0
+    dec = grid["deltas"]["decoder_on_cpu"]
+    assert dec["score"] == cells["dali/cpu"]["score"] - cells["pyav/cpu"]["score"]
+    assert dec["segnet"] == cells["dali/cpu"]["terms"]["segnet"] - cells["pyav/cpu"]["terms"]["segnet"]
+    assert dec["rate"] == 0.0 and dec["score"] != 0.0  # same archive; DALI's frames move the distortions
+    if not torch.cuda.is_available():
+        assert "needs a GPU" in grid["missing_columns"]["cuda"]
+        assert grid["deltas"]["kernels_on_pyav"] is None
+
+
+@pytest.mark.slow
+@needs_golden
+def test_score_grid_prints_the_decoder_column(near_submission: Path, golden_challenge: Path, gt_cache_dir: Path,
+                                              tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "grid.json"
+    code = score_main([str(near_submission), "--challenge-dir", str(golden_challenge), "--grid", "--threads", "2",
+                       "--cache-dir", str(gt_cache_dir), "--quiet", "--json", str(out)])
+    text = capsys.readouterr().out
+    assert code == EXIT_OK
+    grid = json.loads(out.read_text())
+    _check_cpu_column(grid)
+    assert "decoder_on_cpu" in text and "dali-emulated" in text
+    assert grid_text(grid) in text
+    assert not (near_submission / "report.txt").exists()  # the grid is no runner's report
+
+
+@pytest.mark.slow
+@needs_golden
+def test_bundle_holds_every_figure_this_machine_measures(near_submission: Path, golden_challenge: Path,
+                                                         gt_cache_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    from vcc.scorer import ScoreConfig
+    from vcc.scorer._dali_bundle import BUNDLE_MEMBERS, write_bundle
+
+    cfg = ScoreConfig(submission_dir=near_submission, challenge_dir=golden_challenge, cache_dir=gt_cache_dir,
+                      threads=2, progress=False, write_reports=False)
+    out = tmp_path / "bundle.tar"
+    write_bundle(out, GOLDEN_VIDEO, cfg, max_frames=6)
+    with tarfile.open(out) as tar:
+        assert tuple(tar.getnames()) == BUNDLE_MEMBERS
+        read = {n: tar.extractfile(n).read().decode() for n in BUNDLE_MEMBERS}  # type: ignore[union-attr]
+    versions, frames, oracle, grid = (json.loads(read[n]) for n in
+                                      ("versions.json", "frames.json", "oracle.json", "grid.json"))
+    assert versions["torch"] == torch.__version__ and "dali" in versions and versions["vcc"]
+    _check_cpu_column(grid)
+    assert read["grid.txt"].strip() == grid_text(grid)
+    if not torch.cuda.is_available():
+        assert frames["ran"] is False and "CUDA" in frames["why"]
+        assert "frames: not compared" in read["summary.txt"]
+    if oracle["ran"]:
+        assert oracle["matrix"]["host_bit_exact"] and oracle["chroma"]["bit_exact"] and oracle["frames"]["bit_exact"]
+        assert oracle["frames"]["frames"] == 6
+        assert f"device arithmetic differs on {oracle['matrix']['device_differing_triples']} triples" in \
+            read["summary.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle.tar"]  # no temporary left
