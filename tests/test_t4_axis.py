@@ -284,3 +284,13 @@ def test_bundle_holds_every_figure_this_machine_measures(near_submission: Path, 
         assert f"device arithmetic differs on {oracle['matrix']['device_differing_triples']} triples" in \
             read["summary.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["bundle.tar"]  # no temporary left
+
+
+def test_terminal_summary_and_reports_line_carry_the_axis() -> None:
+    from vcc.scorer._report import reports_line, terminal_summary
+
+    report = _report("dali-emulated", samples=3, posenet_distortion=0.1, segnet_distortion=0.2, rate=0.3,
+                     terms={"segnet": 20.0, "posenet": 1.0, "rate": 7.5})
+    report["axis"] = score_axis(report)
+    assert "axis t4-emulated: an approximation" in terminal_summary(report)
+    assert reports_line(Path("r.txt"), Path("v.json"), report) == "reports: r.txt  v.json  (axis t4-emulated)"
