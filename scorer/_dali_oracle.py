@@ -175,7 +175,8 @@ def frame_oracle(video: Path, max_frames: int | None = None) -> dict[str, Any]:
     import_dali_cpu()
     from nvidia.dali import fn, types
 
-    stats = {"frames": 0, "bytes": 0, "host_mismatches": 0, "device_vs_host_bytes": 0}
+    # `color_space_conversion`'s YCbCr is the limited-range matrix; a full-range frame is not comparable.
+    stats = {"frames": 0, "bytes": 0, "host_mismatches": 0, "device_vs_host_bytes": 0, "full_range_frames_skipped": 0}
     pipes: dict[tuple[int, int], Any] = {}
     for chunk in _frames_in_chunks(video, max_frames):
         h, w = chunk[0].y.shape
@@ -195,6 +196,9 @@ def frame_oracle(video: Path, max_frames: int | None = None) -> dict[str, Any]:
                                        for f in chunk]))
         out = pipe.run()[0]
         for i, frame in enumerate(chunk):
+            if frame.full_range:
+                stats["full_range_frames_skipped"] += 1
+                continue
             dali_rgb = np.asarray(out.at(i))
             host = yuv420_to_rgb_dali(frame, "1.52", "host")
             device = yuv420_to_rgb_dali(frame, "1.52", "device")
