@@ -26,7 +26,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "iter_rgb_frames", "open_raw_frames", "pair_batches", "raw_pair_batches", "upsample_chroma",
         "yuv420_to_rgb_pyav",
     ),
-    "._dali": ("yuv420_to_rgb_dali",),
+    "._dali": ("yuv420_to_rgb_dali", "ARITHMETICS", "dali_conversion_for"),
+    "._dali_oracle": ("chroma_oracle", "frame_oracle", "matrix_oracle"),
+    "._dali_bundle": ("write_bundle",),
+    "._axis": ("AXES", "axis_line", "score_axis"),
+    "._grid": ("GRID_SCHEMA", "grid_text", "score_grid"),
     "._nets": ("build_posenet", "build_segnet", "load_nets", "load_weights"),
     "._distortion": (
         "NetOutputs", "net_outputs", "pose_distortion", "posenet_input", "rgb_to_yuv6", "seg_distortion",

@@ -60,7 +60,9 @@ __all__ = [
     "DALI_VARIANTS",
     "DALI_PIN",
     "DALI_EXTRA_HINT",
+    "ARITHMETICS",
     "yuv420_to_rgb_dali",
+    "rgb_from_ycbcr_152",
     "dali_chroma_x16",
     "dali_frame_count",
     "count_hevc_vcl_nal_units",
@@ -68,13 +70,23 @@ __all__ = [
     "iter_dali_pair_batches",
     "iter_dali_emulated_pair_batches",
     "dali_version_warning",
+    "dali_conversion_for",
     "require_dali",
+    "require_pinned_dali",
+    "DALI_INSTALL_COMMAND",
 ]
 
 DALI_PIN = "nvidia-dali-cuda120==1.52.0"
-DALI_EXTRA_HINT = f"pip install 'vcc[dali]'  (installs {DALI_PIN}, the official lock's version)"
+# PyPI's 1.52.0 is a placeholder that fetches the real wheel from NVIDIA's index at install time;
+# the official uv.lock takes it from that index too, so the command names it.
+DALI_INDEX = "https://pypi.nvidia.com"
+DALI_INSTALL_COMMAND = f"pip install --extra-index-url {DALI_INDEX} '{DALI_PIN}'"
+DALI_EXTRA_HINT = (f"{DALI_INSTALL_COMMAND}  (or pip install --extra-index-url {DALI_INDEX} 'vcc[dali]'; "
+                   "the T4 runner pins 1.52.0)")
 
 _F32 = np.float32
+# The T4's CUDA kernel ("device") and DALI's CPU operators ("host"): see "the matrix" below.
+ARITHMETICS = ("device", "host")
 
 # The kernel's float32 constants (C++ float literals / constant expressions, IEEE round to
 # nearest). `255.0f / 219` and `1.0f / 255.0f` are float divisions, done here in float32 too.
@@ -142,30 +154,55 @@ def dali_chroma_x16(plane: np.ndarray, height: int, width: int) -> np.ndarray:
     return _upsample_axis(_upsample_axis(src, width, 1), height, 0)
 
 
-def _round_x16_half_even(v16: np.ndarray) -> np.ndarray:
-    """round(v16 / 16), ties to even, in integers (v16 >= 0): `__float2int_rn` on exact values."""
+def _round_x16(v16: np.ndarray, arithmetic: str = "device") -> np.ndarray:
+    """round(v16 / 16) in integers (v16 >= 0): `ConvertSat<uint8_t>` on exact sampler values.
+
+    device: `__float2int_rn`, ties to even; host: ties away from zero (half up here).
+    """
+    if arithmetic == "host":
+        return (v16 + 8) >> 4
     return (v16 + 7 + ((v16 >> 4) & 1)) >> 4
 
 
 # --- the matrix -------------------------------------------------------------------------------
+# One implementation, two arithmetics. "device" is the CUDA kernel as nvcc compiles it (every
+# `a + b*c` one fused multiply-add, `ConvertSat` rounds half to even); "host" is the same source
+# compiled for the CPU as DALI's CPU operators run it (every product and sum rounded to float32
+# on its own, `ConvertSat` rounds half away from zero). Host arithmetic is what
+# `fn.color_space_conversion(device="cpu")` computes, so DALI's own CPU kernel checks the
+# constants, the order of operations and the ranges bit for bit on any machine; the device
+# arithmetic's differences from it are counted by the tests.
 
 
-def _fma32(a: np.ndarray | np.floating, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """float32 fma(a, b, c): exact in float64 for these operands, then one rounding."""
+def _check_arithmetic(arithmetic: str) -> None:
+    if arithmetic not in ARITHMETICS:
+        raise BadInput(f"unknown arithmetic {arithmetic!r}", fix=f"use one of {', '.join(ARITHMETICS)}")
+
+
+def _madd(a: np.ndarray | np.floating, b: np.ndarray, c: np.ndarray, arithmetic: str) -> np.ndarray:
+    """float32 `c + a*b`: device, one fused rounding (exact in float64 for these operands, then
+    rounded once); host, the product rounded to float32, then the sum."""
+    if arithmetic == "host":
+        return (_mul32(b, a).astype(np.float64) + np.asarray(c, np.float64)).astype(_F32)
     return (np.float64(a) * np.asarray(b, np.float64) + np.asarray(c, np.float64)).astype(_F32)
 
 
 def _mul32(a: np.ndarray, b: np.floating) -> np.ndarray:
     """float32 a * b, rounded once (the float64 product of two float32 values is exact)."""
-    return (np.asarray(a, np.float64) * np.float64(b)).astype(_F32)
+    return (np.asarray(a, np.float64) * np.asarray(b, np.float64)).astype(_F32)
 
 
-def _to_u8(x: np.ndarray) -> np.ndarray:
-    """ConvertSat<uint8_t>(float) on the device: round half to even, then clamp to 0..255."""
+def _to_u8(x: np.ndarray, arithmetic: str = "device") -> np.ndarray:
+    """ConvertSat<uint8_t>(float): device rounds half to even, host half away from zero; then clamp."""
+    if arithmetic == "host":
+        x64 = np.asarray(x, np.float64)  # x +- 0.5 is exact in float64 for a float32 x
+        rounded = np.where(x64 >= 0, np.floor(x64 + 0.5), np.ceil(x64 - 0.5))
+        return np.clip(rounded, 0, 255).astype(np.uint8)
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
-def _rgb_from_int_ycbcr(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, full_range: bool) -> tuple:
+def _rgb_from_int_ycbcr(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, full_range: bool,
+                        arithmetic: str = "device") -> tuple:
     """DALI 1.52: `ycbcr_to_rgb<uint8_t>` on integer Y, Cb, Cr; returns float32 R, G, B."""
     tb = cb.astype(np.int32) - 128  # exact in float32
     tr = cr.astype(np.int32) - 128
@@ -175,75 +212,86 @@ def _rgb_from_int_ycbcr(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, full_rang
     else:
         kr, kgb, kgr, kb = _LIMITED
         ys = _mul32(y.astype(np.int32) - 16, _Y_SCALE)
-    r = _fma32(kr, tr, ys)
-    g = _fma32(-kgr, tr, _fma32(-kgb, tb, ys))
-    b = _fma32(kb, tb, ys)
+    r = _madd(kr, tr, ys, arithmetic)
+    g = _madd(-kgr, tr, _madd(-kgb, tb, ys, arithmetic), arithmetic)
+    b = _madd(kb, tb, ys, arithmetic)
     return r, g, b
 
 
 def _rgb_from_float_ycbcr(
-    y: np.ndarray, cb16: np.ndarray, cr16: np.ndarray, full_range: bool
+    y: np.ndarray, cb16: np.ndarray, cr16: np.ndarray, full_range: bool, arithmetic: str = "device"
 ) -> tuple:
     """Post-6076: unrounded chroma (given x16), scaled by 1/255, `ycbcr_to_rgb<float>`, x255."""
     cb = cb16.astype(np.float64) / 16.0  # exact: the sampler's float32 value
     cr = cr16.astype(np.float64) / 16.0
-    tb = _fma32(cb, _INV_255, np.float64(-0.5))  # fma(Cb, 1/255, -0.5)
-    tr = _fma32(cr, _INV_255, np.float64(-0.5))
+    tb = _madd(_INV_255, cb, np.float64(-0.5), arithmetic)  # fma(Cb, 1/255, -0.5)
+    tr = _madd(_INV_255, cr, np.float64(-0.5), arithmetic)
     if full_range:
         kr, kgb, kgr, kb = _FULL
         ys = _mul32(y, _INV_255)  # Y/255 is used three times: a rounded product
     else:
         kr, kgb, kgr, kb = _LIMITED
-        ys = _mul32(_fma32(y.astype(np.float64), _INV_255, np.float64(-0.0625)), _Y_SCALE)
-    r = _mul32(_fma32(kr, tr, ys), _F32(255.0))
-    g = _mul32(_fma32(-kgr, tr, _fma32(-kgb, tb, ys)), _F32(255.0))
-    b = _mul32(_fma32(kb, tb, ys), _F32(255.0))
+        ys = _mul32(_madd(_INV_255, y.astype(np.float64), np.float64(-0.0625), arithmetic), _Y_SCALE)
+    r = _mul32(_madd(kr, tr, ys, arithmetic), _F32(255.0))
+    g = _mul32(_madd(-kgr, tr, _madd(-kgb, tb, ys, arithmetic), arithmetic), _F32(255.0))
+    b = _mul32(_madd(kb, tb, ys, arithmetic), _F32(255.0))
     return r, g, b
 
 
-@lru_cache(maxsize=2)
-def _luts_152(full_range: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rgb_from_ycbcr_152(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, full_range: bool = False,
+                       arithmetic: str = "device") -> np.ndarray:
+    """DALI 1.52's matrix on integer (Y, Cb, Cr) triples (equal-shaped arrays): uint8 (..., 3)."""
+    _check_arithmetic(arithmetic)
+    r, g, b = _rgb_from_int_ycbcr(np.asarray(y), np.asarray(cb), np.asarray(cr), full_range, arithmetic)
+    return np.stack([_to_u8(r, arithmetic), _to_u8(g, arithmetic), _to_u8(b, arithmetic)], axis=-1)
+
+
+@lru_cache(maxsize=4)
+def _luts_152(full_range: bool, arithmetic: str = "device") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """1.52's whole conversion as tables: R[Y, Cr], G[Y, Cb, Cr] (16 MiB), B[Y, Cb].
 
     Built by running the arithmetic above on every input, so a frame costs three lookups.
     """
     v = np.arange(256, dtype=np.int32)
     yy, cc = np.meshgrid(v, v, indexing="ij")
-    r, _, _ = _rgb_from_int_ycbcr(yy, np.full_like(cc, 128), cc, full_range)
-    _, _, b = _rgb_from_int_ycbcr(yy, cc, np.full_like(cc, 128), full_range)
+    r, _, _ = _rgb_from_int_ycbcr(yy, np.full_like(cc, 128), cc, full_range, arithmetic)
+    _, _, b = _rgb_from_int_ycbcr(yy, cc, np.full_like(cc, 128), full_range, arithmetic)
     g = np.empty((256, 256, 256), np.uint8)
     for yv in range(256):  # per luma value: bounded memory while building
         cb, cr = np.meshgrid(v, v, indexing="ij")
-        _, gg, _ = _rgb_from_int_ycbcr(np.full_like(cb, yv), cb, cr, full_range)
-        g[yv] = _to_u8(gg)
-    return _to_u8(r), g, _to_u8(b)
+        _, gg, _ = _rgb_from_int_ycbcr(np.full_like(cb, yv), cb, cr, full_range, arithmetic)
+        g[yv] = _to_u8(gg, arithmetic)
+    return _to_u8(r, arithmetic), g, _to_u8(b, arithmetic)
 
 
-def yuv420_to_rgb_dali(frame: YuvFrame, variant: str = "1.52") -> np.ndarray:
+def yuv420_to_rgb_dali(frame: YuvFrame, variant: str = "1.52", arithmetic: str = "device") -> np.ndarray:
     """The RGB frame DALI's NVDEC path outputs for these planes: uint8 (H, W, 3).
 
     `variant` "1.52" (the official lock) or "post-6076" (newer DALI, see module docstring).
     `frame.full_range` (the stream's `video_full_range_flag`) selects the JPEG matrix.
+    `arithmetic` "device" (the CUDA kernel: what the T4 runs) or "host" (the same source as
+    DALI's CPU operators compute it: what DALI's CPU kernels check bit for bit).
     """
     _check_variant(variant)
+    _check_arithmetic(arithmetic)
     y = np.asarray(frame.y)
     h, w = y.shape
     cb16 = dali_chroma_x16(np.asarray(frame.u), h, w)
     cr16 = dali_chroma_x16(np.asarray(frame.v), h, w)
     out = np.empty((h, w, 3), np.uint8)
     if variant == "1.52":
-        cb = _round_x16_half_even(cb16)
-        cr = _round_x16_half_even(cr16)
-        r_lut, g_lut, b_lut = _luts_152(bool(frame.full_range))
+        cb = _round_x16(cb16, arithmetic)
+        cr = _round_x16(cr16, arithmetic)
+        r_lut, g_lut, b_lut = _luts_152(bool(frame.full_range), arithmetic)
         y_hi = y.astype(np.uint32) << 8
         out[..., 0] = np.take(r_lut, y_hi | cr)
         out[..., 1] = np.take(g_lut, (y_hi << 8) | (cb.astype(np.uint32) << 8) | cr)
         out[..., 2] = np.take(b_lut, y_hi | cb)
         return out
-    r, g, b = _rgb_from_float_ycbcr(y, cb16, cr16, bool(frame.full_range))
-    out[..., 0] = _to_u8(r)
-    out[..., 1] = _to_u8(g)
-    out[..., 2] = _to_u8(b)
+    r, g, b = _rgb_from_float_ycbcr(y, cb16, cr16, bool(frame.full_range), arithmetic)
+    out[..., 0] = _to_u8(r, arithmetic)
+    out[..., 1] = _to_u8(g, arithmetic)
+    out[..., 2] = _to_u8(b, arithmetic)
     return out
 
 
@@ -320,6 +368,51 @@ def iter_dali_emulated_pair_batches(
 
 
 # --- real DALI (CUDA) -------------------------------------------------------------------------
+
+
+def dali_conversion_for(version: str | None) -> str:
+    """The RGB conversion (a DALI_VARIANTS name) a DALI release uses, or a HarnessError.
+
+    1.52.x: the texture path (chroma rounded to uint8). 1.53 and later: PR #6076's direct
+    conversion (merged Nov 2025; 1.53.0's libdali_operators.so ships the
+    `VideoColorSpaceConversionKernel` it introduced). Older releases are not modelled.
+    """
+    if version is None:
+        raise HarnessError("NVIDIA DALI is not installed", fix=DALI_EXTRA_HINT)
+    try:
+        major, minor = (int(part) for part in version.split(".")[:2])
+    except ValueError as exc:
+        raise HarnessError(f"cannot read the DALI version {version!r}", fix=DALI_EXTRA_HINT) from exc
+    if (major, minor) == (1, 52):
+        return "1.52"
+    if (major, minor) > (1, 52):
+        return "post-6076"
+    raise HarnessError(f"DALI {version} is installed; vcc has no model of its RGB conversion (it knows 1.52 and "
+                       "the post-#6076 conversion of 1.53 and later)", fix=DALI_EXTRA_HINT)
+
+
+def require_pinned_dali() -> str:
+    """The installed DALI's version when it is the T4 runner's 1.52.x, else a HarnessError saying
+    what is installed, what the runner pins and the command that installs it."""
+    from vcc.base import installed_dali_version
+
+    version = installed_dali_version()
+    if version is None:
+        raise HarnessError("--decode dali needs NVIDIA DALI, which is not installed (the T4 runner pins "
+                           f"{DALI_PIN})", fix=DALI_INSTALL_COMMAND)
+    if not version.startswith("1.52."):
+        raise HarnessError(
+            f"--decode dali scores against the T4 runner's ground truth, which is DALI 1.52.0's; DALI {version} is "
+            f"installed (conversion {dali_conversion_for_or_none(version) or 'unknown'})",
+            fix=f"{DALI_INSTALL_COMMAND}; or use --decode dali-emulated --dali-variant 1.52 on the CPU")
+    return version
+
+
+def dali_conversion_for_or_none(version: str | None) -> str | None:
+    try:
+        return dali_conversion_for(version)
+    except HarnessError:
+        return None
 
 
 def require_dali(device: torch.device | str = "cuda"):

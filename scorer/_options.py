@@ -28,7 +28,10 @@ from vcc.base import (
 from ._cache import default_cache_dir
 from ._targets import DALI_VARIANTS, DECODE_CHOICES, targets_for
 
-__all__ = ["ScoreOptions", "READ_AHEAD_CHOICES", "add_score_options", "default_decode", "torch_default_threads"]
+__all__ = [
+    "ScoreOptions", "READ_AHEAD_CHOICES", "add_score_options", "add_threads_option", "default_decode",
+    "torch_default_threads",
+]
 
 READ_AHEAD_CHOICES = ("auto", "on", "off")
 
@@ -63,6 +66,9 @@ class ScoreOptions:
     # Decode, raw reads and net inputs made in a thread ahead of the forwards: auto (where every
     # worker has a core to spare for it), on, off. The figures are the same bits either way.
     read_ahead: str = "auto"
+    # `vcc score --grid`: the candidate against each ground truth with the nets on each device
+    # present (scorer/_grid.py), instead of the one target `decode` names.
+    grid: bool = False
 
     def __post_init__(self) -> None:
         if self.cache_dir is not None and not isinstance(self.cache_dir, Path):
@@ -116,6 +122,8 @@ class ScoreOptions:
             argv += ["--cache-dir", str(self.cache_dir)]
         if not self.use_cache:
             argv.append("--no-cache")
+        if self.grid:
+            argv.append("--grid")
         return argv
 
     @classmethod
@@ -161,19 +169,30 @@ def add_score_options(p: argparse.ArgumentParser, *, replay: bool = False) -> No
                        help=f"ground-truth cache (default {default_cache_dir()})")
         p.add_argument("--no-cache", dest="use_cache", action="store_false", default=True,
                        help="recompute the ground truth, read and write no cache")
-    where = "the runner's CPUs, capped at this machine's cores" if replay else "torch's default for this machine"
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads; results depend on it in the last bits (the CPU runner has 4 cores); "
-                   f"default: the numerics profile's, else {where}")
+    add_threads_option(p, replay=replay)
     cores = "the runner's CPUs, capped at this machine's," if replay else "this machine's cores"
     p.add_argument("--workers", type=int, default=None,
                    help="CPU worker processes the batches are sharded across, each with --threads threads; the "
                    f"figures are the same bits for any count (default: {cores} // the threads)")
     if not replay:
+        p.add_argument("--grid", action="store_true",
+                       help="score against each ground truth (PyAV; DALI, or its emulation on the CPU) with the nets "
+                       "on each device present (CPU; CUDA when there is one): the 2x2 that splits the CPU runner -> "
+                       "T4 runner gap into the decoder's and the kernels' shares; writes the grid JSON (--json, "
+                       "default SUBMISSION_DIR/vcc-grid.json), not report.txt")
         p.add_argument("--read-ahead", choices=READ_AHEAD_CHOICES, default=ScoreOptions.read_ahead,
                        help="decode, raw reads and net inputs in a thread ahead of the forwards: auto (only where "
                        "each worker has a core to spare for it; otherwise it slows the forwards), on, off; same bits")
     add_numerics_argument(p)  # base declares it: `vcc` reads it before argparse, to apply it before torch loads
+
+
+def add_threads_option(p: argparse.ArgumentParser, *, replay: bool = False) -> None:
+    """`--threads`, the one declaration (also for commands that score without the other options,
+    such as `vcc dali-verify --bundle`'s grid)."""
+    where = "the runner's CPUs, capped at this machine's cores" if replay else "torch's default for this machine"
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads; results depend on it in the last bits (the CPU runner has 4 cores); "
+                   f"default: the numerics profile's, else {where}")
 
 
 def torch_default_threads() -> int:

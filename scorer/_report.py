@@ -25,7 +25,15 @@ __all__ = [
     "terminal_summary",
     "numerics_line",
     "marginal_text",
+    "reports_line",
 ]
+
+
+def reports_line(report: Path, json_report: Path, result: dict[str, Any]) -> str:
+    """report.txt's companion line: where the reports are and which axis the score stands for
+    (report.txt itself stays the official text, byte for byte)."""
+    axis = result.get("axis", {}).get("name")
+    return f"reports: {report}  {json_report}" + (f"  (axis {axis})" if axis else "")
 
 
 def write_score_reports(result: ScoreResult, report_path: Path, json_path: Path) -> None:
@@ -112,13 +120,18 @@ def terminal_summary(result: dict[str, Any]) -> str:
     if "numerics" in result:
         out.append(f"  {'numerics':<20}{numerics_line(result['numerics'])}")
     out.append(f"  {'score':<20}{result['score']!r:>24}  (official report shows {result['score']:.2f})")
+    if "axis" in result:
+        from ._axis import axis_line
+
+        out.append(f"  {axis_line(result['axis'])}")
     if "decomposition" in result:
         out.append(marginal_text(result["decomposition"]["marginal"]))
     for name, target in result.get("targets", {}).items():
         if name == result["decode"]:
             continue
         t = target["terms"]
-        out.append(f"  against {name} ground truth: score {target['score']!r}  (segnet term {t['segnet']!r}, "
+        axis = f" [axis {target['axis']['name']}]" if "axis" in target else ""
+        out.append(f"  against {name} ground truth{axis}: score {target['score']!r}  (segnet term {t['segnet']!r}, "
                    f"posenet term {t['posenet']!r}, rate term {t['rate']!r})")
     if "comparison" in result:
         out.append(comparison_text(result["comparison"]))

@@ -9,6 +9,7 @@ from typing import Any
 
 from vcc.base import OFFICIAL_BATCH_SIZE, score_terms
 
+from ._axis import score_axis
 from ._breakdown import decomposition
 from ._compare import pair_deltas, term_deltas
 from ._validate import RawCheck
@@ -116,8 +117,10 @@ class ScoreResult:
             "dali_variant": self.dali_variant,
             "paths": self.paths,
         }
+        out["axis"] = score_axis(out)  # what this score is evidence of (a key added, none changed)
         if len(self.targets) > 1:
-            out["targets"] = {t.decode: self.target_json(t) for t in self.targets}
+            out["targets"] = {t.decode: {**self.target_json(t), "axis": score_axis(out, t.decode)}
+                              for t in self.targets}
             first, second = (out["targets"][t.decode] for t in self.targets[:2])
             out["comparison"] = compare_targets(first, second)
         return out

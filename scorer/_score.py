@@ -174,6 +174,10 @@ def _score(cfg: ScoreConfig, checked: CheckedSubmission | None) -> tuple[ScoreRe
 def _validate(cfg: ScoreConfig, checked: CheckedSubmission | None
               ) -> tuple[torch.device, Distributed | None, Challenge, int, list[RawCheck]]:
     """The device, the torchrun share, the checkout, the archive's size, the raws: all checked."""
+    if "dali" in cfg.options.targets:  # the T4 runner's DALI, or exit 4 with the command that installs it
+        from ._dali import require_pinned_dali
+
+        require_pinned_dali()
     device = _resolve_device(cfg.options.device)
     dist = Distributed.from_env()
     if dist is not None:
@@ -184,7 +188,23 @@ def _validate(cfg: ScoreConfig, checked: CheckedSubmission | None
             raise BadInput(f"--decode {target.name} needs a CUDA device ({target.label})",
                            fix=f"add --device cuda on a GPU machine{instead}")
     checked = checked or validate_submission(cfg)
+    _refuse_odd_counts_on_dali(cfg, checked)
     return device, dist, checked.challenge, checked.archive_bytes, checked.raws
+
+
+def _refuse_odd_counts_on_dali(cfg: ScoreConfig, checked: CheckedSubmission) -> None:
+    """The T4 runner cannot score a video with an odd frame count: DALI pads the last pair with a zero
+    frame, so its last batch is one pair larger than the candidate's and evaluate.py's shape assertion
+    fails. There is no T4 score to compute; nothing is scored or written."""
+    if not any(t.startswith("dali") for t in cfg.options.targets):
+        return
+    for video, raw in zip(checked.challenge.videos, checked.raws, strict=False):
+        if raw.expected_frames % 2:
+            raise BadInput(
+                f"the video has an odd frame count ({raw.expected_frames}): on the DALI ground truth (the T4 "
+                "runner's) the last pair is padded with a zero frame and the official shape assertion fails, so "
+                "there is no T4 score", path=video.path,
+                fix="score it with --decode pyav (the CPU runner's path), or use a video with an even frame count")
 
 
 def _resolve_device(name: str) -> torch.device:

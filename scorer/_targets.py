@@ -112,8 +112,8 @@ DECODE_TARGETS: dict[str, DecodeTarget] = {
             warning=(
                 "dali-emulated: the T4 runner's ground-truth frames (DALI {variant} conversion) emulated "
                 "on the CPU; model numerics still come from this CPU, so this approximates (does not reproduce) "
-                "the T4's score. The emulation is verified against DALI's source, not yet on a GPU "
-                "(see `vcc dali-verify`)"
+                "the T4's score. The emulation equals DALI's own CPU kernels bit for bit (host arithmetic), and is "
+                "not yet checked on a GPU (see `vcc dali-verify`)"
             ),
         ),
     )

@@ -22,8 +22,8 @@ from vcc.base import (
 )
 
 from ._cache import GroundTruthCache
-from ._options import ScoreOptions, add_score_options
-from ._report import job_report_paths, terminal_summary
+from ._options import ScoreOptions, add_score_options, add_threads_option
+from ._report import job_report_paths, reports_line, terminal_summary
 from ._targets import DALI_VARIANTS
 
 __all__ = ["register", "main"]
@@ -66,6 +66,8 @@ def _score(args: argparse.Namespace) -> int:
 
         pairs_outputs(args.pairs)  # a directory or an impossible Parquet is refused before scoring
     checked = validate_submission(cfg)  # bad input is refused before torch is imported
+    if cfg.options.grid:
+        return _grid(args, cfg, checked)
     if args.spread:
         from ._spread import score_spread, spread_text
 
@@ -73,7 +75,7 @@ def _score(args: argparse.Namespace) -> int:
         print(report["official_report"], end="")
         print(terminal_summary(report))
         print(spread_text(report["spread"]))
-        print(f"reports: {cfg.report}  {cfg.json_report}")
+        print(reports_line(cfg.report, cfg.json_report, report))
         _write_pairs(args.pairs, report)
         return EXIT_BAD_INPUT if report["truncated"] else EXIT_OK
 
@@ -86,14 +88,29 @@ def _score(args: argparse.Namespace) -> int:
     result = score_submission(cfg, checked)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
         return EXIT_OK
+    report = result.as_json()
     print(result.primary.official_report, end="")
-    print(terminal_summary(result.as_json()))
-    print(f"reports: {cfg.report}  {cfg.json_report}")
-    _write_pairs(args.pairs, result.as_json())
+    print(terminal_summary(report))
+    print(reports_line(cfg.report, cfg.json_report, report))
+    _write_pairs(args.pairs, report)
     if result.truncated:
         print("vcc score: the raw is short: this is what the official runner would print, "
               "but the submission is invalid", file=sys.stderr)
         return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def _grid(args: argparse.Namespace, cfg: object, checked: object) -> int:
+    from ._grid import grid_text, score_grid
+
+    if args.spread or args.reference_loop or args.decode is not None:
+        raise BadInput("--grid picks its own ground truths and devices",
+                       fix="drop --decode, --spread and --reference-loop (--device is ignored too)")
+    grid = score_grid(cfg, checked)  # type: ignore[arg-type]
+    print(grid_text(grid))
+    path = args.json if args.json is not None else args.submission_dir / "vcc-grid.json"
+    write_json_atomic(path, grid)
+    print(f"grid report: {path}")
     return EXIT_OK
 
 
@@ -179,18 +196,57 @@ def register_dali_verify(sub: argparse._SubParsersAction) -> None:
         help="decode VIDEO with real DALI (GPU) and with vcc's CPU emulation; compare per channel",
     )
     p.add_argument("video", type=Path)
-    p.add_argument("--variant", choices=DALI_VARIANTS, default="1.52",
-                   help="emulation expected to match (1.52: the official runner's DALI)")
+    p.add_argument("--variant", choices=DALI_VARIANTS, default=None,
+                   help="emulation expected to match (default: the installed DALI's: 1.52 for 1.52.x, the "
+                   "official runner's; post-6076 for 1.53 and later)")
     p.add_argument("--device", default="cuda", help="CUDA device DALI decodes on (default cuda)")
     p.add_argument("--max-frames", type=int, default=None, help="compare only the first N frames")
     p.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    add_bundle_options(p)
     p.set_defaults(handler=_dali_verify)
 
 
+def add_bundle_options(p: argparse.ArgumentParser) -> None:
+    """`vcc dali-verify --bundle`: one archive with every T4-axis figure this machine can measure."""
+    p.add_argument("--bundle", type=Path, default=None, metavar="OUT.tar",
+                   help="write one archive: the frame comparison (GPU), DALI's CPU kernels against the emulation, "
+                   "the grid on --candidate, the versions; what cannot run here is recorded as such")
+    p.add_argument("--candidate", type=Path, default=None, metavar="SUBMISSION_DIR",
+                   help="for --bundle: the submission (archive.zip + inflated/) the grid scores")
+    p.add_argument("--challenge-dir", type=Path, default=None, help="for --bundle --candidate: the challenge checkout")
+    add_threads_option(p)  # for --bundle's grid
+
+
 def _dali_verify(args: argparse.Namespace) -> int:
+    if args.bundle is not None:
+        return _bundle(args)
+    if args.candidate is not None:
+        raise BadInput("--candidate is for --bundle", fix="add --bundle OUT.tar")
     from ._dali_verify import verify_command
 
     return verify_command(args)
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    cfg = None
+    if args.candidate is not None:
+        if args.challenge_dir is None:
+            raise BadInput("--candidate needs --challenge-dir (the grid scores against its videos)",
+                           fix="add --challenge-dir CHECKOUT")
+        from ._config import ScoreConfig
+        from ._validate import validate_submission
+
+        cfg = ScoreConfig(submission_dir=args.candidate, challenge_dir=args.challenge_dir, progress=False,
+                          write_reports=False, options=ScoreOptions(threads=args.threads))
+        validate_submission(cfg)  # bad input before anything is measured
+    if not args.video.is_file():
+        raise BadInput("video not found", path=args.video, fix="pass the challenge video (videos/0.mkv)")
+    from ._dali_bundle import write_bundle
+
+    result = write_bundle(args.bundle, args.video, cfg, args.device, args.max_frames)
+    print(result["summary"], end="")
+    print(f"bundle: {args.bundle}")
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,8 @@ from ._upload import UploadConfig, check_upload, validate_url
 __all__ = ["GateBounds", "GateConfig", "BoundCheck", "GateResult", "evaluate_bounds", "gate_submission"]
 
 GATE_SCHEMA = 1
+# Bound name -> the score axes that satisfy it, best first (see vcc.scorer's _axis).
+AXIS_BOUNDS = {"max_score_cpu": ("cpu-runner",), "max_score_t4": ("t4-gpu", "t4-emulated")}
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,12 @@ class GateBounds:
     max_inflate_s: float | None = None  # inflate's wall time (slowest of --repeat runs)
     deterministic: bool = False  # with repeat > 1: every inflate wrote the same raws
     max_regression: float | None = None  # the score may exceed the baseline's by at most this
+    # Per axis (what the official job posts twice): the CPU runner's score, the T4 runner's (real or emulated).
+    max_score_cpu: float | None = None
+    max_score_t4: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_score", "min_headroom_s", "max_inflate_s", "max_regression"):
+        for name in ("max_score", "min_headroom_s", "max_inflate_s", "max_regression", *AXIS_BOUNDS):
             v = getattr(self, name)
             if v is not None and not math.isfinite(v):
                 raise BadInput(f"gate bound {name} must be a finite number, got {v}", fix="pass a number")
@@ -49,7 +54,7 @@ class GateBounds:
             names.append("deterministic")
         if self.max_regression is not None:
             names.append("max_regression")
-        return names
+        return names + [n for n in AXIS_BOUNDS if getattr(self, n) is not None]
 
 
 @dataclass
@@ -135,7 +140,36 @@ def evaluate_bounds(bounds: GateBounds, run: dict[str, Any], baseline_score: flo
         checks.append(BoundCheck("deterministic", True, det, det is True, text))
     if bounds.max_regression is not None:
         checks.append(_regression_bound(bounds.max_regression, score, baseline_score))
+    for name, axes in AXIS_BOUNDS.items():
+        limit = getattr(bounds, name)
+        if limit is not None:
+            checks.append(_axis_bound(name, limit, axes, run.get("score") or {}))
     return checks
+
+
+def _axis_scores(report: dict[str, Any]) -> dict[str, float]:
+    """Axis name -> score, from a score report's primary target and its other targets."""
+    out: dict[str, float] = {}
+    for target in [report, *(report.get("targets") or {}).values()]:
+        axis = (target.get("axis") or {}).get("name")
+        if axis is not None and target.get("score") is not None:
+            out.setdefault(axis, target["score"])
+    return out
+
+
+def _axis_bound(name: str, limit: float, axes: tuple[str, ...], report: dict[str, Any]) -> BoundCheck:
+    """The score on the bound's axis (the first of `axes` the run scored) must not exceed `limit`."""
+    scores = _axis_scores(report)
+    axis = next((a for a in axes if a in scores), None)
+    if axis is None:
+        scored = ", ".join(sorted(scores)) or "none"
+        runner = "cpu" if name == "max_score_cpu" else "t4"
+        return BoundCheck(name, limit, None, False, f"the run scored no {' or '.join(axes)} score (axes scored: "
+                          f"{scored}); gate with --runner {runner} for this bound")
+    v = scores[axis]
+    ok = v <= limit
+    return BoundCheck(name, limit, v, ok, f"{axis} score {v!r} {'<=' if ok else '>'} {limit!r}"
+                      + ("" if ok else f" (worse by {v - limit:.8f})"))
 
 
 def _regression_bound(limit: float, score: float | None, baseline: float | None) -> BoundCheck:

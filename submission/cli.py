@@ -186,6 +186,14 @@ def _register_lint(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     p.set_defaults(handler=_lint)
 
 
+def _add_axis_bounds(p: argparse.ArgumentParser) -> None:
+    """The per-axis score bounds (the two figures the official bot posts), declared together."""
+    p.add_argument("--max-score-cpu", type=float, default=None, metavar="X",
+                   help="fail if the CPU runner's score (axis cpu-runner: PyAV, CPU nets) is above X or was not scored")
+    p.add_argument("--max-score-t4", type=float, default=None, metavar="X",
+                   help="fail if the T4 runner's score (axis t4-gpu, else t4-emulated) is above X or was not scored")
+
+
 def _register_gate(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "gate",
@@ -208,6 +216,7 @@ def _register_gate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         help="fail if fewer than S seconds remain on the job's 30-minute clock",
     )
     p.add_argument("--max-inflate-s", type=float, default=None, metavar="S", help="fail if inflate takes over S s")
+    _add_axis_bounds(p)
     p.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="results dir (default ./vcc-run-<name>-<time>)"
     )
@@ -392,6 +401,8 @@ def _gate(args: argparse.Namespace) -> int:
             max_inflate_s=args.max_inflate_s,
             deterministic=args.repeat > 1,
             max_regression=args.max_regression,
+            max_score_cpu=args.max_score_cpu,
+            max_score_t4=args.max_score_t4,
         ),
         out_dir=args.out,
         json_path=args.json,

@@ -254,6 +254,8 @@ def golden_checkout(golden: Path, golden_challenge: Path, tmp_path_factory: pyte
 REQUIRED_TOOLS = {
     "VCC_REQUIRE_DOCKER": ("docker", r"\bdocker\b"),
     "VCC_REQUIRE_BWRAP": ("bwrap", r"\bbubblewrap\b|\bbwrap\b"),
+    # DALI's CPU kernels (the test extra's nvidia-dali-cuda120==1.53.0) are the emulation's oracle
+    "VCC_REQUIRE_DALI_CPU": ("dali_cpu", r"\bDALI is not installed\b"),
 }
 
 

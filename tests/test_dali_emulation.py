@@ -390,7 +390,7 @@ def test_real_dali_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setitem(sys.modules, "nvidia.dali", None)  # import fails even where installed
     with pytest.raises(HarnessError, match="DALI is not installed") as info:
         next(iter_dali_pair_batches(GOLDEN_VIDEO, 16, torch.device("cuda")))
-    assert "pip install 'vcc[dali]'" in info.value.render()
+    assert "--extra-index-url https://pypi.nvidia.com 'vcc[dali]'" in info.value.render()
     assert "nvidia-dali-cuda120==1.52.0" in info.value.render()
 
 

@@ -108,13 +108,41 @@ def test_verify_logic_with_stand_in_frames(monkeypatch: pytest.MonkeyPatch, sour
                 return
             yield yuv420_to_rgb_pyav(yuv) if source == "pyav" else yuv420_to_rgb_dali(yuv, source)
 
-    monkeypatch.setattr(dv, "require_dali", lambda device: types.SimpleNamespace(__version__="stand-in"))
+    monkeypatch.setattr(dv, "require_dali", lambda device: types.SimpleNamespace(__version__="1.52.0"))
     monkeypatch.setattr(dv, "_dali_frames", frames)
     result = dv.verify_dali(GOLDEN_VIDEO, "1.52", max_frames=3)
     assert result["frames_compared"] == 3 and result["verdict"] == verdict
     if source == "1.52":
         assert result["vs_emulation"]["1.52"]["bit_exact"]
     assert "verdict: " + verdict in dv.format_result(result)
+    assert result["conversion_for_version"] == "1.52"
+
+
+@needs_golden
+@pytest.mark.parametrize("version,conversion", [("1.52.0", "1.52"), ("1.53.0", "post-6076"), ("2.1.0", "post-6076")])
+def test_verify_names_the_conversion_of_the_installed_version(monkeypatch: pytest.MonkeyPatch, version: str,
+                                                              conversion: str) -> None:
+    def frames(video: Path, device: str, limit: int):
+        for n, yuv in enumerate(iter_yuv_frames(video)):
+            if n >= limit:
+                return
+            yield yuv420_to_rgb_dali(yuv, conversion)
+
+    monkeypatch.setattr(dv, "require_dali", lambda device: types.SimpleNamespace(__version__=version))
+    monkeypatch.setattr(dv, "_dali_frames", frames)
+    result = dv.verify_dali(GOLDEN_VIDEO, max_frames=1)  # no --variant: the version's conversion is expected
+    assert (result["variant"], result["conversion_for_version"]) == (conversion, conversion)
+    assert result["verdict"] == f"matches {conversion} emulation"
+    assert f"DALI {version} (conversion {conversion})" in dv.format_result(result)
+
+
+def test_verify_refuses_a_dali_version_without_a_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    video = tmp_path / "v.mkv"
+    video.write_bytes(b"x")
+    monkeypatch.setattr(dv, "require_dali", lambda device: types.SimpleNamespace(__version__="1.40.0"))
+    with pytest.raises(HarnessError, match="DALI 1.40.0") as info:
+        dv.verify_dali(video)
+    assert "1.52.0" in info.value.fix and "pypi.nvidia.com" in info.value.fix
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -132,7 +160,7 @@ def test_cli_writes_json_and_fails_the_gate_on_mismatch(monkeypatch: pytest.Monk
                 return
             yield yuv420_to_rgb_dali(yuv, "post-6076")
 
-    monkeypatch.setattr(dv, "require_dali", lambda device: types.SimpleNamespace(__version__="stand-in"))
+    monkeypatch.setattr(dv, "require_dali", lambda device: types.SimpleNamespace(__version__="1.52.0"))
     monkeypatch.setattr(dv, "_dali_frames", post_frames)
     out = tmp_path / "verify.json"
     args = _parser().parse_args(["dali-verify", str(GOLDEN_VIDEO), "--max-frames", "2", "--json", str(out)])
@@ -148,7 +176,7 @@ def test_cli_writes_json_and_fails_the_gate_on_mismatch(monkeypatch: pytest.Monk
 def test_cli_arguments() -> None:
     args = _parser().parse_args(["dali-verify", "v.mkv"])
     assert (args.video, args.variant, args.device, args.max_frames, args.json) == (
-        Path("v.mkv"), "1.52", "cuda", None, None)
+        Path("v.mkv"), None, "cuda", None, None)
     with pytest.raises(SystemExit):
         _parser().parse_args(["dali-verify", "v.mkv", "--variant", "1.53"])
 
@@ -180,10 +208,9 @@ def test_real_dali_batches_follow_the_official_outline() -> None:
 def test_real_dali_matches_an_emulation() -> None:
     import nvidia.dali
 
-    result = dv.verify_dali(GOLDEN_VIDEO, "1.52")
+    result = dv.verify_dali(GOLDEN_VIDEO)  # the installed version's conversion is expected
     print(dv.format_result(result))
     assert result["frames_compared"] == 70
-    if nvidia.dali.__version__.startswith("1.52."):
-        assert result["verdict"] == "matches 1.52 emulation"
-    else:
-        assert result["verdict"] in ("matches 1.52 emulation", "looks like the post-6076 conversion")
+    want = "1.52" if nvidia.dali.__version__.startswith("1.52.") else "post-6076"
+    assert result["conversion_for_version"] == want
+    assert result["verdict"] == f"matches {want} emulation"
