@@ -42,6 +42,7 @@ from ._numerics import (
     profile_env,
 )
 from ._progress import Progress, progress_iter
+from ._text import escape_control
 from ._zip import (
     CENTRAL_HEADER,
     CENTRAL_SIGNATURE,
@@ -120,6 +121,7 @@ __all__ = [
     "profile_env",
     "lazy_exports",
     "file_sha256",
+    "escape_control",
     "remove_tree",
     "vcc_cache_root",
     "write_atomic",

@@ -45,6 +45,7 @@ from ._integrity import (
     check_challenge_unchanged,
     check_inflate_sh_link,
     check_raw_links,
+    check_submission_dir,
     fingerprint_challenge,
     fingerprint_file,
 )
@@ -52,7 +53,7 @@ from ._local import LocalBackend
 from ._result import InflateRun, RunResult
 from ._sandbox import ProcResult
 from ._verdicts import collect_findings, failure, judge_inflate, verdict_for
-from ._workspace import Workspace, stage_workspace
+from ._workspace import SKIPPED_FROM_SUBMISSION, Workspace, stage_workspace
 
 __all__ = [
     "run_submission",
@@ -234,12 +235,13 @@ def _run_job(
     ws: Workspace | None = None
     try:
         t0 = time.perf_counter()
+        check_submission_dir(cfg.submission_dir, skip_top=SKIPPED_FROM_SUBMISSION)
         check_inflate_sh_link(cfg.submission_dir)
         ws, notes = stage_workspace(cfg.submission_dir, challenge, ws_root, cfg.submission_name, out_dir=out)
         result.notes += notes
         result.workspace = str(ws.root)
         # The user's archive as submitted (staging checked it exists), before inflate can reach the copy.
-        archive_fp = result.archive = fingerprint_file(cfg.submission_dir / "archive.zip")
+        archive_fp = result.archive = fingerprint_file(cfg.submission_dir / "archive.zip")  # a regular file, checked
         check_archive_unchanged(ws.archive_zip, archive_fp, "while it was staged")
         fingerprints = _Fingerprints(archive_fp, fingerprint_challenge(challenge))
         result.phases["stage_s"] = time.perf_counter() - t0

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
-from vcc.base import HarnessError
+from vcc.base import HarnessError, escape_control
 
 from ._cgroup import Cgroup, create_cgroup
 from ._launch import LaunchSpec, launch_argv
@@ -178,7 +178,7 @@ def tail_text(path: Path, limit: int = TAIL_BYTES) -> str:
             data = f.read()
     except OSError:
         return ""
-    text = data.decode("utf-8", errors="replace")
+    text = escape_control(data.decode("utf-8", errors="replace"), keep_newlines=True)
     return ("..." if size > limit else "") + text
 
 
@@ -867,12 +867,43 @@ def _proc_result(
     )
 
 
+# The leftover list is written inside the sandbox, where inflate can write it too: read at most this
+# much, keep at most this many lines of this length.
+_LEFTOVER_MAX_BYTES = 64 << 10
+_LEFTOVER_MAX_LINES = 100
+_LEFTOVER_MAX_LINE = 300
+
+
 def read_leftovers(path: Path) -> list[str]:
-    """The processes LEFTOVER_WRAPPER listed as outliving the command, one per line ([] if none)."""
+    """The processes LEFTOVER_WRAPPER listed as outliving the command, one per line ([] if none).
+
+    Read bounded (a regular file only, never a link or a FIFO, at most _LEFTOVER_MAX_BYTES) and
+    parsed strictly: printable lines only, each cut to _LEFTOVER_MAX_LINE, at most
+    _LEFTOVER_MAX_LINES of them (then one line saying how many more were listed).
+    """
     try:
-        return [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return []
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ["(the leftover-process list was replaced by something not a regular file)"]
+        data = os.read(fd, _LEFTOVER_MAX_BYTES + 1)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    cut = len(data) > _LEFTOVER_MAX_BYTES
+    lines = []
+    for raw in data[:_LEFTOVER_MAX_BYTES].decode("utf-8", errors="replace").splitlines():
+        line = escape_control(raw.strip())
+        if line:
+            lines.append(line[:_LEFTOVER_MAX_LINE] + ("..." if len(line) > _LEFTOVER_MAX_LINE else ""))
+    more = len(lines) - _LEFTOVER_MAX_LINES
+    lines = lines[:_LEFTOVER_MAX_LINES]
+    if more > 0 or cut:
+        lines.append(f"(and {max(more, 0)} more line(s){', the list cut at 64 KiB' if cut else ''})")
+    return lines
 
 
 def _cmdline(pid: int) -> str:

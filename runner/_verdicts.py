@@ -6,7 +6,7 @@ import re
 import signal
 from typing import Any
 
-from vcc.base import BadInput, SubmissionFailed, VccError
+from vcc.base import BadInput, SubmissionFailed, VccError, escape_control
 from vcc.scorer import Challenge
 
 from ._result import RunResult
@@ -149,7 +149,7 @@ def collect_findings(result: RunResult) -> None:
 
     for run in result.runs:
         if run.proc and run.proc.leftover_processes:
-            procs = "; ".join(run.proc.leftover_processes[:5])
+            procs = "; ".join(escape_control(p) for p in run.proc.leftover_processes[:5])
             warn(
                 f"inflate left {len(run.proc.leftover_processes)} process(es) running after it "
                 f"exited ({procs}); vcc killed them. On the runner they would keep running into "
@@ -157,13 +157,13 @@ def collect_findings(result: RunResult) -> None:
             )
         if run.extra_files:
             warn(
-                f"inflated/ holds files no video asks for ({', '.join(run.extra_files[:10])}); "
+                f"inflated/ holds files no video asks for ({', '.join(map(escape_control, run.extra_files[:10]))}); "
                 "the official evaluator ignores them"
             )
         if run.writes_outside:
             warn(
                 "inflate wrote outside INFLATED_DIR, inside the repository checkout: "
-                + ", ".join(run.writes_outside[:10])
+                + ", ".join(map(escape_control, run.writes_outside[:10]))
             )
         if run.proc:
             for note in run.proc.isolation.notes:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vcc.base import BadInput, add_numerics_argument, run_cli
+from vcc.base import BadInput, add_numerics_argument, escape_control, run_cli
 from vcc.scorer import numerics_line
 
 from . import env_cli, sweep_cli
@@ -285,7 +285,7 @@ def summary(result: RunResult) -> str:
         extra = f", {len(inflate_env['fallbacks'])} fallback(s)" if inflate_env.get("fallbacks") else ""
         lines.append(f"  env:      inflate in {inflate_env['kind']} {where}{extra}")
     lines.append(f"  report:   {result.json_path}")
-    return "\n".join(lines)
+    return escape_control("\n".join(lines), keep_newlines=True)  # names and logs come from the submission
 
 
 def _run(args: argparse.Namespace) -> int:
