@@ -20,6 +20,7 @@ Torch-free, like the rest of base.
 
 from __future__ import annotations
 
+import re
 import stat
 import struct
 import zipfile
@@ -380,13 +381,80 @@ def vet_archive(archive: Path, limits: ExtractLimits | None = None) -> list[tupl
     """
     limits = limits or ExtractLimits()
     archive = Path(archive)
-    with _open_zip(archive) as zf:
-        infos = zf.infolist()
-        _check_member_count(archive, infos, limits)
-        out = _vet_members(archive, infos, limits)
-        _check_no_file_parents(archive, out)
-        _check_no_overlaps(archive, out)
+    try:
+        with _open_zip(archive) as zf:
+            infos = zf.infolist()
+            _check_member_count(archive, infos, limits)
+            with open(archive, "rb") as fh:
+                _check_structure(archive, fh, len(infos))
+            out = _vet_members(archive, infos, limits)
+            _check_no_file_parents(archive, out)
+            _check_no_overlaps(archive, out)
+    except (OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, OverflowError) as e:
+        # a record that points nowhere (an offset past the end, a negative seek): the zip is damaged
+        fix = "re-create it with `zip` or Python's zipfile"
+        raise archive_error(archive, f"not a readable zip file ({e})", fix) from e
     return out
+
+
+_END64_SIGNATURE = 0x06064B50
+_END64_LOCATOR_SIZE = 20
+_END64_SIZE = 56
+
+
+def _check_structure(archive: Path, fh: BinaryIO, members: int) -> None:
+    """The records around the members as Info-ZIP unzip 6.0 expects them, where Python's zipfile is lenient.
+
+    - nothing before the first record (a self-extractor stub that shifts the offsets: unzip warns
+      "extra bytes at beginning", exit 1), one disk;
+    - the end record's member counts equal the central records found (unzip: "expected N entries", exit 3);
+    - the central directory is exactly its declared size, record after record (a name, extra or comment
+      length that runs past it: unzip stops, exit 2 or 51), followed by the end record;
+    - the archive comment ends the file.
+    """
+    fix = "re-create the zip with an ordinary zip tool; `unzip -t archive.zip` shows the fault"
+    end = zipfile._EndRecData(fh)  # type: ignore[attr-defined]  # the record Python found, the one unzip finds
+    if end is None:
+        raise archive_error(archive, "no end of central directory record", fix)
+    disk, disk_cd, here, total, cd_size, cd_offset, comment_len, _, location = end[1:10]
+    zip64 = end[0] == zipfile.stringEndArchive64  # type: ignore[attr-defined]
+    cd_end = location - (_END64_SIZE + _END64_LOCATOR_SIZE if zip64 else 0)
+    if disk != 0 or disk_cd != 0:
+        raise archive_error(archive, "the zip says it spans several disks", fix)
+    if here != members or total != members:
+        raise archive_error(
+            archive,
+            f"the end record counts {total} member(s) ({here} on this disk) but the central directory holds "
+            f"{members}; the runner's unzip fails on it",
+            fix,
+        )
+    if cd_offset + cd_size != cd_end:
+        shift = cd_end - cd_size - cd_offset
+        raise archive_error(
+            archive,
+            f"{shift:,} bytes precede the archive's records (a self-extractor stub, or data prepended to the zip); "
+            "the runner's unzip warns and exits with status 1"
+            if shift > 0
+            else "the central directory's size and offset do not meet the end record",
+            "pack the zip alone, without a stub in front (`zip -J` strips one)",
+        )
+    fh.seek(0, 2)
+    size = fh.tell()
+    if location + END_RECORD.size + comment_len != size:
+        raise archive_error(archive, "the archive comment's length does not match the bytes after the end record", fix)
+    fh.seek(cd_offset)
+    directory = fh.read(cd_size)
+    pos = 0
+    for i in range(members):
+        head = directory[pos : pos + CENTRAL_HEADER.size]
+        if len(head) < CENTRAL_HEADER.size or head[:4] != b"PK\x01\x02":
+            raise archive_error(archive, f"central directory record {i + 1} is damaged", fix)
+        fields = CENTRAL_HEADER.unpack(head)
+        pos += CENTRAL_HEADER.size + fields[10] + fields[11] + fields[12]
+        if pos > cd_size:
+            raise archive_error(archive, f"central directory record {i + 1} runs past the directory's end", fix)
+    if pos != cd_size:
+        raise archive_error(archive, f"the central directory holds {cd_size - pos:,} bytes after its last record", fix)
 
 
 def _open_zip(archive: Path) -> zipfile.ZipFile:
@@ -425,7 +493,10 @@ def _vet_members(
     total = 0
     for info in infos:
         _check_name_encoding(archive, info)
-        name = _safe_name(archive, info.filename)
+        name = _safe_name(archive, _unzip_name(archive, info.filename))
+        _check_name_length(archive, info, name)
+        _check_stored_sizes(archive, info)
+        _check_mode_source(archive, info)
         _check_unique(archive, info, name, seen)
         _check_not_encrypted(archive, info)
         _check_file_type(archive, info)
@@ -435,6 +506,87 @@ def _vet_members(
         _check_ratio(archive, info, limits)
         out.append((info, name))
     return out
+
+
+# Info-ZIP unzip 6.0 (unix/unix.c, mapname) keeps a name's printable bytes and those from 128 to 254,
+# dropping the control characters and DEL: `a\nb.txt` is written as `ab.txt` (measured).
+_UNZIP_DROPS = re.compile(r"[\x01-\x1f\x7f]")
+
+
+def _unzip_name(archive: Path, raw: str) -> str:
+    """The name as unzip writes it: control characters dropped; BadInput where that empties a part or makes it
+    `.` or `..` (no reading of that is safe)."""
+    if not _UNZIP_DROPS.search(raw):
+        return raw
+    mapped = _UNZIP_DROPS.sub("", raw)
+    for before, after in zip(raw.split("/"), mapped.split("/"), strict=True):
+        if before != after and after in ("", ".", ".."):
+            raise archive_error(
+                archive,
+                f"member {raw!r} has a path part made only of control characters and dots",
+                "rename the member without control characters",
+            )
+    return mapped
+
+
+# A name part longer than the file system's NAME_MAX, or a path near PATH_MAX with the extraction dir
+# in front: neither extractor can create it (unzip skips it with an error, vcc would fail mid-way).
+NAME_MAX_BYTES = 255
+PATH_MAX_BYTES = 3072
+
+
+def _check_name_length(archive: Path, info: zipfile.ZipInfo, name: str) -> None:
+    parts = name.split("/")
+    longest = max(parts, key=lambda p: len(p.encode("utf-8", "surrogateescape")))
+    if len(longest.encode("utf-8", "surrogateescape")) > NAME_MAX_BYTES:
+        raise archive_error(
+            archive,
+            f"member {info.filename[:80]!r}... has a path part of {len(longest.encode('utf-8', 'surrogateescape'))} "
+            f"bytes, over the file system's limit of {NAME_MAX_BYTES}",
+            "shorten the member's name",
+        )
+    if len(name.encode("utf-8", "surrogateescape")) > PATH_MAX_BYTES:
+        raise archive_error(
+            archive,
+            f"member {info.filename[:80]!r}... has a path of {len(name.encode('utf-8', 'surrogateescape')):,} bytes, "
+            f"over the {PATH_MAX_BYTES:,} that an extraction dir leaves of PATH_MAX",
+            "shorten the member's path",
+        )
+
+
+def _check_stored_sizes(archive: Path, info: zipfile.ZipInfo) -> None:
+    """A stored member's compressed and uncompressed sizes agree (unzip: "ucsize <> csize for STORED entry")."""
+    if info.compress_type == METHOD_STORED and info.compress_size != info.file_size:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} is stored but its sizes differ ({info.compress_size:,} stored, "
+            f"{info.file_size:,} declared); the runner's unzip warns and exits with status 1",
+            "re-create the zip with an ordinary zip tool",
+        )
+
+
+# Extra fields that make unzip 6.0 read a Unix-made member's permissions elsewhere when its mode is 0:
+# PKWARE VMS, Info-ZIP VMS, ASi Unix.
+_MODE_EXTRA_IDS = {0x000C, 0x4D49, 0x756E}
+# Hosts whose zips carry Unix permission bits that unzip restores as they are (VMS, Unix, Atari, QDOS,
+# Acorn, BeOS, Tandem, AtheOS).
+_UNIX_LIKE_HOSTS = frozenset({2, 3, 5, 12, 13, 16, 17, 30})
+
+
+def _check_mode_source(archive: Path, info: zipfile.ZipInfo) -> None:
+    """BadInput for a Unix-made member without mode bits whose extra field unzip reads permissions from."""
+    if info.create_system not in _UNIX_LIKE_HOSTS or info.external_attr >> 16:
+        return
+    extra, pos = info.extra, 0
+    while pos + 4 <= len(extra):
+        ident, size = struct.unpack_from("<HH", extra, pos)
+        if ident in _MODE_EXTRA_IDS:
+            raise archive_error(
+                archive,
+                f"member {info.filename!r} stores its permissions in extra field {ident:#06x}, which vcc does not read",
+                "write the zip with the mode in the external attributes (Info-ZIP zip, Python's zipfile)",
+            )
+        pos += 4 + size
 
 
 def _check_unique(archive: Path, info: zipfile.ZipInfo, name: str, seen: dict[str, str]) -> None:
@@ -449,6 +601,10 @@ def _check_unique(archive: Path, info: zipfile.ZipInfo, name: str, seen: dict[st
     seen[key] = info.filename
 
 
+# FAT, HPFS, NTFS: unzip 6.0 (Ext_ASCII_TO_Native) converts their names from the OEM code page.
+_OEM_HOSTS = {0, 6, 11}
+
+
 def _check_name_encoding(archive: Path, info: zipfile.ZipInfo) -> None:
     """A non-ASCII name must carry the UTF-8 flag (bit 11).
 
@@ -457,7 +613,17 @@ def _check_name_encoding(archive: Path, info: zipfile.ZipInfo) -> None:
     bytes, 0xff among them) and converts from the OEM code page for DOS-made ones. No single
     reading matches the runner's, so vcc refuses rather than guess which file inflate will find.
     """
-    if info.flag_bits & FLAG_UTF8 or info.orig_filename.isascii():
+    if info.orig_filename.isascii():
+        return
+    if info.create_system in _OEM_HOSTS:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} has a non-ASCII name written by a DOS/Windows tool (host {info.create_system}); "
+            "the runner's unzip converts such names from the OEM code page, even with the UTF-8 flag, "
+            "so it writes another name than the one in the zip",
+            "rename the member to ASCII, or write the zip on Linux (Python's zipfile, `vcc pack`)",
+        )
+    if info.flag_bits & FLAG_UTF8:
         return
     raw = info.orig_filename.encode("cp437", errors="replace")
     raise archive_error(

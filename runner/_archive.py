@@ -86,13 +86,13 @@ _FAT_HOST = 0
 def _unzip_mode(info: zipfile.ZipInfo, umask: int) -> int:
     """The permission bits Info-ZIP unzip 6.0 gives an extracted member (without -K).
 
-    Unix-like hosts: the stored bits. FAT (and PKZip for Unix, which says FAT): the
+    Unix-like hosts: the stored bits (none stored: mode 0, as unzip does). FAT (and PKZip for Unix, which says FAT): the
     stored bits if their owner part agrees with the DOS read-only/dir flags, else
     r/w(/x) from those flags; then the umask. Other hosts: from the DOS flags, umasked.
     setuid, setgid and sticky are always dropped.
     """
     upper = info.external_attr >> 16
-    if info.create_system in _UNIX_LIKE_HOSTS and upper:
+    if info.create_system in _UNIX_LIKE_HOSTS:  # 0 too: unzip writes mode 0 (vetting refused the extra-field case)
         return upper & 0o777
     stored = upper if info.create_system in _UNIX_LIKE_HOSTS | {_FAT_HOST} else 0
     dos = info.external_attr & 0xFF

@@ -96,6 +96,7 @@ def _run_inflate(
         network=cfg.network,
         gpu=cfg.shape.gpu,
         use_bwrap=cfg.sandbox,
+        allow_root=cfg.allow_root_inflate,
     )
     limits = ResourceLimits(
         cpus=cfg.cpus or cfg.shape.cpus,

@@ -105,6 +105,7 @@ class SandboxSpec:
     network: bool = True
     gpu: bool = False
     use_bwrap: bool | None = None  # None: where it works
+    allow_root: bool = False  # without bubblewrap, as root: run inflate as root where no uid can be dropped to
 
 
 @dataclass
@@ -365,6 +366,8 @@ def _contain(argv: list[str], spec: SandboxSpec, limits: ResourceLimits, env: di
         # themselves count there; without it the whole way down must be open to others.
         paths = [spec.workdir, *spec.readable] if use_bwrap else [spec.workdir, Path(sys.executable), *spec.readable]
         blocked = _unreachable_for_others([p for p in paths if p.exists()], whole_path=not use_bwrap)
+        if blocked is not None and not use_bwrap and not spec.allow_root:
+            raise _root_refusal(blocked)
         if blocked is not None:
             notes.append(
                 f"inflate runs as root{' without capabilities' if use_bwrap else ''}: {blocked} is not open to "
@@ -426,6 +429,19 @@ def _contain(argv: list[str], spec: SandboxSpec, limits: ResourceLimits, env: di
 
 
 _SHARED_TMP_ROOTS = (Path("/tmp"), Path("/var/tmp"))
+
+
+def _root_refusal(blocked: Path) -> HarnessError:
+    """Unsandboxed as root with no uid to drop to: inflate would run as root on the host (exit 4)."""
+    return HarnessError(
+        f"vcc refuses to run inflate unsandboxed as root: {blocked} is not open to other users (mode o-rx), "
+        "so inflate cannot run as vcc's unprivileged uid and would run as uid 0, able to write /etc, /root, "
+        "/proc/sys and every other file of this machine",
+        path=blocked,
+        fix=f"let other users reach it (`chmod o+rx {blocked}`, or install vcc's Python somewhere open such as "
+        "/opt or /usr/local), run with the bubblewrap sandbox (--sandbox on), or accept root explicitly "
+        "with --allow-root-inflate",
+    )
 
 
 def _unshared_mounts(spec: SandboxSpec, uid: int | None) -> LaunchSpec:

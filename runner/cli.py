@@ -132,6 +132,12 @@ def _add_limit_options(p: argparse.ArgumentParser) -> None:
         "unsandboxed, seeing your files and the network; auto and require are old names of on",
     )
     p.add_argument(
+        "--allow-root-inflate",
+        action="store_true",
+        help="with --sandbox off as root: run inflate as root when the paths it needs are closed to other "
+        "users (otherwise refused with exit 4: inflate could then write the whole host)",
+    )
+    p.add_argument(
         "--disk",
         type=parse_size,
         default=None,
@@ -214,6 +220,7 @@ def run_config(args: argparse.Namespace, *, out_dir: Path | None = None, json_pa
         memory_bytes=args.memory,
         cpus=args.cpus,
         sandbox=False if args.sandbox == "off" else None,
+        allow_root_inflate=args.allow_root_inflate,
         disk_bytes=args.disk,
         cgroup=not args.no_cgroup,
         extract_limits=ExtractLimits(
