@@ -346,7 +346,7 @@ def _safe_name(archive: Path, raw: str) -> str:
     fix = "rebuild the zip from inside the directory with relative paths (e.g. `cd dir && zip -r ../archive.zip .`)"
     if "\x00" in raw:
         raise archive_error(archive, f"member name {raw!r} contains a NUL byte", fix)
-    name = raw.replace("\\", "/")  # unzip treats backslashes from DOS tools as separators
+    name = raw
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         raise archive_error(archive, f"member {raw!r} has an absolute path", fix)
     parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
@@ -358,7 +358,9 @@ def _safe_name(archive: Path, raw: str) -> str:
 
 
 def _local_span(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> tuple[int, int]:
-    """Byte range [start, end) that a member's local header and data occupy."""
+    """Byte range [start, end) that a member's local header and data occupy, after checking that the
+    local header says what the central directory says (unzip reads the flags, the method and, without a
+    data descriptor, the sizes and CRC from the local header; it warns where the names differ)."""
     head = read_local_header(fh, info.header_offset)
     if head is None or head.signature != LOCAL_SIGNATURE:
         raise archive_error(
@@ -366,8 +368,51 @@ def _local_span(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> tuple[int
             f"member {info.filename!r}: local header missing or corrupt",
             "re-create the zip",
         )
+    name = fh.read(head.name_len)
+    extra = fh.read(head.extra_len)
+    fix = "re-create the zip with an ordinary zip tool; `unzip -t archive.zip` shows the fault"
+    central_name = info.orig_filename.encode("utf-8" if info.flag_bits & FLAG_UTF8 else "cp437", "surrogateescape")
+    problems = []
+    if name != central_name:
+        problems.append(f"name {name!r}")
+    if head.flags != info.flag_bits:
+        problems.append(f"flags {head.flags:#06x} (central {info.flag_bits:#06x})")
+    if head.method != info.compress_type:
+        problems.append(f"method {head.method} (central {info.compress_type})")
+    # unzip checks a member against its local header's CRC and sizes, Python against the central ones
+    if not head.flags & FLAG_DATA_DESCRIPTOR:
+        sizes = _local_sizes(head, extra)
+        if head.crc != info.CRC or sizes != (info.compress_size, info.file_size):
+            problems.append(f"CRC/sizes {head.crc:#010x}/{sizes} (central {info.CRC:#010x}/"
+                            f"{(info.compress_size, info.file_size)})")
+    if problems:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r}: its local header disagrees with the central directory: " + ", ".join(problems),
+            fix,
+        )
     end = info.header_offset + LOCAL_HEADER.size + head.name_len + head.extra_len + info.compress_size
     return info.header_offset, end
+
+
+def _local_sizes(head: LocalHeader, extra: bytes) -> tuple[int, int]:
+    """(compressed, uncompressed) as the local header gives them, from its zip64 extra field where marked."""
+    compressed, size = head.compressed, head.size
+    if _LIMIT not in (compressed, size):
+        return compressed, size
+    pos = 0
+    while pos + 4 <= len(extra):
+        ident, length = struct.unpack_from("<HH", extra, pos)
+        if ident == 1:
+            body = extra[pos + 4 : pos + 4 + length]
+            values = [struct.unpack_from("<Q", body, i)[0] for i in range(0, len(body) - 7, 8)]
+            if size == _LIMIT and values:
+                size = values.pop(0)
+            if compressed == _LIMIT and values:
+                compressed = values.pop(0)
+            break
+        pos += 4 + length
+    return compressed, size
 
 
 def vet_archive(archive: Path, limits: ExtractLimits | None = None) -> list[tuple[zipfile.ZipInfo, str]]:
@@ -402,6 +447,35 @@ _END64_LOCATOR_SIZE = 20
 _END64_SIZE = 56
 
 
+def _check_zip64_end(archive: Path, fh: BinaryIO, location: int, found: tuple[int, int, int]) -> None:
+    """The zip64 end record and its locator as unzip reads them, and the classic end record's fields either
+    saying "see zip64" (all ones) or the same values (unzip reads both; Python only the zip64 one)."""
+    fix = "re-create the zip with an ordinary zip tool; `unzip -t archive.zip` shows the fault"
+    members, cd_size, cd_offset = found
+    fh.seek(location - _END64_LOCATOR_SIZE - _END64_SIZE)
+    raw64 = fh.read(_END64_SIZE + _END64_LOCATOR_SIZE)
+    fh.seek(location)
+    raw = fh.read(END_RECORD.size)
+    if len(raw64) != _END64_SIZE + _END64_LOCATOR_SIZE or len(raw) != END_RECORD.size:
+        raise archive_error(archive, "the zip64 end record is cut short", fix)
+    sig, rec_size, _, _, disk, disk_cd, here, total, size64, offset64 = struct.unpack_from("<IQHHIIQQQQ", raw64)
+    lsig, ldisk, lpos, ldisks = struct.unpack_from("<IIQI", raw64, _END64_SIZE)
+    if (sig, rec_size, disk, disk_cd, ldisk, ldisks) != (_END64_SIGNATURE, 44, 0, 0, 0, 1) or lpos != (
+        location - _END64_LOCATOR_SIZE - _END64_SIZE
+    ):
+        raise archive_error(archive, "the zip64 end record or its locator is damaged", fix)
+    _, e_disk, e_disk_cd, e_here, e_total, e_size, e_offset, _ = END_RECORD.unpack(raw)
+    pairs = ((e_disk, 0, 0xFFFF), (e_disk_cd, 0, 0xFFFF), (e_here, here, 0xFFFF), (e_total, total, 0xFFFF),
+             (e_size, size64, _LIMIT), (e_offset, offset64, _LIMIT))  # fmt: skip
+    if any(v not in (want & top, top) for v, want, top in pairs) or (here, total, size64, offset64) != (
+        members,
+        members,
+        cd_size,
+        cd_offset,
+    ):
+        raise archive_error(archive, "the end record and the zip64 end record disagree", fix)
+
+
 def _check_structure(archive: Path, fh: BinaryIO, members: int) -> None:
     """The records around the members as Info-ZIP unzip 6.0 expects them, where Python's zipfile is lenient.
 
@@ -419,6 +493,8 @@ def _check_structure(archive: Path, fh: BinaryIO, members: int) -> None:
     disk, disk_cd, here, total, cd_size, cd_offset, comment_len, _, location = end[1:10]
     zip64 = end[0] == zipfile.stringEndArchive64  # type: ignore[attr-defined]
     cd_end = location - (_END64_SIZE + _END64_LOCATOR_SIZE if zip64 else 0)
+    if zip64:
+        _check_zip64_end(archive, fh, location, (members, cd_size, cd_offset))
     if disk != 0 or disk_cd != 0:
         raise archive_error(archive, "the zip says it spans several disks", fix)
     if here != members or total != members:
@@ -493,9 +569,11 @@ def _vet_members(
     total = 0
     for info in infos:
         _check_name_encoding(archive, info)
+        _check_backslash(archive, info)
         name = _safe_name(archive, _unzip_name(archive, info.filename))
         _check_name_length(archive, info, name)
         _check_stored_sizes(archive, info)
+        _check_volume_label(archive, info)
         _check_mode_source(archive, info)
         _check_unique(archive, info, name, seen)
         _check_not_encrypted(archive, info)
@@ -535,6 +613,18 @@ NAME_MAX_BYTES = 255
 PATH_MAX_BYTES = 3072
 
 
+def _check_backslash(archive: Path, info: zipfile.ZipInfo) -> None:
+    """A backslash is an ordinary name byte for unzip 6.0 in a Unix-made zip (measured); from other hosts
+    it may be read as a separator, so vcc refuses rather than guess."""
+    if "\\" in info.filename and info.create_system not in _UNIX_LIKE_HOSTS:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} has a backslash in its name, written by a non-Unix tool: the runner's "
+            "unzip may read it as a directory separator",
+            "use / as the separator (rebuild the zip with `zip -r`, Python's zipfile or `vcc pack`)",
+        )
+
+
 def _check_name_length(archive: Path, info: zipfile.ZipInfo, name: str) -> None:
     parts = name.split("/")
     longest = max(parts, key=lambda p: len(p.encode("utf-8", "surrogateescape")))
@@ -551,6 +641,16 @@ def _check_name_length(archive: Path, info: zipfile.ZipInfo, name: str) -> None:
             f"member {info.filename[:80]!r}... has a path of {len(name.encode('utf-8', 'surrogateescape')):,} bytes, "
             f"over the {PATH_MAX_BYTES:,} that an extraction dir leaves of PATH_MAX",
             "shorten the member's path",
+        )
+
+
+def _check_volume_label(archive: Path, info: zipfile.ZipInfo) -> None:
+    """A member with the DOS volume-label attribute: unzip skips it on Unix (measured), Python extracts it."""
+    if info.create_system not in _UNIX_LIKE_HOSTS and info.external_attr & 0x08:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} carries the DOS volume-label attribute; the runner's unzip skips it",
+            "re-create the zip without the volume label",
         )
 
 
@@ -718,6 +818,15 @@ def _check_no_overlaps(archive: Path, members: list[tuple[zipfile.ZipInfo, str]]
     """
     with open(archive, "rb") as fh:
         spans = sorted((_local_span(fh, info, archive), info.filename) for info, _ in members)
+        end_record = zipfile._EndRecData(fh)  # type: ignore[attr-defined]
+    cd_offset = end_record[6] if end_record else 0
+    last_end, last_name = spans[-1][0][1], spans[-1][1]
+    if end_record and last_end > cd_offset:
+        raise archive_error(
+            archive,
+            f"member {last_name!r}'s header and data run into the central directory",
+            "re-create the zip with an ordinary zip tool",
+        )
     for ((_, end), name_a), ((start, _), name_b) in zip(spans, spans[1:], strict=False):
         if start < end:
             raise archive_error(

@@ -251,6 +251,12 @@ def generate_members(rng: random.Random) -> tuple[list[Member], dict]:
 def _mutate(rng: random.Random, built: Built) -> str:
     """One structural mutation of the archive in place; what it did."""
     buf = built.data
+    n = len(buf)  # an earlier truncation leaves records past the end: only what is still there is mutated
+    built.fields = [f for f in built.fields if f.offset + f.size <= n]
+    built.central_records = [r for r in built.central_records if r[1] <= n]
+    built.data_spans = [r for r in built.data_spans if r[1] <= n]
+    if built.end_offset + 22 > n:
+        built.central_records = []
     kind = rng.random()
     if kind < 0.45 and built.fields:
         f = rng.choice(built.fields)
