@@ -435,7 +435,7 @@ def vet_archive(archive: Path, limits: ExtractLimits | None = None) -> list[tupl
             out = _vet_members(archive, infos, limits)
             _check_no_file_parents(archive, out)
             _check_no_overlaps(archive, out)
-    except (OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, OverflowError) as e:
+    except (OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, OverflowError, NotImplementedError) as e:
         # a record that points nowhere (an offset past the end, a negative seek): the zip is damaged
         fix = "re-create it with `zip` or Python's zipfile"
         raise archive_error(archive, f"not a readable zip file ({e})", fix) from e
@@ -539,7 +539,7 @@ def _open_zip(archive: Path) -> zipfile.ZipFile:
         raise BadInput("archive.zip not found", path=archive, fix="put the submission's archive.zip in the dir")
     try:
         return zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError, struct.error) as e:
         raise archive_error(
             archive, f"not a readable zip file ({e})", "re-create it with `zip` or Python's zipfile"
         ) from e
@@ -574,6 +574,7 @@ def _vet_members(
         _check_name_length(archive, info, name)
         _check_stored_sizes(archive, info)
         _check_volume_label(archive, info)
+        _check_host(archive, info)
         _check_mode_source(archive, info)
         _check_unique(archive, info, name, seen)
         _check_not_encrypted(archive, info)
@@ -641,6 +642,21 @@ def _check_name_length(archive: Path, info: zipfile.ZipInfo, name: str) -> None:
             f"member {info.filename[:80]!r}... has a path of {len(name.encode('utf-8', 'surrogateescape')):,} bytes, "
             f"over the {PATH_MAX_BYTES:,} that an extraction dir leaves of PATH_MAX",
             "shorten the member's path",
+        )
+
+
+# Amiga and THEOS: unzip 6.0 maps their attribute bits in ways of their own (measured: an Amiga-made
+# member with Unix-looking bits is written with mode 0).
+_UNMODELLED_HOSTS = {1: "Amiga", 18: "THEOS"}
+
+
+def _check_host(archive: Path, info: zipfile.ZipInfo) -> None:
+    if info.create_system in _UNMODELLED_HOSTS:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} was made on {_UNMODELLED_HOSTS[info.create_system]} "
+            f"(host {info.create_system}), whose file attributes vcc does not map as the runner's unzip does",
+            "re-create the zip on Linux (Info-ZIP zip, Python's zipfile, `vcc pack`)",
         )
 
 
