@@ -16,7 +16,15 @@ from ._errors import (
     SubmissionFailed,
     VccError,
 )
-from ._files import current_umask, file_sha256, remove_tree, vcc_cache_root, write_atomic, write_json_atomic
+from ._files import (
+    current_umask,
+    file_sha256,
+    remove_tree,
+    vcc_cache_root,
+    walk_tree,
+    write_atomic,
+    write_json_atomic,
+)
 from ._formula import rate_term, score_formula, score_terms
 from ._layout import FRAME_BYTES, FRAME_H, FRAME_W, OFFICIAL_ASSETS, OFFICIAL_ORIGINAL_BYTES
 from ._lazy import lazy_exports
@@ -123,6 +131,7 @@ __all__ = [
     "file_sha256",
     "escape_control",
     "remove_tree",
+    "walk_tree",
     "vcc_cache_root",
     "write_atomic",
     "current_umask",

@@ -11,9 +11,9 @@ code (2 bad input, 3 failed while running), never a traceback.
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -30,6 +30,7 @@ from vcc.base import (
     get_profile,
     numerics_identity,
     remove_tree,
+    walk_tree,
     write_json_atomic,
 )
 from vcc.scorer import Challenge, check_raws
@@ -74,19 +75,16 @@ def default_out_dir(name: str) -> Path:
 
 
 def _snapshot(ws: Workspace) -> dict[str, tuple[int, int]]:
-    """Files in the workspace that inflate is not expected to write, with (size, mtime)."""
-    skip_dirs = {ws.meta, ws.archive_dir, ws.inflated_dir}
+    """Files in the workspace that inflate is not expected to write, with (size, mtime); walked iteratively
+    (inflate may leave a tree thousands of levels deep)."""
+    skip = {str(d.relative_to(ws.root)) for d in (ws.meta, ws.archive_dir, ws.inflated_dir)}
     out: dict[str, tuple[int, int]] = {}
-    for root, dirs, files in os.walk(ws.root):
-        r = Path(root)
-        dirs[:] = [d for d in dirs if r / d not in skip_dirs and d != "__pycache__"]
-        for f in files:
-            p = r / f
-            try:
-                st = p.lstat()
-            except OSError:
-                continue
-            out[str(p.relative_to(ws.root))] = (st.st_size, st.st_mtime_ns)
+    for rel, st in walk_tree(ws.root):
+        parts = rel.split("/")
+        if "__pycache__" in parts or any(rel == d or rel.startswith(d + "/") for d in skip):
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            out[rel] = (st.st_size, st.st_mtime_ns)
     return out
 
 
@@ -104,9 +102,9 @@ def _check_outputs(run: InflateRun, ws: Workspace, challenge: Challenge, cfg: Ru
         ) from e
     expected = {c.path.name for c in checks}
     run.extra_files = sorted(
-        str(p.relative_to(ws.inflated_dir))
-        for p in ws.inflated_dir.rglob("*")
-        if p.is_file() and p.name not in expected
+        rel
+        for rel, st in walk_tree(ws.inflated_dir)
+        if stat.S_ISREG(st.st_mode) and rel.rsplit("/", 1)[-1] not in expected
     )
     t0 = time.perf_counter()
     for c in checks:

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
-from vcc.base import HarnessError, escape_control
+from vcc.base import HarnessError, escape_control, walk_tree
 
 from ._cgroup import Cgroup, create_cgroup
 from ._launch import LaunchSpec, launch_argv
@@ -598,19 +598,18 @@ def _take_back(spec: SandboxSpec, plan: _Containment) -> None:
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    """lchown root and everything under it, never following a link."""
+    """lchown root and everything under it, never following a link (any depth: walked iteratively)."""
     try:
         os.lchown(root, uid, gid)
     except FileNotFoundError:
         return
     if root.is_symlink() or not root.is_dir():
         return
-    for dirpath, dirs, files in os.walk(root):
-        for name in dirs + files:
-            try:
-                os.lchown(os.path.join(dirpath, name), uid, gid)
-            except FileNotFoundError:
-                pass
+    for rel, _ in walk_tree(root):
+        try:
+            os.lchown(os.path.join(root, rel), uid, gid)
+        except OSError:  # gone, or a path past PATH_MAX that inflate made: vcc removes the tree as root anyway
+            pass
 
 
 # --- process supervision: start, wait with the deadline, sample memory and disk, kill the tree ----
@@ -707,23 +706,8 @@ def _wait(
 
 
 def _tree_bytes(root: Path) -> int:
-    """Bytes allocated on disk under root (links not followed), as `du` counts them."""
-    total = 0
-    stack = [str(root)]
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as it:
-                for e in it:
-                    try:
-                        st = e.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    total += st.st_blocks * 512
-                    if e.is_dir(follow_symlinks=False):
-                        stack.append(e.path)
-        except OSError:
-            continue
-    return total
+    """Bytes allocated on disk under root (links not followed), as `du` counts them; any depth and path length."""
+    return sum(st.st_blocks * 512 for _, st in walk_tree(root))
 
 
 def _leftovers(plan: _Containment, pid: int, status: int | None) -> list[str]:
