@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from vcc.base import (
     BadInput,
     HarnessError,
+    SubmissionFailed,
     VccError,
     apply_profile,
     file_sha256,
@@ -309,9 +310,30 @@ def _inflate_once(
     check_archive_unchanged(ws.archive_zip, fingerprints.archive, "while inflate ran")
     check_challenge_unchanged(challenge, fingerprints.challenge)
     env_kind = result.environment.get("inflate", {}).get("kind", "vcc")
-    judge_inflate(run.proc, challenge, budget, env_kind, RUNNER_GROUPS[cfg.runner])
-    check_raw_links(challenge, ws.inflated_dir)
-    _check_outputs(run, ws, challenge, cfg)
+    try:
+        judge_inflate(run.proc, challenge, budget, env_kind, RUNNER_GROUPS[cfg.runner])
+        check_raw_links(challenge, ws.inflated_dir)
+        _check_outputs(run, ws, challenge, cfg)
+    except SubmissionFailed as e:
+        if _has_crlf(cfg.submission_dir / "inflate.sh"):  # the likeliest cause; bash's errors do not name it
+            err = failure(verdict_for(e), f"{e} Hint: {CRLF_HINT}", path=e.path, fix=e.fix)
+            raise err from e
+        raise
+
+
+CRLF_HINT = (
+    "inflate.sh has Windows (CRLF) line endings: bash reads every line with a trailing carriage return "
+    "(`cd $'dir\\r'`, `set: pipefail\\r: invalid option name`), on the runner as here; convert it with "
+    "`sed -i 's/\\r$//' inflate.sh` or `dos2unix inflate.sh`"
+)
+
+
+def _has_crlf(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return b"\r\n" in f.read(1 << 20)
+    except OSError:
+        return False
 
 
 def _extract(cfg: RunConfig, ws: Workspace) -> ExtractResult:

@@ -199,7 +199,8 @@ _ROOT_KEEPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
 
 def _probe_argv(exe: str, network_off: bool) -> list[str]:
     """A sandbox with every feature _bwrap_argv uses (--perms needs bubblewrap 0.5 or later)."""
-    argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--die-with-parent"]
+    argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--as-pid-1"]
+    argv += ["--die-with-parent"]
     argv += ["--unshare-cgroup-try", "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/tmp/vcc-probe"]
     argv += ["--symlink", "/tmp", "/tmp/vcc-probe/link", "--remount-ro", "/tmp", "--cap-drop", "ALL"]
     if os.geteuid() == 0:
@@ -262,7 +263,9 @@ def _bwrap_argv(spec: SandboxSpec, drop_to_uid: bool = False) -> list[str]:
     if drop_to_uid:
         for cap in _ROOT_KEEPS:
             argv += ["--cap-add", cap]
-    argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    # --as-pid-1: the leftover wrapper is the namespace's init, which nothing inside can stop or kill
+    # (SIGSTOP from inflate would otherwise freeze it past the clock, raws written)
+    argv += ["--unshare-pid", "--as-pid-1", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not spec.network:
         argv.append("--unshare-net")
     argv += _system_binds()
@@ -641,7 +644,7 @@ def _supervise(
     try:
         with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
             proc = _start(plan, workdir, out, err)
-            status = _wait(proc, t0 + timeout_s, plan, workdir, run)
+            status = _wait(proc, t0 + timeout_s, plan, workdir, run, (stdout_path, stderr_path))
             run.elapsed_s = time.monotonic() - t0
             if not run.timed_out:
                 run.leftovers = _leftovers(plan, proc.pid, status)
@@ -673,7 +676,12 @@ def _start(plan: _Containment, workdir: Path, out: IO[bytes], err: IO[bytes]) ->
 
 
 def _wait(
-    proc: subprocess.Popen[bytes], deadline: float, plan: _Containment, workdir: Path, run: _Supervised
+    proc: subprocess.Popen[bytes],
+    deadline: float,
+    plan: _Containment,
+    workdir: Path,
+    run: _Supervised,
+    logs: tuple[Path, ...] = (),
 ) -> int | None:
     """The wait status, or None when the deadline passed or a cap was broken (recorded in `run`).
 
@@ -696,7 +704,8 @@ def _wait(
                 run.memory_killed = True
                 return None
         if plan.disk_bytes and now >= next_disk:
-            used = _tree_bytes(workdir)
+            # the workspace, inflate's logs, and files it deleted but holds open
+            used = _tree_bytes(workdir) + _logs_bytes(logs) + _deleted_open_bytes(_tree_pids(plan, proc.pid))
             run.disk_peak_bytes = max(run.disk_peak_bytes or 0, used)
             if used > plan.disk_bytes:
                 run.disk_exceeded = True
@@ -708,6 +717,61 @@ def _wait(
 def _tree_bytes(root: Path) -> int:
     """Bytes allocated on disk under root (links not followed), as `du` counts them; any depth and path length."""
     return sum(st.st_blocks * 512 for _, st in walk_tree(root))
+
+
+def _logs_bytes(logs: tuple[Path, ...]) -> int:
+    total = 0
+    for log in logs:
+        try:
+            total += os.stat(log).st_blocks * 512
+        except OSError:
+            pass
+    return total
+
+
+def _tree_pids(plan: _Containment, sid: int) -> list[int]:
+    """inflate's processes: its cgroup's, else those of its session or of its uid."""
+    if plan.cg is not None:
+        return sorted(plan.cg.pids())
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fields = _proc_stat(entry.name)
+        if fields is None:
+            continue
+        try:
+            mine = fields[3] == str(sid) or (plan.uid is not None and entry.stat().st_uid == plan.uid)
+        except OSError:
+            continue
+        if mine:
+            found.append(int(entry.name))
+    return found
+
+
+def _deleted_open_bytes(pids: list[int]) -> int:
+    """Bytes of regular files that inflate's processes hold open after deleting them (each file once):
+    space the workspace's size no longer shows but the disk still holds."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for pid in pids:
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            path = f"{fd_dir}/{fd}"
+            try:
+                if not os.readlink(path).endswith(" (deleted)"):
+                    continue
+                st = os.stat(path)  # the open file itself, through /proc
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
 
 
 def _leftovers(plan: _Containment, pid: int, status: int | None) -> list[str]:
@@ -753,7 +817,7 @@ def _release(plan: _Containment, proc: subprocess.Popen[bytes] | None, run: _Sup
     plan.leftover_file.unlink(missing_ok=True)
 
 
-_SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+_SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 
 def _uid_processes(uid: int) -> list[int]:
