@@ -439,7 +439,7 @@ def _root_refusal(blocked: Path) -> HarnessError:
     return HarnessError(
         f"vcc refuses to run inflate unsandboxed as root: {blocked} is not open to other users (mode o-rx), "
         "so inflate cannot run as vcc's unprivileged uid and would run as uid 0, able to write /etc, /root, "
-        "/proc/sys and every other file of this machine",
+        "/proc/sys and every other file of this machine (accepted only with --allow-root-inflate)",
         path=blocked,
         fix=f"let other users reach it (`chmod o+rx {blocked}`, or install vcc's Python somewhere open such as "
         "/opt or /usr/local), run with the bubblewrap sandbox (--sandbox on), or accept root explicitly "

@@ -167,7 +167,7 @@ def collect_findings(result: RunResult) -> None:
             )
         if run.proc:
             for note in run.proc.isolation.notes:
-                if note.startswith(("no sandbox", "no cgroup")):
+                if note.startswith(("no sandbox", "no cgroup", "inflate runs as root")):
                     warn(f"weaker containment: {note}")
                 elif note.startswith("the kernel killed"):
                     # An OOM kill the script survived (exit 0): the runner's cap would do the same,
