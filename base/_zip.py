@@ -358,9 +358,7 @@ def _safe_name(archive: Path, raw: str) -> str:
 
 
 def _local_span(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> tuple[int, int]:
-    """Byte range [start, end) that a member's local header and data occupy, after checking that the
-    local header says what the central directory says (unzip reads the flags, the method and, without a
-    data descriptor, the sizes and CRC from the local header; it warns where the names differ)."""
+    """Byte range [start, end) that a member's local header and data occupy."""
     head = read_local_header(fh, info.header_offset)
     if head is None or head.signature != LOCAL_SIGNATURE:
         raise archive_error(
@@ -368,6 +366,16 @@ def _local_span(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> tuple[int
             f"member {info.filename!r}: local header missing or corrupt",
             "re-create the zip",
         )
+    end = info.header_offset + LOCAL_HEADER.size + head.name_len + head.extra_len + info.compress_size
+    return info.header_offset, end
+
+
+def _check_local_agrees(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> None:
+    """The local header (present: _local_span checked) says what the central directory says: unzip reads
+    the flags, the method and, without a data descriptor, the sizes and CRC from the local header, and
+    warns where the names differ."""
+    head = read_local_header(fh, info.header_offset)
+    assert head is not None
     name = fh.read(head.name_len)
     extra = fh.read(head.extra_len)
     fix = "re-create the zip with an ordinary zip tool; `unzip -t archive.zip` shows the fault"
@@ -391,8 +399,6 @@ def _local_span(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> tuple[int
             f"member {info.filename!r}: its local header disagrees with the central directory: " + ", ".join(problems),
             fix,
         )
-    end = info.header_offset + LOCAL_HEADER.size + head.name_len + head.extra_len + info.compress_size
-    return info.header_offset, end
 
 
 def _local_sizes(head: LocalHeader, extra: bytes) -> tuple[int, int]:
@@ -850,3 +856,6 @@ def _check_no_overlaps(archive: Path, members: list[tuple[zipfile.ZipInfo, str]]
                 f"members {name_a!r} and {name_b!r} overlap in the file (zip bomb)",
                 "re-create the zip with an ordinary zip tool",
             )
+    with open(archive, "rb") as fh:
+        for info, _ in members:
+            _check_local_agrees(fh, info, archive)
