@@ -199,8 +199,7 @@ _ROOT_KEEPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
 
 def _probe_argv(exe: str, network_off: bool) -> list[str]:
     """A sandbox with every feature _bwrap_argv uses (--perms needs bubblewrap 0.5 or later)."""
-    argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--as-pid-1"]
-    argv += ["--die-with-parent"]
+    argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--die-with-parent"]
     argv += ["--unshare-cgroup-try", "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/tmp/vcc-probe"]
     argv += ["--symlink", "/tmp", "/tmp/vcc-probe/link", "--remount-ro", "/tmp", "--cap-drop", "ALL"]
     if os.geteuid() == 0:
@@ -263,9 +262,7 @@ def _bwrap_argv(spec: SandboxSpec, drop_to_uid: bool = False) -> list[str]:
     if drop_to_uid:
         for cap in _ROOT_KEEPS:
             argv += ["--cap-add", cap]
-    # --as-pid-1: the leftover wrapper is the namespace's init, which nothing inside can stop or kill
-    # (SIGSTOP from inflate would otherwise freeze it past the clock, raws written)
-    argv += ["--unshare-pid", "--as-pid-1", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not spec.network:
         argv.append("--unshare-net")
     argv += _system_binds()
@@ -697,6 +694,7 @@ def _wait(
         if now >= deadline:
             run.timed_out = True
             return None
+        _resume_wrappers(proc.pid)
         resident = _tree_resident(plan.cg, proc.pid, plan.uid)
         if resident is not None:
             run.peak_rss_bytes = max(run.peak_rss_bytes or 0, resident)
@@ -717,6 +715,32 @@ def _wait(
 def _tree_bytes(root: Path) -> int:
     """Bytes allocated on disk under root (links not followed), as `du` counts them; any depth and path length."""
     return sum(st.st_blocks * 512 for _, st in walk_tree(root))
+
+
+# vcc's own processes between it and inflate: the launcher/bubblewrap, bubblewrap's init, the leftover
+# wrapper (and unshare's). Inflate can SIGSTOP those it may signal (the wrapper, its parent): frozen, the
+# wrapper would hold the run past the clock although inflate finished. vcc resumes them at every poll,
+# so a stop changes nothing, sandboxed or not.
+_WRAPPER_DEPTH = 3
+
+
+def _resume_wrappers(pid: int) -> None:
+    for _ in range(_WRAPPER_DEPTH):
+        fields = _proc_stat(str(pid))
+        if fields is None:
+            return
+        if fields[0] in ("T", "t"):
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except OSError:
+                pass
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return
+        if len(children) != 1:
+            return
+        pid = int(children[0])
 
 
 def _logs_bytes(logs: tuple[Path, ...]) -> int:

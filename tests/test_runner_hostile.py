@@ -140,12 +140,11 @@ CASES = [
     Case("mknod-device",
          'if mknod "$2/../mem-@T@" c 1 1; then\n@RAWS@fi\n' + ESCAPE_FAILED, 3, ("inflate_failed",)),
     # --- vcc's own process: cannot be seen or signalled ---------------------------------------------
-    # its parent is vcc's wrapper, the pid namespace's init (--as-pid-1): unkillable from inside, as unsandboxed
-    Case("kill-parent", 'kill -9 $PPID\nsleep 1\n@RAWS@', 0, ("ok",)),
+    Case("kill-parent", 'kill -9 $PPID\nsleep 1\n@RAWS@', 3, ("inflate_failed",)),
     Case("kill-vcc-by-name",
          'for d in /proc/[0-9]*; do\n'
          '  if grep -q "@OUT@" "$d/cmdline" 2>/dev/null; then kill -9 "${d#/proc/}" 2>/dev/null; fi\n'
-         'done\nsleep 1\n@RAWS@', 0, ("ok",)),
+         'done\nsleep 1\n@RAWS@', 3, ("inflate_failed",)),
     Case("daemon-escapes-cgroup",
          '(setsid bash -c \'exec -a vcc-hostile-@T@ sleep 300\' &)\nsleep 0.3\n'
          'for p in $(pgrep -f vcc-hostile-@T@); do\n'
