@@ -8,7 +8,7 @@ STAMP := $(VENV)/.vcc-installed
 # Extra pytest arguments for `make test`, e.g. PYTEST_ARGS="-x tests/test_docker.py" (also read from the environment).
 PYTEST_ARGS ?=
 
-.PHONY: setup sandbox demo test lint bench docker-base docker-cpu docker-t4 test-docker clean
+.PHONY: setup sandbox demo test fuzz lint bench docker-base docker-cpu docker-t4 test-docker clean
 
 setup: sandbox $(STAMP)
 
@@ -40,6 +40,12 @@ demo: sandbox $(STAMP)
 test: sandbox $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
+
+# The differential fuzzing of archive extraction against unzip 6.0, longer than in `make test`
+# (a new seed each run, printed; FUZZ_SEED=N repeats one).
+FUZZ_CASES ?= 200000
+fuzz: $(STAMP)
+	FUZZ_CASES=$(FUZZ_CASES) $(BIN)/python -m pytest -q -s tests/test_zip_fuzz.py -k test_fuzz_against_unzip
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

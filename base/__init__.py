@@ -16,7 +16,15 @@ from ._errors import (
     SubmissionFailed,
     VccError,
 )
-from ._files import current_umask, file_sha256, remove_tree, vcc_cache_root, write_atomic, write_json_atomic
+from ._files import (
+    current_umask,
+    file_sha256,
+    remove_tree,
+    vcc_cache_root,
+    walk_tree,
+    write_atomic,
+    write_json_atomic,
+)
 from ._formula import rate_term, score_formula, score_terms
 from ._layout import (
     ARCHIVE_NAME,
@@ -53,6 +61,7 @@ from ._numerics import (
 )
 from ._progress import Progress, progress_iter
 from ._runners import RUNNER_GROUPS, RUNNER_SHAPES, RUNNERS, UV_GROUPS, RunnerShape, public_runner_for, runner_kinds
+from ._text import escape_control
 from ._zip import (
     CENTRAL_HEADER,
     CENTRAL_SIGNATURE,
@@ -132,7 +141,9 @@ __all__ = [
     "profile_env",
     "lazy_exports",
     "file_sha256",
+    "escape_control",
     "remove_tree",
+    "walk_tree",
     "vcc_cache_root",
     "write_atomic",
     "current_umask",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._text import escape_control  # what a submission wrote reaches the terminal escaped
+
 __all__ = [
     "EXIT_OK",
     "EXIT_GATE",
@@ -39,7 +41,7 @@ class VccError(Exception):
             lines.append(f"  file: {self.path}")
         if self.fix:
             lines.append(f"  fix:  {self.fix}")
-        return "\n".join(lines)
+        return escape_control("\n".join(lines), keep_newlines=True)
 
 
 class BadInput(VccError):

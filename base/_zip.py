@@ -20,6 +20,7 @@ Torch-free, like the rest of base.
 
 from __future__ import annotations
 
+import re
 import stat
 import struct
 import zipfile
@@ -346,7 +347,7 @@ def _safe_name(archive: Path, raw: str) -> str:
     fix = "rebuild the zip from inside the directory with relative paths (e.g. `cd dir && zip -r ../archive.zip .`)"
     if "\x00" in raw:
         raise archive_error(archive, f"member name {raw!r} contains a NUL byte", fix)
-    name = raw.replace("\\", "/")  # unzip treats backslashes from DOS tools as separators
+    name = raw
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         raise archive_error(archive, f"member {raw!r} has an absolute path", fix)
     parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
@@ -370,6 +371,57 @@ def _local_span(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> tuple[int
     return info.header_offset, end
 
 
+def _check_local_agrees(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> None:
+    """The local header (present: _local_span checked) says what the central directory says: unzip reads
+    the flags, the method and, without a data descriptor, the sizes and CRC from the local header, and
+    warns where the names differ."""
+    head = read_local_header(fh, info.header_offset)
+    assert head is not None
+    name = fh.read(head.name_len)
+    extra = fh.read(head.extra_len)
+    fix = "re-create the zip with an ordinary zip tool; `unzip -t archive.zip` shows the fault"
+    central_name = info.orig_filename.encode("utf-8" if info.flag_bits & FLAG_UTF8 else "cp437", "surrogateescape")
+    problems = []
+    if name != central_name:
+        problems.append(f"name {name!r}")
+    if head.flags != info.flag_bits:
+        problems.append(f"flags {head.flags:#06x} (central {info.flag_bits:#06x})")
+    if head.method != info.compress_type:
+        problems.append(f"method {head.method} (central {info.compress_type})")
+    # unzip checks a member against its local header's CRC and sizes, Python against the central ones
+    if not head.flags & FLAG_DATA_DESCRIPTOR:
+        sizes = _local_sizes(head, extra)
+        if head.crc != info.CRC or sizes != (info.compress_size, info.file_size):
+            problems.append(f"CRC/sizes {head.crc:#010x}/{sizes} (central {info.CRC:#010x}/"
+                            f"{(info.compress_size, info.file_size)})")
+    if problems:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r}: its local header disagrees with the central directory: " + ", ".join(problems),
+            fix,
+        )
+
+
+def _local_sizes(head: LocalHeader, extra: bytes) -> tuple[int, int]:
+    """(compressed, uncompressed) as the local header gives them, from its zip64 extra field where marked."""
+    compressed, size = head.compressed, head.size
+    if _LIMIT not in (compressed, size):
+        return compressed, size
+    pos = 0
+    while pos + 4 <= len(extra):
+        ident, length = struct.unpack_from("<HH", extra, pos)
+        if ident == 1:
+            body = extra[pos + 4 : pos + 4 + length]
+            values = [struct.unpack_from("<Q", body, i)[0] for i in range(0, len(body) - 7, 8)]
+            if size == _LIMIT and values:
+                size = values.pop(0)
+            if compressed == _LIMIT and values:
+                compressed = values.pop(0)
+            break
+        pos += 4 + length
+    return compressed, size
+
+
 def vet_archive(archive: Path, limits: ExtractLimits | None = None) -> list[tuple[zipfile.ZipInfo, str]]:
     """Check every member; return (info, safe relative name) pairs in archive order.
 
@@ -381,13 +433,111 @@ def vet_archive(archive: Path, limits: ExtractLimits | None = None) -> list[tupl
     """
     limits = limits or ExtractLimits()
     archive = Path(archive)
-    with _open_zip(archive) as zf:
-        infos = zf.infolist()
-        _check_member_count(archive, infos, limits)
-        out = _vet_members(archive, infos, limits)
-        _check_no_file_parents(archive, out)
-        _check_no_overlaps(archive, out)
+    try:
+        with _open_zip(archive) as zf:
+            infos = zf.infolist()
+            _check_member_count(archive, infos, limits)
+            with open(archive, "rb") as fh:
+                _check_structure(archive, fh, len(infos))
+            out = _vet_members(archive, infos, limits)
+            _check_no_file_parents(archive, out)
+            _check_no_overlaps(archive, out)
+    except (OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, OverflowError, NotImplementedError) as e:
+        # a record that points nowhere (an offset past the end, a negative seek): the zip is damaged
+        fix = "re-create it with `zip` or Python's zipfile"
+        raise archive_error(archive, f"not a readable zip file ({e})", fix) from e
     return out
+
+
+_END64_SIGNATURE = 0x06064B50
+_END64_LOCATOR_SIZE = 20
+_END64_SIZE = 56
+
+
+def _check_zip64_end(archive: Path, fh: BinaryIO, location: int, found: tuple[int, int, int]) -> None:
+    """The zip64 end record and its locator as unzip reads them, and the classic end record's fields either
+    saying "see zip64" (all ones) or the same values (unzip reads both; Python only the zip64 one)."""
+    fix = "re-create the zip with an ordinary zip tool; `unzip -t archive.zip` shows the fault"
+    members, cd_size, cd_offset = found
+    fh.seek(location - _END64_LOCATOR_SIZE - _END64_SIZE)
+    raw64 = fh.read(_END64_SIZE + _END64_LOCATOR_SIZE)
+    fh.seek(location)
+    raw = fh.read(END_RECORD.size)
+    if len(raw64) != _END64_SIZE + _END64_LOCATOR_SIZE or len(raw) != END_RECORD.size:
+        raise archive_error(archive, "the zip64 end record is cut short", fix)
+    sig, rec_size, _, _, disk, disk_cd, here, total, size64, offset64 = struct.unpack_from("<IQHHIIQQQQ", raw64)
+    lsig, ldisk, lpos, ldisks = struct.unpack_from("<IIQI", raw64, _END64_SIZE)
+    if (sig, rec_size, disk, disk_cd, ldisk, ldisks) != (_END64_SIGNATURE, 44, 0, 0, 0, 1) or lpos != (
+        location - _END64_LOCATOR_SIZE - _END64_SIZE
+    ):
+        raise archive_error(archive, "the zip64 end record or its locator is damaged", fix)
+    _, e_disk, e_disk_cd, e_here, e_total, e_size, e_offset, _ = END_RECORD.unpack(raw)
+    pairs = ((e_disk, 0, 0xFFFF), (e_disk_cd, 0, 0xFFFF), (e_here, here, 0xFFFF), (e_total, total, 0xFFFF),
+             (e_size, size64, _LIMIT), (e_offset, offset64, _LIMIT))  # fmt: skip
+    if any(v not in (want & top, top) for v, want, top in pairs) or (here, total, size64, offset64) != (
+        members,
+        members,
+        cd_size,
+        cd_offset,
+    ):
+        raise archive_error(archive, "the end record and the zip64 end record disagree", fix)
+
+
+def _check_structure(archive: Path, fh: BinaryIO, members: int) -> None:
+    """The records around the members as Info-ZIP unzip 6.0 expects them, where Python's zipfile is lenient.
+
+    - nothing before the first record (a self-extractor stub that shifts the offsets: unzip warns
+      "extra bytes at beginning", exit 1), one disk;
+    - the end record's member counts equal the central records found (unzip: "expected N entries", exit 3);
+    - the central directory is exactly its declared size, record after record (a name, extra or comment
+      length that runs past it: unzip stops, exit 2 or 51), followed by the end record;
+    - the archive comment ends the file.
+    """
+    fix = "re-create the zip with an ordinary zip tool; `unzip -t archive.zip` shows the fault"
+    end = zipfile._EndRecData(fh)  # type: ignore[attr-defined]  # the record Python found, the one unzip finds
+    if end is None:
+        raise archive_error(archive, "no end of central directory record", fix)
+    disk, disk_cd, here, total, cd_size, cd_offset, comment_len, _, location = end[1:10]
+    zip64 = end[0] == zipfile.stringEndArchive64  # type: ignore[attr-defined]
+    cd_end = location - (_END64_SIZE + _END64_LOCATOR_SIZE if zip64 else 0)
+    if zip64:
+        _check_zip64_end(archive, fh, location, (members, cd_size, cd_offset))
+    if disk != 0 or disk_cd != 0:
+        raise archive_error(archive, "the zip says it spans several disks", fix)
+    if here != members or total != members:
+        raise archive_error(
+            archive,
+            f"the end record counts {total} member(s) ({here} on this disk) but the central directory holds "
+            f"{members}; the runner's unzip fails on it",
+            fix,
+        )
+    if cd_offset + cd_size != cd_end:
+        shift = cd_end - cd_size - cd_offset
+        raise archive_error(
+            archive,
+            f"{shift:,} bytes precede the archive's records (a self-extractor stub, or data prepended to the zip); "
+            "the runner's unzip warns and exits with status 1"
+            if shift > 0
+            else "the central directory's size and offset do not meet the end record",
+            "pack the zip alone, without a stub in front (`zip -J` strips one)",
+        )
+    fh.seek(0, 2)
+    size = fh.tell()
+    if location + END_RECORD.size + comment_len != size:
+        raise archive_error(archive, "the archive comment's length does not match the bytes after the end record", fix)
+    fh.seek(cd_offset)
+    directory = fh.read(cd_size)
+    pos = 0
+    for i in range(members):
+        head = directory[pos : pos + CENTRAL_HEADER.size]
+        if len(head) < CENTRAL_HEADER.size or head[:4] != b"PK\x01\x02":
+            raise archive_error(archive, f"central directory record {i + 1} is damaged", fix)
+        fields = CENTRAL_HEADER.unpack(head)
+        pos += CENTRAL_HEADER.size + fields[10] + fields[11] + fields[12]
+        if pos > cd_size:
+            raise archive_error(archive, f"central directory record {i + 1} runs past the directory's end", fix)
+    if pos != cd_size:
+        raise archive_error(archive, f"the central directory holds {cd_size - pos:,} bytes after its last record", fix)
 
 
 def _open_zip(archive: Path) -> zipfile.ZipFile:
@@ -396,7 +546,7 @@ def _open_zip(archive: Path) -> zipfile.ZipFile:
         raise BadInput(f"{ARCHIVE_NAME} not found", path=archive, fix=f"put the submission's {ARCHIVE_NAME} in the dir")
     try:
         return zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError, struct.error) as e:
         raise archive_error(
             archive, f"not a readable zip file ({e})", "re-create it with `zip` or Python's zipfile"
         ) from e
@@ -426,7 +576,13 @@ def _vet_members(
     total = 0
     for info in infos:
         _check_name_encoding(archive, info)
-        name = _safe_name(archive, info.filename)
+        _check_backslash(archive, info)
+        name = _safe_name(archive, _unzip_name(archive, info.filename))
+        _check_name_length(archive, info, name)
+        _check_stored_sizes(archive, info)
+        _check_volume_label(archive, info)
+        _check_host(archive, info)
+        _check_mode_source(archive, info)
         _check_unique(archive, info, name, seen)
         _check_not_encrypted(archive, info)
         _check_file_type(archive, info)
@@ -436,6 +592,124 @@ def _vet_members(
         _check_ratio(archive, info, limits)
         out.append((info, name))
     return out
+
+
+# Info-ZIP unzip 6.0 (unix/unix.c, mapname) keeps a name's printable bytes and those from 128 to 254,
+# dropping the control characters and DEL: `a\nb.txt` is written as `ab.txt` (measured).
+_UNZIP_DROPS = re.compile(r"[\x01-\x1f\x7f]")
+
+
+def _unzip_name(archive: Path, raw: str) -> str:
+    """The name as unzip writes it: control characters dropped; BadInput where that empties a part or makes it
+    `.` or `..` (no reading of that is safe)."""
+    if not _UNZIP_DROPS.search(raw):
+        return raw
+    mapped = _UNZIP_DROPS.sub("", raw)
+    for before, after in zip(raw.split("/"), mapped.split("/"), strict=True):
+        if before != after and after in ("", ".", ".."):
+            raise archive_error(
+                archive,
+                f"member {raw!r} has a path part made only of control characters and dots",
+                "rename the member without control characters",
+            )
+    return mapped
+
+
+# A name part longer than the file system's NAME_MAX, or a path near PATH_MAX with the extraction dir
+# in front: neither extractor can create it (unzip skips it with an error, vcc would fail mid-way).
+NAME_MAX_BYTES = 255
+PATH_MAX_BYTES = 3072
+
+
+def _check_backslash(archive: Path, info: zipfile.ZipInfo) -> None:
+    """A backslash is an ordinary name byte for unzip 6.0 in a Unix-made zip (measured); from other hosts
+    it may be read as a separator, so vcc refuses rather than guess."""
+    if "\\" in info.filename and info.create_system not in _UNIX_LIKE_HOSTS:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} has a backslash in its name, written by a non-Unix tool: the runner's "
+            "unzip may read it as a directory separator",
+            "use / as the separator (rebuild the zip with `zip -r`, Python's zipfile or `vcc pack`)",
+        )
+
+
+def _check_name_length(archive: Path, info: zipfile.ZipInfo, name: str) -> None:
+    parts = name.split("/")
+    longest = max(parts, key=lambda p: len(p.encode("utf-8", "surrogateescape")))
+    if len(longest.encode("utf-8", "surrogateescape")) > NAME_MAX_BYTES:
+        raise archive_error(
+            archive,
+            f"member {info.filename[:80]!r}... has a path part of {len(longest.encode('utf-8', 'surrogateescape'))} "
+            f"bytes, over the file system's limit of {NAME_MAX_BYTES}",
+            "shorten the member's name",
+        )
+    if len(name.encode("utf-8", "surrogateescape")) > PATH_MAX_BYTES:
+        raise archive_error(
+            archive,
+            f"member {info.filename[:80]!r}... has a path of {len(name.encode('utf-8', 'surrogateescape')):,} bytes, "
+            f"over the {PATH_MAX_BYTES:,} that an extraction dir leaves of PATH_MAX",
+            "shorten the member's path",
+        )
+
+
+# Amiga and THEOS: unzip 6.0 maps their attribute bits in ways of their own (measured: an Amiga-made
+# member with Unix-looking bits is written with mode 0).
+_UNMODELLED_HOSTS = {1: "Amiga", 18: "THEOS"}
+
+
+def _check_host(archive: Path, info: zipfile.ZipInfo) -> None:
+    if info.create_system in _UNMODELLED_HOSTS:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} was made on {_UNMODELLED_HOSTS[info.create_system]} "
+            f"(host {info.create_system}), whose file attributes vcc does not map as the runner's unzip does",
+            "re-create the zip on Linux (Info-ZIP zip, Python's zipfile, `vcc pack`)",
+        )
+
+
+def _check_volume_label(archive: Path, info: zipfile.ZipInfo) -> None:
+    """A member with the DOS volume-label attribute: unzip skips it on Unix (measured), Python extracts it."""
+    if info.create_system not in _UNIX_LIKE_HOSTS and info.external_attr & 0x08:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} carries the DOS volume-label attribute; the runner's unzip skips it",
+            "re-create the zip without the volume label",
+        )
+
+
+def _check_stored_sizes(archive: Path, info: zipfile.ZipInfo) -> None:
+    """A stored member's compressed and uncompressed sizes agree (unzip: "ucsize <> csize for STORED entry")."""
+    if info.compress_type == METHOD_STORED and info.compress_size != info.file_size:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} is stored but its sizes differ ({info.compress_size:,} stored, "
+            f"{info.file_size:,} declared); the runner's unzip warns and exits with status 1",
+            "re-create the zip with an ordinary zip tool",
+        )
+
+
+# Extra fields that make unzip 6.0 read a Unix-made member's permissions elsewhere when its mode is 0:
+# PKWARE VMS, Info-ZIP VMS, ASi Unix.
+_MODE_EXTRA_IDS = {0x000C, 0x4D49, 0x756E}
+# Hosts whose zips carry Unix permission bits that unzip restores as they are (VMS, Unix, Atari, QDOS,
+# Acorn, BeOS, Tandem, AtheOS).
+_UNIX_LIKE_HOSTS = frozenset({2, 3, 5, 12, 13, 16, 17, 30})
+
+
+def _check_mode_source(archive: Path, info: zipfile.ZipInfo) -> None:
+    """BadInput for a Unix-made member without mode bits whose extra field unzip reads permissions from."""
+    if info.create_system not in _UNIX_LIKE_HOSTS or info.external_attr >> 16:
+        return
+    extra, pos = info.extra, 0
+    while pos + 4 <= len(extra):
+        ident, size = struct.unpack_from("<HH", extra, pos)
+        if ident in _MODE_EXTRA_IDS:
+            raise archive_error(
+                archive,
+                f"member {info.filename!r} stores its permissions in extra field {ident:#06x}, which vcc does not read",
+                "write the zip with the mode in the external attributes (Info-ZIP zip, Python's zipfile)",
+            )
+        pos += 4 + size
 
 
 def _check_unique(archive: Path, info: zipfile.ZipInfo, name: str, seen: dict[str, str]) -> None:
@@ -450,6 +724,10 @@ def _check_unique(archive: Path, info: zipfile.ZipInfo, name: str, seen: dict[st
     seen[key] = info.filename
 
 
+# FAT, HPFS, NTFS: unzip 6.0 (Ext_ASCII_TO_Native) converts their names from the OEM code page.
+_OEM_HOSTS = {0, 6, 11}
+
+
 def _check_name_encoding(archive: Path, info: zipfile.ZipInfo) -> None:
     """A non-ASCII name must carry the UTF-8 flag (bit 11).
 
@@ -458,7 +736,17 @@ def _check_name_encoding(archive: Path, info: zipfile.ZipInfo) -> None:
     bytes, 0xff among them) and converts from the OEM code page for DOS-made ones. No single
     reading matches the runner's, so vcc refuses rather than guess which file inflate will find.
     """
-    if info.flag_bits & FLAG_UTF8 or info.orig_filename.isascii():
+    if info.orig_filename.isascii():
+        return
+    if info.create_system in _OEM_HOSTS:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} has a non-ASCII name written by a DOS/Windows tool (host {info.create_system}); "
+            "the runner's unzip converts such names from the OEM code page, even with the UTF-8 flag, "
+            "so it writes another name than the one in the zip",
+            "rename the member to ASCII, or write the zip on Linux (Python's zipfile, `vcc pack`)",
+        )
+    if info.flag_bits & FLAG_UTF8:
         return
     raw = info.orig_filename.encode("cp437", errors="replace")
     raise archive_error(
@@ -553,6 +841,15 @@ def _check_no_overlaps(archive: Path, members: list[tuple[zipfile.ZipInfo, str]]
     """
     with open(archive, "rb") as fh:
         spans = sorted((_local_span(fh, info, archive), info.filename) for info, _ in members)
+        end_record = zipfile._EndRecData(fh)  # type: ignore[attr-defined]
+    cd_offset = end_record[6] if end_record else 0
+    last_end, last_name = spans[-1][0][1], spans[-1][1]
+    if end_record and last_end > cd_offset:
+        raise archive_error(
+            archive,
+            f"member {last_name!r}'s header and data run into the central directory",
+            "re-create the zip with an ordinary zip tool",
+        )
     for ((_, end), name_a), ((start, _), name_b) in zip(spans, spans[1:], strict=False):
         if start < end:
             raise archive_error(
@@ -560,3 +857,6 @@ def _check_no_overlaps(archive: Path, members: list[tuple[zipfile.ZipInfo, str]]
                 f"members {name_a!r} and {name_b!r} overlap in the file (zip bomb)",
                 "re-create the zip with an ordinary zip tool",
             )
+    with open(archive, "rb") as fh:
+        for info, _ in members:
+            _check_local_agrees(fh, info, archive)

@@ -86,13 +86,13 @@ _FAT_HOST = 0
 def _unzip_mode(info: zipfile.ZipInfo, umask: int) -> int:
     """The permission bits Info-ZIP unzip 6.0 gives an extracted member (without -K).
 
-    Unix-like hosts: the stored bits. FAT (and PKZip for Unix, which says FAT): the
+    Unix-like hosts: the stored bits (none stored: mode 0, as unzip does). FAT (and PKZip for Unix, which says FAT): the
     stored bits if their owner part agrees with the DOS read-only/dir flags, else
     r/w(/x) from those flags; then the umask. Other hosts: from the DOS flags, umasked.
     setuid, setgid and sticky are always dropped.
     """
     upper = info.external_attr >> 16
-    if info.create_system in _UNIX_LIKE_HOSTS and upper:
+    if info.create_system in _UNIX_LIKE_HOSTS:  # 0 too: unzip writes mode 0 (vetting refused the extra-field case)
         return upper & 0o777
     stored = upper if info.create_system in _UNIX_LIKE_HOSTS | {_FAT_HOST} else 0
     dos = info.external_attr & 0xFF
@@ -104,6 +104,17 @@ def _unzip_mode(info: zipfile.ZipInfo, umask: int) -> int:
     else:
         mode = 0o444 | bits << 6 | bits << 3 | bits
     return mode & ~umask & 0o777
+
+
+def _make_dirs(dest: Path, rel: str) -> None:
+    """mkdir -p dest/rel, part by part (no recursion: a member may be thousands of levels deep)."""
+    here = dest
+    for part in Path(rel).parts:
+        here = here / part
+        try:
+            here.mkdir()
+        except FileExistsError:
+            pass
 
 
 def _dos_mtime(info: zipfile.ZipInfo) -> float | None:
@@ -137,10 +148,12 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
             target = dest / name
             perm = _unzip_mode(info, umask)
             if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                dir_modes.append((target, perm, _dos_mtime(info)))
+                existed = target.is_dir()
+                _make_dirs(dest, name)
+                if not existed:  # unzip -o leaves a dir an earlier member made as it is (measured)
+                    dir_modes.append((target, perm, _dos_mtime(info)))
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _make_dirs(dest, str(Path(name).parent))
             size = _write_member(zf, info, target, archive, total, limits.max_total_bytes)
             total += size
             _set_mode_and_mtime(target, perm, _dos_mtime(info))
@@ -150,6 +163,15 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
     for path, perm, mtime in reversed(dir_modes):
         _set_mode_and_mtime(path, perm, mtime)
     return ExtractResult(dest, written, total, time.perf_counter() - t0)
+
+
+def _decompressor_object(method: int) -> zlib._Decompress | bz2.BZ2Decompressor | None:
+    """A fresh decompressor for the method (None for stored)."""
+    if method == zipfile.ZIP_DEFLATED:
+        return zlib.decompressobj(-15)
+    if method == zipfile.ZIP_BZIP2:
+        return bz2.BZ2Decompressor()
+    return None
 
 
 def _decompressor(method: int) -> Callable[[bytes], bytes] | None:
@@ -171,7 +193,8 @@ def _check_declared_size(archive: Path, info: zipfile.ZipInfo) -> None:
     """
     if info.is_dir():
         return
-    feed = _decompressor(info.compress_type)
+    dec = _decompressor_object(info.compress_type)
+    feed = dec.decompress if dec is not None else None
     real = 0
     with open(archive, "rb") as fh:
         head = read_local_header(fh, info.header_offset)
@@ -188,8 +211,19 @@ def _check_declared_size(archive: Path, info: zipfile.ZipInfo) -> None:
                 real += len(chunk) if feed is None else len(feed(chunk))
                 if real > info.file_size:
                     break  # enough to know it lies; do not inflate a bomb to its end
-        except (zlib.error, OSError, EOFError, ValueError):
-            return  # damaged data: extraction reports it with the member's name
+        except (zlib.error, OSError, EOFError, ValueError) as e:
+            raise archive_error(
+                archive,
+                f"member {info.filename!r} holds damaged compressed data ({e}); the runner's unzip reports an error",
+                "re-create the zip; `unzip -t archive.zip` shows the damage",
+            ) from e
+    if dec is not None and real <= info.file_size and not dec.eof:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r}: its compressed data ends before the stream does; the runner's unzip "
+            "reports an error",
+            "re-create the zip; `unzip -t archive.zip` shows the damage",
+        )
     if real != info.file_size:
         more = "at least " if real > info.file_size else ""
         raise archive_error(

@@ -36,6 +36,9 @@ class RunConfig:
     cpus: int | None = None  # default: the runner's
     disk_bytes: int | None = None  # what inflate's workspace may grow to; default: the runner's SSD (14 GiB)
     sandbox: bool | None = None  # None or True: bubblewrap, refused without it; False: never (--sandbox off)
+    # --sandbox off as root where inflate cannot run as an unprivileged uid: refused unless this is set
+    # (--allow-root-inflate), since inflate would then run as root with the whole host in reach.
+    allow_root_inflate: bool = False
     cgroup: bool = True  # False (--no-cgroup): rlimits and the process group only (weaker)
     extract_limits: ExtractLimits = field(default_factory=ExtractLimits)
     progress: bool = True

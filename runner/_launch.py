@@ -95,8 +95,11 @@ if spec["private_tmp"]:
         if not writable:
             read_only(p)
         os.close(fd)
-    if os.path.isdir("/dev/shm"):
-        mount("tmpfs", "/dev/shm", "tmpfs", NOSUID | NODEV, "mode=1777")
+    # the other dirs anyone may write: private and gone with the namespace (tmpfs pages are charged to
+    # inflate's memory cgroup)
+    for t in ("/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue"):
+        if os.path.isdir(t) and not os.path.islink(t):
+            mount("tmpfs", t, "tmpfs", NOSUID | NODEV, "mode=1777")
     for p in spec["read_only"]:
         if os.path.exists(p):
             mount(p, p, None, BIND | REC)

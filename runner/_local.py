@@ -109,6 +109,7 @@ def _run_inflate(
         network=cfg.network,
         gpu=cfg.shape.inflate_sees_cuda,
         use_bwrap=cfg.sandbox,
+        allow_root=cfg.allow_root_inflate,
     )
     limits = ResourceLimits(
         cpus=cfg.cpus or cfg.shape.cpus,

@@ -11,9 +11,9 @@ code (2 bad input, 3 failed while running), never a traceback.
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -25,11 +25,13 @@ from vcc.base import (
     ARCHIVE_NAME,
     BadInput,
     HarnessError,
+    SubmissionFailed,
     VccError,
     apply_profile,
     file_sha256,
     numerics_identity,
     remove_tree,
+    walk_tree,
     write_json_atomic,
 )
 from vcc.scorer import Challenge, check_raws
@@ -44,6 +46,7 @@ from ._integrity import (
     check_challenge_unchanged,
     check_inflate_sh_link,
     check_raw_links,
+    check_submission_dir,
     fingerprint_challenge,
     fingerprint_file,
 )
@@ -52,7 +55,7 @@ from ._repeat import raw_digests, run_figures
 from ._result import InflateRun, RunResult
 from ._sandbox import ProcResult
 from ._verdicts import Verdict, collect_findings, failure, judge_inflate, verdict_for
-from ._workspace import Workspace, stage_workspace
+from ._workspace import SKIPPED_FROM_SUBMISSION, Workspace, stage_workspace
 
 __all__ = [
     "run_submission",
@@ -73,19 +76,16 @@ def default_out_dir(name: str) -> Path:
 
 
 def _snapshot(ws: Workspace) -> dict[str, tuple[int, int]]:
-    """Files in the workspace that inflate is not expected to write, with (size, mtime)."""
-    skip_dirs = {ws.meta, ws.archive_dir, ws.inflated_dir}
+    """Files in the workspace that inflate is not expected to write, with (size, mtime); walked iteratively
+    (inflate may leave a tree thousands of levels deep)."""
+    skip = {str(d.relative_to(ws.root)) for d in (ws.meta, ws.archive_dir, ws.inflated_dir)}
     out: dict[str, tuple[int, int]] = {}
-    for root, dirs, files in os.walk(ws.root):
-        r = Path(root)
-        dirs[:] = [d for d in dirs if r / d not in skip_dirs and d != "__pycache__"]
-        for f in files:
-            p = r / f
-            try:
-                st = p.lstat()
-            except OSError:
-                continue
-            out[str(p.relative_to(ws.root))] = (st.st_size, st.st_mtime_ns)
+    for rel, st in walk_tree(ws.root):
+        parts = rel.split("/")
+        if "__pycache__" in parts or any(rel == d or rel.startswith(d + "/") for d in skip):
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            out[rel] = (st.st_size, st.st_mtime_ns)
     return out
 
 
@@ -103,9 +103,9 @@ def _check_outputs(run: InflateRun, ws: Workspace, challenge: Challenge, cfg: Ru
         ) from e
     expected = {c.path.name for c in checks}
     run.extra_files = sorted(
-        str(p.relative_to(ws.inflated_dir))
-        for p in ws.inflated_dir.rglob("*")
-        if p.is_file() and p.name not in expected
+        rel
+        for rel, st in walk_tree(ws.inflated_dir)
+        if stat.S_ISREG(st.st_mode) and rel.rsplit("/", 1)[-1] not in expected
     )
     t0 = time.perf_counter()
     for c in checks:
@@ -238,12 +238,13 @@ def _run_job(
     ws: Workspace | None = None
     try:
         t0 = time.perf_counter()
+        check_submission_dir(cfg.submission_dir, skip_top=SKIPPED_FROM_SUBMISSION)
         check_inflate_sh_link(cfg.submission_dir)
         ws, notes = stage_workspace(cfg.submission_dir, challenge, ws_root, cfg.submission_name, out_dir=out)
         result.notes += notes
         result.workspace = str(ws.root)
         # The user's archive as submitted (staging checked it exists), before inflate can reach the copy.
-        archive_fp = result.archive = fingerprint_file(cfg.submission_dir / ARCHIVE_NAME)
+        archive_fp = result.archive = fingerprint_file(cfg.submission_dir / ARCHIVE_NAME)  # a regular file, checked
         check_archive_unchanged(ws.archive_zip, archive_fp, "while it was staged")
         fingerprints = _Fingerprints(archive_fp, fingerprint_challenge(challenge))
         result.phases["stage_s"] = time.perf_counter() - t0
@@ -328,9 +329,30 @@ def _inflate_once(
     check_archive_unchanged(ws.archive_zip, fingerprints.archive, "while inflate ran")
     check_challenge_unchanged(challenge, fingerprints.challenge)
     env_kind = result.environment.get("inflate", {}).get("kind", "vcc")
-    judge_inflate(run.proc, challenge, budget, env_kind, cfg.shape.uv_group)
-    check_raw_links(challenge, ws.inflated_dir)
-    _check_outputs(run, ws, challenge, cfg)
+    try:
+        judge_inflate(run.proc, challenge, budget, env_kind, cfg.shape.uv_group)
+        check_raw_links(challenge, ws.inflated_dir)
+        _check_outputs(run, ws, challenge, cfg)
+    except SubmissionFailed as e:
+        if _has_crlf(cfg.submission_dir / "inflate.sh"):  # the likeliest cause; bash's errors do not name it
+            err = failure(verdict_for(e), f"{e} Hint: {CRLF_HINT}", path=e.path, fix=e.fix)
+            raise err from e
+        raise
+
+
+CRLF_HINT = (
+    "inflate.sh has Windows (CRLF) line endings: bash reads every line with a trailing carriage return "
+    "(`cd $'dir\\r'`, `set: pipefail\\r: invalid option name`), on the runner as here; convert it with "
+    "`sed -i 's/\\r$//' inflate.sh` or `dos2unix inflate.sh`"
+)
+
+
+def _has_crlf(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return b"\r\n" in f.read(1 << 20)
+    except OSError:
+        return False
 
 
 def _extract(cfg: RunConfig, ws: Workspace) -> ExtractResult:

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
-from vcc.base import HarnessError
+from vcc.base import HarnessError, escape_control, walk_tree
 
 from ._cgroup import Cgroup, create_cgroup
 from ._launch import LaunchSpec, launch_argv
@@ -105,6 +105,7 @@ class SandboxSpec:
     network: bool = True
     gpu: bool = False
     use_bwrap: bool | None = None  # None: where it works
+    allow_root: bool = False  # without bubblewrap, as root: run inflate as root where no uid can be dropped to
 
 
 @dataclass
@@ -178,7 +179,7 @@ def tail_text(path: Path, limit: int = TAIL_BYTES) -> str:
             data = f.read()
     except OSError:
         return ""
-    text = data.decode("utf-8", errors="replace")
+    text = escape_control(data.decode("utf-8", errors="replace"), keep_newlines=True)
     return ("..." if size > limit else "") + text
 
 
@@ -365,6 +366,8 @@ def _contain(argv: list[str], spec: SandboxSpec, limits: ResourceLimits, env: di
         # themselves count there; without it the whole way down must be open to others.
         paths = [spec.workdir, *spec.readable] if use_bwrap else [spec.workdir, Path(sys.executable), *spec.readable]
         blocked = _unreachable_for_others([p for p in paths if p.exists()], whole_path=not use_bwrap)
+        if blocked is not None and not use_bwrap and not spec.allow_root:
+            raise _root_refusal(blocked)
         if blocked is not None:
             notes.append(
                 f"inflate runs as root{' without capabilities' if use_bwrap else ''}: {blocked} is not open to "
@@ -426,6 +429,19 @@ def _contain(argv: list[str], spec: SandboxSpec, limits: ResourceLimits, env: di
 
 
 _SHARED_TMP_ROOTS = (Path("/tmp"), Path("/var/tmp"))
+
+
+def _root_refusal(blocked: Path) -> HarnessError:
+    """Unsandboxed as root with no uid to drop to: inflate would run as root on the host (exit 4)."""
+    return HarnessError(
+        f"vcc refuses to run inflate unsandboxed as root: {blocked} is not open to other users (mode o-rx), "
+        "so inflate cannot run as vcc's unprivileged uid and would run as uid 0, able to write /etc, /root, "
+        "/proc/sys and every other file of this machine (accepted only with --allow-root-inflate)",
+        path=blocked,
+        fix=f"let other users reach it (`chmod o+rx {blocked}`, or install vcc's Python somewhere open such as "
+        "/opt or /usr/local), run with the bubblewrap sandbox (--sandbox on), or accept root explicitly "
+        "with --allow-root-inflate",
+    )
 
 
 def _unshared_mounts(spec: SandboxSpec, uid: int | None) -> LaunchSpec:
@@ -582,19 +598,18 @@ def _take_back(spec: SandboxSpec, plan: _Containment) -> None:
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    """lchown root and everything under it, never following a link."""
+    """lchown root and everything under it, never following a link (any depth: walked iteratively)."""
     try:
         os.lchown(root, uid, gid)
     except FileNotFoundError:
         return
     if root.is_symlink() or not root.is_dir():
         return
-    for dirpath, dirs, files in os.walk(root):
-        for name in dirs + files:
-            try:
-                os.lchown(os.path.join(dirpath, name), uid, gid)
-            except FileNotFoundError:
-                pass
+    for rel, _ in walk_tree(root):
+        try:
+            os.lchown(os.path.join(root, rel), uid, gid)
+        except OSError:  # gone, or a path past PATH_MAX that inflate made: vcc removes the tree as root anyway
+            pass
 
 
 # --- process supervision: start, wait with the deadline, sample memory and disk, kill the tree ----
@@ -626,7 +641,7 @@ def _supervise(
     try:
         with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
             proc = _start(plan, workdir, out, err)
-            status = _wait(proc, t0 + timeout_s, plan, workdir, run)
+            status = _wait(proc, t0 + timeout_s, plan, workdir, run, (stdout_path, stderr_path))
             run.elapsed_s = time.monotonic() - t0
             if not run.timed_out:
                 run.leftovers = _leftovers(plan, proc.pid, status)
@@ -658,7 +673,12 @@ def _start(plan: _Containment, workdir: Path, out: IO[bytes], err: IO[bytes]) ->
 
 
 def _wait(
-    proc: subprocess.Popen[bytes], deadline: float, plan: _Containment, workdir: Path, run: _Supervised
+    proc: subprocess.Popen[bytes],
+    deadline: float,
+    plan: _Containment,
+    workdir: Path,
+    run: _Supervised,
+    logs: tuple[Path, ...] = (),
 ) -> int | None:
     """The wait status, or None when the deadline passed or a cap was broken (recorded in `run`).
 
@@ -674,6 +694,7 @@ def _wait(
         if now >= deadline:
             run.timed_out = True
             return None
+        _resume_wrappers(proc.pid)
         resident = _tree_resident(plan.cg, proc.pid, plan.uid)
         if resident is not None:
             run.peak_rss_bytes = max(run.peak_rss_bytes or 0, resident)
@@ -681,7 +702,8 @@ def _wait(
                 run.memory_killed = True
                 return None
         if plan.disk_bytes and now >= next_disk:
-            used = _tree_bytes(workdir)
+            # the workspace, inflate's logs, and files it deleted but holds open
+            used = _tree_bytes(workdir) + _logs_bytes(logs) + _deleted_open_bytes(_tree_pids(plan, proc.pid))
             run.disk_peak_bytes = max(run.disk_peak_bytes or 0, used)
             if used > plan.disk_bytes:
                 run.disk_exceeded = True
@@ -691,22 +713,88 @@ def _wait(
 
 
 def _tree_bytes(root: Path) -> int:
-    """Bytes allocated on disk under root (links not followed), as `du` counts them."""
-    total = 0
-    stack = [str(root)]
-    while stack:
+    """Bytes allocated on disk under root (links not followed), as `du` counts them; any depth and path length."""
+    return sum(st.st_blocks * 512 for _, st in walk_tree(root))
+
+
+# vcc's own processes between it and inflate: the launcher/bubblewrap, bubblewrap's init, the leftover
+# wrapper (and unshare's). Inflate can SIGSTOP those it may signal (the wrapper, its parent): frozen, the
+# wrapper would hold the run past the clock although inflate finished. vcc resumes them at every poll,
+# so a stop changes nothing, sandboxed or not.
+_WRAPPER_DEPTH = 3
+
+
+def _resume_wrappers(pid: int) -> None:
+    for _ in range(_WRAPPER_DEPTH):
+        fields = _proc_stat(str(pid))
+        if fields is None:
+            return
+        if fields[0] in ("T", "t"):
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except OSError:
+                pass
         try:
-            with os.scandir(stack.pop()) as it:
-                for e in it:
-                    try:
-                        st = e.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    total += st.st_blocks * 512
-                    if e.is_dir(follow_symlinks=False):
-                        stack.append(e.path)
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return
+        if len(children) != 1:
+            return
+        pid = int(children[0])
+
+
+def _logs_bytes(logs: tuple[Path, ...]) -> int:
+    total = 0
+    for log in logs:
+        try:
+            total += os.stat(log).st_blocks * 512
+        except OSError:
+            pass
+    return total
+
+
+def _tree_pids(plan: _Containment, sid: int) -> list[int]:
+    """inflate's processes: its cgroup's, else those of its session or of its uid."""
+    if plan.cg is not None:
+        return sorted(plan.cg.pids())
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fields = _proc_stat(entry.name)
+        if fields is None:
+            continue
+        try:
+            mine = fields[3] == str(sid) or (plan.uid is not None and entry.stat().st_uid == plan.uid)
         except OSError:
             continue
+        if mine:
+            found.append(int(entry.name))
+    return found
+
+
+def _deleted_open_bytes(pids: list[int]) -> int:
+    """Bytes of regular files that inflate's processes hold open after deleting them (each file once):
+    space the workspace's size no longer shows but the disk still holds."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for pid in pids:
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            path = f"{fd_dir}/{fd}"
+            try:
+                if not os.readlink(path).endswith(" (deleted)"):
+                    continue
+                st = os.stat(path)  # the open file itself, through /proc
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
     return total
 
 
@@ -753,7 +841,7 @@ def _release(plan: _Containment, proc: subprocess.Popen[bytes] | None, run: _Sup
     plan.leftover_file.unlink(missing_ok=True)
 
 
-_SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+_SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 
 def _uid_processes(uid: int) -> list[int]:
@@ -867,12 +955,43 @@ def _proc_result(
     )
 
 
+# The leftover list is written inside the sandbox, where inflate can write it too: read at most this
+# much, keep at most this many lines of this length.
+_LEFTOVER_MAX_BYTES = 64 << 10
+_LEFTOVER_MAX_LINES = 100
+_LEFTOVER_MAX_LINE = 300
+
+
 def read_leftovers(path: Path) -> list[str]:
-    """The processes LEFTOVER_WRAPPER listed as outliving the command, one per line ([] if none)."""
+    """The processes LEFTOVER_WRAPPER listed as outliving the command, one per line ([] if none).
+
+    Read bounded (a regular file only, never a link or a FIFO, at most _LEFTOVER_MAX_BYTES) and
+    parsed strictly: printable lines only, each cut to _LEFTOVER_MAX_LINE, at most
+    _LEFTOVER_MAX_LINES of them (then one line saying how many more were listed).
+    """
     try:
-        return [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return []
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ["(the leftover-process list was replaced by something not a regular file)"]
+        data = os.read(fd, _LEFTOVER_MAX_BYTES + 1)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    cut = len(data) > _LEFTOVER_MAX_BYTES
+    lines = []
+    for raw in data[:_LEFTOVER_MAX_BYTES].decode("utf-8", errors="replace").splitlines():
+        line = escape_control(raw.strip())
+        if line:
+            lines.append(line[:_LEFTOVER_MAX_LINE] + ("..." if len(line) > _LEFTOVER_MAX_LINE else ""))
+    more = len(lines) - _LEFTOVER_MAX_LINES
+    lines = lines[:_LEFTOVER_MAX_LINES]
+    if more > 0 or cut:
+        lines.append(f"(and {max(more, 0)} more line(s){', the list cut at 64 KiB' if cut else ''})")
+    return lines
 
 
 def _cmdline(pid: int) -> str:

@@ -16,6 +16,7 @@ from vcc.base import (
     BadInput,
     SubmissionFailed,
     VccError,
+    escape_control,
 )
 from vcc.scorer import Challenge
 
@@ -228,7 +229,7 @@ def collect_findings(result: RunResult) -> None:
 
     for run in result.runs:
         if run.proc and run.proc.leftover_processes:
-            procs = "; ".join(run.proc.leftover_processes[:5])
+            procs = "; ".join(escape_control(p) for p in run.proc.leftover_processes[:5])
             warn(
                 f"inflate left {len(run.proc.leftover_processes)} process(es) running after it "
                 f"exited ({procs}); vcc killed them. On the runner they would keep running into "
@@ -236,17 +237,17 @@ def collect_findings(result: RunResult) -> None:
             )
         if run.extra_files:
             warn(
-                f"inflated/ holds files no video asks for ({', '.join(run.extra_files[:10])}); "
+                f"inflated/ holds files no video asks for ({', '.join(map(escape_control, run.extra_files[:10]))}); "
                 "the official evaluator ignores them"
             )
         if run.writes_outside:
             warn(
                 "inflate wrote outside INFLATED_DIR, inside the repository checkout: "
-                + ", ".join(run.writes_outside[:10])
+                + ", ".join(map(escape_control, run.writes_outside[:10]))
             )
         if run.proc:
             for note in run.proc.isolation.notes:
-                if note.startswith(("no sandbox", "no cgroup")):
+                if note.startswith(("no sandbox", "no cgroup", "inflate runs as root")):
                     warn(f"weaker containment: {note}")
                 elif note.startswith("the kernel killed"):
                     # An OOM kill the script survived (exit 0): the runner's cap would do the same,

@@ -15,6 +15,7 @@ only read.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,7 +102,8 @@ def _ignore_outputs(top: Path, also: Path) -> Callable[[str, list[str]], set[str
 
     def ignore(src: str, names: list[str]) -> set[str]:
         skip = set(SKIPPED_FROM_SUBMISSION) & set(names) if Path(src) == top else set()
-        skip.update(n for n in names if (Path(src) / n).resolve() == also)
+        # realpath, not Path.resolve: a link loop in the submission must not raise here
+        skip.update(n for n in names if Path(os.path.realpath(Path(src) / n)) == also)
         return skip
 
     return ignore
@@ -193,4 +195,9 @@ def _copy_submission(submission_dir: Path, ws: Workspace, out_dir: Path) -> list
         symlinks=True,
         ignore=_ignore_outputs(submission_dir, out_dir),
     )
+    # archive.zip as a regular file (a link inside the dir was checked): vcc opens the workspace's
+    # copy without following links, so inflate cannot swap what it points to.
+    if ws.archive_zip.is_symlink():
+        ws.archive_zip.unlink()
+        shutil.copyfile(os.path.realpath(submission_dir / "archive.zip"), ws.archive_zip)
     return notes

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vcc.base import BadInput, run_cli
+from vcc.base import BadInput, escape_control, run_cli
 from vcc.scorer import ScoreOptions, add_score_options, numerics_line
 
 from . import env_cli, sweep_cli
@@ -134,6 +134,12 @@ def _add_limit_options(p: argparse.ArgumentParser) -> None:
         "unsandboxed, seeing your files and the network; auto and require are old names of on",
     )
     p.add_argument(
+        "--allow-root-inflate",
+        action="store_true",
+        help="with --sandbox off as root: run inflate as root when the paths it needs are closed to other "
+        "users (otherwise refused with exit 4: inflate could then write the whole host)",
+    )
+    p.add_argument(
         "--disk",
         type=parse_size,
         default=None,
@@ -203,6 +209,7 @@ def run_config(args: argparse.Namespace, *, out_dir: Path | None = None, json_pa
         memory_bytes=args.memory,
         cpus=args.cpus,
         sandbox=False if args.sandbox == "off" else None,
+        allow_root_inflate=args.allow_root_inflate,
         disk_bytes=args.disk,
         cgroup=not args.no_cgroup,
         extract_limits=ExtractLimits(
@@ -269,7 +276,7 @@ def summary(result: RunResult) -> str:
         extra = f", {len(inflate_env['fallbacks'])} fallback(s)" if inflate_env.get("fallbacks") else ""
         lines.append(f"  env:      inflate in {inflate_env['kind']} {where}{extra}")
     lines.append(f"  report:   {result.json_path}")
-    return "\n".join(lines)
+    return escape_control("\n".join(lines), keep_newlines=True)  # names and logs come from the submission
 
 
 def _run(args: argparse.Namespace) -> int:

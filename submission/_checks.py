@@ -410,6 +410,31 @@ _SH_MESSAGE = re.compile(r"^\s*(echo|printf)\b|\busage\b", re.I)
 _SH_ARG1 = re.compile(r"^\s*(?:export\s+|local\s+|readonly\s+)?([A-Za-z_]\w*)=[\"']?\$\{?1(?![\d\w])")
 
 
+_PATH_CHARS = re.compile(r"[^\s\"'`=,;()<>|&]*")
+
+
+def _elsewhere(text: str, m: re.Match[str]) -> bool:
+    """The match names a path part under a directory of its own (`debug_plots/videos`, `out/0.mkv`), which
+    resolves, from inflate's working directory (the checkout's root) or from any base it is joined to,
+    to another place than the checkout's videos/ or a names-file entry in it.
+
+    Read on the literal path around the match: the part just before it decides. Nothing before it (a bare
+    `videos/` or `0.mkv`), `.`/`..` (climbing towards the root), a variable or a placeholder (`$ROOT/`,
+    `{root}/`) may all reach the challenge's videos, so they still count.
+    """
+    start = m.start()
+    while start > 0 and _PATH_CHARS.fullmatch(text[start - 1]):
+        start -= 1
+    before = text[start : m.start()]
+    parts = [p for p in before.split("/")[:-1] if p not in ("", ".")]
+    if not parts:
+        return False
+    parent = parts[-1]
+    if parent == ".." or any(c in parent for c in "${}*%"):
+        return False
+    return parent != "videos"
+
+
 def _sh_compared(text: str, m: re.Match[str]) -> bool:
     before, after = text[: m.start()].rstrip("\"'"), text[m.end() :].lstrip("\"'")
     return bool(re.search(r"\s(!?=|==|-eq|-ne)\s*$", before) or re.match(r"\s*(!?=|==)\s", after))
@@ -450,6 +475,8 @@ def _original_refs(src: SourceFile) -> Iterator[tuple[int, str, str]]:
         archive_refs = _sh_archive_refs(src) if src.lang == "sh" else None
         for line, m in _grep(src, _ORIGINAL):
             text = src.code[line - 1]
+            if _elsewhere(text, m):
+                continue  # a path under a dir of its own (`debug_plots/videos`): not the challenge's
             if archive_refs is not None and (
                 _SH_MESSAGE.search(text)
                 or (m.group(1) and archive_refs.search(text[: m.start()]))
@@ -466,6 +493,8 @@ def _original_refs(src: SourceFile) -> Iterator[tuple[int, str, str]]:
             continue  # prose, or a name compared (`names != ["0.mkv"]`): nothing is read
         if m.group(2) and scan.under_archive_dir(node):
             continue  # an .mkv joined onto the archive dir: the submission's own stream
+        if _elsewhere(text, m):
+            continue  # a path under a dir of its own (`out_dir="debug_plots/videos"`): not the challenge's
         note = ""
         default = scan.argparse_default(node)
         if default is not None:

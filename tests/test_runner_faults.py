@@ -15,7 +15,7 @@ import pytest
 from vcc.runner import bwrap_unavailable_reason
 from vcc.runner.cli import main as run_main
 
-from helpers import FRAME_BYTES, RAW_BYTES, SANDBOX_ARGS, WRITE_RAWS, make_sub, run
+from helpers import FRAME_BYTES, RAW_BYTES, SANDBOX_ARGS, SANDBOX_OFF_ARGS, WRITE_RAWS, make_sub, run
 
 needs_bwrap = pytest.mark.skipif(
     bwrap_unavailable_reason() is not None,
@@ -42,8 +42,8 @@ def snapshot(path: Path) -> dict[str, tuple[int, int]]:
 # Containment modes: bubblewrap + cgroup, cgroup only, and bare processes with rlimits.
 MODES = {
     "sandbox": pytest.param([], marks=needs_bwrap, id="sandbox"),
-    "cgroup": pytest.param(["--sandbox", "off"], id="cgroup-only"),
-    "bare": pytest.param(["--sandbox", "off", "--no-cgroup"], id="bare"),
+    "cgroup": pytest.param([*SANDBOX_OFF_ARGS], id="cgroup-only"),
+    "bare": pytest.param([*SANDBOX_OFF_ARGS, "--no-cgroup"], id="bare"),
 }
 
 

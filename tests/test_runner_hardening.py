@@ -32,9 +32,9 @@ from vcc.scorer import ScoreConfig
 from vcc.scorer._assets import asset_sha256
 from vcc.scorer._cache import GroundTruthCache
 
-from helpers import NO_SCORE_ARGS, RAW_BYTES, WRITE_RAWS, make_sub, run, run_vcc
+from helpers import NO_SCORE_ARGS, RAW_BYTES, SANDBOX_OFF_ARGS, WRITE_RAWS, make_sub, run, run_vcc
 
-SANDBOX_OFF = ("--sandbox", "off")
+SANDBOX_OFF = SANDBOX_OFF_ARGS
 needs_bwrap = pytest.mark.skipif(
     bwrap_unavailable_reason() is not None, reason=f"bubblewrap unavailable: {bwrap_unavailable_reason()}"
 )

@@ -30,20 +30,22 @@ import tempfile
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from vcc import runner
+from vcc.base import remove_tree, walk_tree
 from vcc.runner import bwrap_unavailable_reason
 
-from helpers import RAW_BYTES, SH_HEADER, make_sub, run_vcc, zip_of
+from helpers import RAW_BYTES, SANDBOX_OFF_ARGS, SH_HEADER, make_sub, run_vcc, zip_of
 
 REPO = Path(__file__).resolve().parents[1]
 HAVE_BWRAP = bwrap_unavailable_reason() is None
 IS_ROOT = os.geteuid() == 0
-SHARED_TMP = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
+SHARED_TMP = tuple(p for p in (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock")) if p.is_dir())
 
 # Writes a raw of the right size for every name in $3: what an inflate that got through does.
 RAWS = f"""mkdir -p "$2"
@@ -81,6 +83,10 @@ class Case:
     warns: tuple[str, ...] = ()  # in one of the warnings
     archive: bytes | None = None  # default: one harmless member
     sandbox: bool = True  # False: the row runs with --sandbox off
+    setup: Callable[[Path], None] | None = None  # changes the submission dir after it is written
+    closed: bool = False  # the case's base dir (and so the workspace) closed to other users (mode 0700)
+    crlf: bool = False  # inflate.sh written with CRLF line endings
+    no_stdout: tuple[str, ...] = ()  # must not reach vcc's stdout/stderr raw
 
 
 ESCAPE_FAILED = "exit 1\n"  # the escape was stopped: inflate gives up
@@ -208,22 +214,150 @@ CASES = [
          'if echo pwn > @CH@/models/pwn-@T@; then\n@RAWS@fi\n' + ESCAPE_FAILED, 3, ("inflate_failed",), sandbox=False),
 ]  # fmt: skip
 
+
+# --- round two (issue 23) -----------------------------------------------------------------------------
+
+
+def _fifo(name: str) -> Callable[[Path], None]:
+    return lambda sub: os.mkfifo(sub / name)
+
+
+def _link(name: str, target: str) -> Callable[[Path], None]:
+    def make(sub: Path) -> None:
+        (sub / name).unlink(missing_ok=True)
+        (sub / name).symlink_to(str(Path(__file__).resolve()) if target == "@DECOY@" else target)
+
+    return make
+
+
+def _deep_tree(levels: int) -> Callable[[Path], None]:
+    def make(sub: Path) -> None:
+        fd = os.open(sub, os.O_RDONLY)
+        for _ in range(levels):
+            os.mkdir("d", dir_fd=fd)
+            nxt = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        os.close(fd)
+
+    return make
+
+
+def _long_path(total_bytes: int) -> Callable[[Path], None]:
+    """Dirs of 200-byte names until the path passes total_bytes (made relative to dir fds: past PATH_MAX)."""
+    return _named_tree("p" * 200, total_bytes // 201 + 1)
+
+
+def _named_tree(name: str, levels: int) -> Callable[[Path], None]:
+    def make(sub: Path) -> None:
+        fd = os.open(sub, os.O_RDONLY)
+        for _ in range(levels):
+            os.mkdir(name, dir_fd=fd)
+            nxt = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        os.close(fd)
+
+    return make
+
+
+def _loop_inflate_sh(sub: Path) -> None:
+    (sub / "inflate.sh").unlink()
+    (sub / "inflate.sh").symlink_to("loop-b")
+    (sub / "loop-b").symlink_to("inflate.sh")
+
+
+def _sfx_stub() -> bytes:
+    return b"#!/bin/sh\necho self-extracting\nexit 0\n" + zip_of(("a", b"tiny payload"))
+
+
+DEEP_MEMBER = "d/" * 1500 + "f"  # 3,001 bytes, 1,501 levels: extracted part by part
+
+CASES += [
+    # (1) the after-inflate fingerprint never opens a special file: no hang, verdict archive_changed
+    Case("archive-swapped-for-fifo", 'rm -f "$1/../archive.zip"\nmkfifo "$1/../archive.zip"\n@RAWS@', 3,
+         ("archive_changed", "a FIFO")),
+    Case("archive-swapped-for-dev-zero", 'ln -sf /dev/zero "$1/../archive.zip"\n@RAWS@', 3,
+         ("archive_changed", "a symbolic link", "/dev/zero")),
+    Case("off-archive-swapped-for-fifo", 'rm -f "$1/../archive.zip"\nmkfifo "$1/../archive.zip"\n@RAWS@', 3,
+         ("archive_changed", "a FIFO"), sandbox=False),
+    Case("off-archive-swapped-for-dev-zero", 'ln -sf /dev/zero "$1/../archive.zip"\n@RAWS@', 3,
+         ("archive_changed", "a symbolic link"), sandbox=False),
+    # (2) unsandboxed as root with the environment closed to other uids: refused, or root accepted explicitly
+    Case("off-root-closed-env", 'echo pwn > /etc/pwn-@T@ 2>/dev/null\n@RAWS@', 4,
+         ("harness_error", "refuses to run inflate unsandboxed as root", "--allow-root-inflate"),
+         sandbox=False, closed=True),
+    Case("off-root-closed-env-allowed", "@RAWS@", 0, ("ok",), ("--allow-root-inflate",),
+         warns=("inflate runs as root",), sandbox=False, closed=True),
+    # (3) every input ends in its verdict and exit code, never a traceback
+    Case("member-name-over-255-bytes", "@RAWS@", 2, ("bad_input", "over the file system's limit"),
+         archive=zip_of(("n" * 300, b"x"))),
+    Case("member-path-over-path-max", "@RAWS@", 2, ("bad_input", "PATH_MAX"),
+         archive=zip_of(("/".join(["q" * 200] * 22), b"x"))),
+    Case("member-1500-deep", 'test -f "$1/' + DEEP_MEMBER + '" || exit 1\n@RAWS@', 0, ("ok",),
+         archive=zip_of((DEEP_MEMBER, b"deep"))),
+    Case("inflate-makes-1500-deep-tree",
+         'cd "$2/.." && for i in $(seq 1500); do mkdir d && cd d || exit 1; done\ncd - >/dev/null\n@RAWS@', 0,
+         ("ok",)),
+    Case("inflate-makes-path-over-4096",
+         'n=$(printf "p%.0s" $(seq 200))\ncd "$2/.." && for i in $(seq 30); do mkdir "$n" && cd "$n" || exit 1; done\n'
+         'echo x > f\ncd - >/dev/null\n@RAWS@', 0, ("ok",)),
+    Case("raw-is-symlink-loop", 'mkdir -p "$2"\nln -s 0.raw "$2/0.raw"\nexit 0\n', 3, ("wrong_output", "loops")),
+    Case("inflate-sh-symlink-loop", "@RAWS@", 2, ("bad_input", "inflate.sh", "loop"), setup=_loop_inflate_sh),
+    Case("symlink-loop-in-submission", "@RAWS@", 2, ("bad_input", "loop"), setup=_link("x", "x")),
+    Case("fifo-in-submission", "@RAWS@", 2, ("bad_input", "a FIFO"), setup=_fifo("pipe")),
+    Case("submission-1500-deep", "@RAWS@", 2, ("bad_input", "levels deep"), setup=_deep_tree(1500)),
+    Case("submission-path-over-4096", "@RAWS@", 2, ("bad_input", "longer than"), setup=_long_path(4200)),
+    # (4) logs and files deleted while open count against the disk cap
+    Case("disk-via-logs",  # two logs of 50 MB each: every file under the cap, together past it
+         'head -c 50000000 /dev/zero | tr "\\0" x\nhead -c 50000000 /dev/zero | tr "\\0" x >&2\nsleep 2\n@RAWS@', 3,
+         ("disk",), ("--disk", "64M")),
+    Case("disk-deleted-but-open",
+         'exec 3>"$1/../hidden-@T@"\nrm "$1/../hidden-@T@"\nhead -c 300000000 /dev/zero >&3\nsleep 2\n@RAWS@', 3,
+         ("disk",), ("--disk", "64M")),
+    Case("off-disk-deleted-but-open",
+         'exec 3>"$1/../hidden-@T@"\nrm "$1/../hidden-@T@"\nhead -c 300000000 /dev/zero >&3\nsleep 2\n@RAWS@', 3,
+         ("disk",), ("--disk", "64M"), sandbox=False),
+    Case("off-run-lock-not-shared", 'echo pwn > /run/lock/hostile-@T@\necho pwn > /dev/shm/hostile-@T@\n@RAWS@', 0,
+         ("ok",), sandbox=False),  # lands in private tmpfs: nothing on the host (the leak check looks)
+    # (5) the leftover list is inflate's to write: bounded and strict
+    Case("forged-leftover-list",
+         'for f in /tmp/../.leftover-* "$2"/../../../.vcc/.leftover-*; do\n'
+         '  [ -e "$f" ] && head -c 50000000 /dev/zero | tr "\\0" "A" >> "$f" 2>/dev/null\ndone\n@RAWS@', 0, ("ok",)),
+    # (6) archive.zip resolving outside the submission dir: refused before it is read
+    Case("archive-links-to-etc-shadow", "@RAWS@", 2, ("bad_input", "archive.zip", "outside the submission dir"),
+         setup=_link("archive.zip", "/etc/shadow")),
+    Case("archive-links-outside", "@RAWS@", 2, ("bad_input", "archive.zip", "outside the submission dir"),
+         setup=_link("archive.zip", "@DECOY@")),
+    # (7) terminal escapes from the submission reach the terminal escaped
+    Case("escape-injection",
+         'printf "\\033[2J\\033[31mvcc run: OK\\r\\n" >&2\nmkdir -p "$2"\ntouch "$2/$(printf "x\\033[1my")"\n'
+         'printf "\\033]0;pwned\\007" >&2\nexit 1\n', 3, ("inflate_failed",), no_stdout=("\x1b", "\x07")),
+    # (8) unzip 6.0's readings: control characters dropped from names, a prepended stub refused
+    Case("member-name-control-chars", 'test -f "$1/ab.txt" || exit 1\n@RAWS@', 0, ("ok",),
+         archive=zip_of(("a\nb.txt", b"x"), ("a", b"tiny payload"))),
+    Case("sfx-stub-before-archive", "@RAWS@", 2, ("bad_input", "self-extractor"), archive=_sfx_stub()),
+    # (9) the launcher cannot be stopped or traced from inside; CRLF inflate.sh says why it fails
+    Case("sigstop-launcher", 'kill -STOP $PPID 2>/dev/null; kill -STOP 1 2>/dev/null\n@RAWS@', 0, ("ok",)),
+    Case("off-sigstop-launcher", 'kill -STOP $PPID 2>/dev/null; kill -STOP 1 2>/dev/null\n@RAWS@', 0, ("ok",),
+         sandbox=False),
+    Case("crlf-inflate-sh", "@RAWS@", 3, ("CRLF",), crlf=True),
+]  # fmt: skip
+
 _TABLE: list[tuple[str, int | None, int, str, float]] = []
 
 
 def _tree_state(root: Path) -> dict[str, tuple]:
-    """Every entry under root: (mode, sha256 of a file's bytes / a link's target)."""
+    """Every entry under root: (mode, sha256 of a file's bytes / a link's target); any depth (walked by fds)."""
     out: dict[str, tuple] = {str(root): (root.lstat().st_mode,)}
-    for dirpath, dirs, files in os.walk(root):
-        for name in dirs + files:
-            p = Path(dirpath, name)
-            st = p.lstat()
-            if stat.S_ISLNK(st.st_mode):
-                out[str(p)] = (st.st_mode, os.readlink(p))
-            elif stat.S_ISREG(st.st_mode):
-                out[str(p)] = (st.st_mode, hashlib.sha256(p.read_bytes()).hexdigest())
-            else:
-                out[str(p)] = (st.st_mode,)
+    for rel, st in walk_tree(root):
+        p = root / rel
+        if stat.S_ISLNK(st.st_mode):
+            out[rel] = (st.st_mode, os.readlink(p))
+        elif stat.S_ISREG(st.st_mode):
+            out[rel] = (st.st_mode, hashlib.sha256(p.read_bytes()).hexdigest())
+        else:
+            out[rel] = (st.st_mode,)
     return out
 
 
@@ -269,7 +403,7 @@ def hostile_root() -> Path:
     root = Path(tempfile.mkdtemp(prefix="vcc-hostile-"))
     root.chmod(0o755)
     yield root
-    shutil.rmtree(root, ignore_errors=True)
+    remove_tree(root)  # iterative: some cases leave trees 1,500 levels deep
     table = "\n".join(
         ["| case | exit (expected) | verdict | wall s |", "|---|---|---|---|"]
         + [f"| {c} | {got} ({exp}) | {verdict} | {wall:.1f} |" for c, got, exp, verdict, wall in _TABLE]
@@ -315,22 +449,28 @@ def _prepare(case: Case, ch: Path, base: Path) -> tuple[Path, Path, str]:
         .replace("@OUT@", str(out)).replace("@DECOY@", str(Path(__file__).resolve()))
     )  # fmt: skip
     # No `set -e`: an attack that fails goes on to the next line, as a determined one would.
-    (sub / "inflate.sh").write_text(SH_HEADER.replace("set -euo pipefail\n", "set -uo pipefail\n") + body)
+    script = SH_HEADER.replace("set -euo pipefail\n", "set -uo pipefail\n") + body
+    (sub / "inflate.sh").write_bytes((script.replace("\n", "\r\n") if case.crlf else script).encode())
+    if case.setup is not None:
+        case.setup(sub)
     return sub, out, token
 
 
-def _run(case: Case, ch: Path, base: Path, sub: Path, out: Path) -> tuple[int, dict | None, float]:
-    """`python -m vcc run` in its own process: (exit code, run.json or None, wall seconds)."""
+def _run(case: Case, ch: Path, base: Path, sub: Path, out: Path) -> tuple[int, dict | None, float, str]:
+    """`python -m vcc run` in its own process: (exit code, run.json or None, wall seconds, what it printed)."""
     argv = [sys.executable, "-m", "vcc", "run", str(sub), "--challenge-dir", str(ch), "--out", str(out),
             "--no-score", "--quiet", "--setup-overhead", "0", "--score-estimate", "0", *case.args]  # fmt: skip
     if not case.sandbox:
         argv += ["--sandbox", "off"]
+        # As root with a closed path, unsandboxed runs need the second flag (the closed rows test the refusal)
+        if IS_ROOT and not case.closed and "--allow-root-inflate" not in case.args:
+            argv += ["--allow-root-inflate"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     t0 = time.monotonic()
     p = subprocess.run(argv, env=env, cwd=base, capture_output=True, text=True, timeout=300)
     wall = time.monotonic() - t0
     report = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else None
-    return p.returncode, report, wall
+    return p.returncode, report, wall, p.stdout + p.stderr
 
 
 def _sandbox_uid(report: dict | None) -> int | None:
@@ -342,10 +482,10 @@ def _sandbox_uid(report: dict | None) -> int | None:
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=_needs(c)) for c in CASES])
 def test_hostile_submission(case: Case, hostile_root: Path, hostile_challenge: Path) -> None:
     base = Path(tempfile.mkdtemp(prefix=f"{case.id}-", dir=hostile_root))
-    base.chmod(0o755)
+    base.chmod(0o700 if case.closed else 0o755)
     sub, out, token = _prepare(case, hostile_challenge, base)
     ch_before, sub_before = _tree_state(hostile_challenge), _tree_state(sub)
-    code, report, wall = _run(case, hostile_challenge, base, sub, out)
+    code, report, wall, printed = _run(case, hostile_challenge, base, sub, out)
     verdict = report["verdict"] if report else "NO REPORT"
     _TABLE.append((case.id, code, case.code, verdict, wall))
 
@@ -358,6 +498,10 @@ def test_hostile_submission(case: Case, hostile_root: Path, hostile_challenge: P
         assert w in text, f"{w!r} not in the verdict: {text}"
     for w in case.warns:
         assert any(w in x for x in report["warnings"]), f"{w!r} not in the warnings: {report['warnings']}"
+    for raw in case.no_stdout:
+        assert raw not in printed, f"{raw!r} reached vcc's output raw:\n{printed!r}"
+    # run.json stays small whatever inflate wrote into vcc's files
+    assert (out / "run.json").stat().st_size < 1 << 20
     # nothing of the case is left running
     uid = _sandbox_uid(report)
     assert _processes(token, uid) == []
@@ -385,7 +529,7 @@ def test_refuses_to_run_unsandboxed_unless_told(tmp_path, mini_challenge, monkey
     err = capsys.readouterr().err
     assert "bubblewrap is not installed" in r["message"] and "--sandbox off" in err and "apt-get install" in err
     assert not marker.exists() and r["inflate"] is None
-    code, r = run_vcc(sub, mini_challenge, tmp_path / "out2", "--no-score", "--quiet", "--sandbox", "off",
+    code, r = run_vcc(sub, mini_challenge, tmp_path / "out2", "--no-score", "--quiet", *SANDBOX_OFF_ARGS,
                       "--setup-overhead", "0", "--score-estimate", "0")  # fmt: skip
     assert code == 0, r["message"]
     assert r["isolation"]["sandbox"] == "none"
@@ -424,7 +568,7 @@ def test_vcc_killed_mid_inflate_leaves_a_report_and_no_process(sandbox: bool, ho
     sub, out, token = _prepare(case, hostile_challenge, base)
     argv = [sys.executable, "-m", "vcc", "run", str(sub), "--challenge-dir", str(hostile_challenge),
             "--out", str(out), "--no-score", "--quiet", "--setup-overhead", "0", "--score-estimate", "0",
-            *([] if sandbox else ["--sandbox", "off"])]  # fmt: skip
+            *([] if sandbox else ["--sandbox", "off", *(["--allow-root-inflate"] if IS_ROOT else [])])]  # fmt: skip
     vcc = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)  # fmt: skip
     try:

@@ -326,7 +326,8 @@ def test_a_failed_run_is_a_failed_run_case(tmp_path, monkeypatch):
 def quick_run(sub: Path, challenge: Path) -> RunConfig:
     """A real run with nothing to wait for: no setup overhead, no scoring, no sandbox."""
     return RunConfig(
-        sub, challenge, setup_overhead_s=0.0, progress=False, scoring=False, score_estimate_s=0.0, sandbox=False
+        sub, challenge, setup_overhead_s=0.0, progress=False, scoring=False, score_estimate_s=0.0, sandbox=False,
+        allow_root_inflate=True
     )
 
 

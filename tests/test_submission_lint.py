@@ -140,6 +140,8 @@ CASES = [
     ("reads-original-video", ERROR, inflate_py("src = open('../../videos/0.mkv', 'rb')\n"), "inflate.py", 6,
      "videos/"),
     ("reads-original-video", ERROR, inflate_py("SRC = '0.mkv'\n"), "inflate.py", 6, "0.mkv"),
+    ("reads-original-video", ERROR, inflate_py("SRC = f'{ROOT}/videos/0.mkv'\n"), "inflate.py", 6, "videos/"),
+    ("reads-original-video", ERROR, inflate_py("SRC = './../../videos'\n"), "inflate.py", 6, "videos"),
     ("reads-original-video", ERROR, inflate_py("print(len(open('../../videos/0.mkv', 'rb').read()))\n"), "inflate.py",
      6, "videos/"),
     ("reads-original-video", ERROR, write("inflate.sh", SH + 'A="$1"\npython3 inflate.py "$A/../../videos/0.mkv"\n'),
@@ -230,10 +232,15 @@ def test_every_registered_check_has_a_firing_case():
             write("helper.py", "import torch\n\n\ndef f():\n    return 1\n\n\nif __name__ == '__main__':\n"
                                "    print(torch.randn(3))\n")(sub),
         ),
+        # Paths, not words: a debug plotter's own videos/ dir (merged into inflate) is not the challenge's.
+        inflate_py("def plot(frames, out_dir='debug_plots/videos'):\n    os.makedirs(out_dir, exist_ok=True)\n"
+                   "    open(os.path.join(out_dir, 'a.txt'), 'w')\n\n\nplot([], out_dir=\"debug_plots/videos\")\n"
+                   "cache = 'work/0.mkv'\n"),
+        write("inflate.sh", SH + 'mkdir -p "$2/debug/videos"\nexec python3 "$(dirname "$0")/inflate.py" "$@"\n'),
     ],
     ids=["sh-comments", "py-docstring", "good-practice", "archive-own-mkv", "archive-dir-mkv-sh", "archive-dir-mkv-py",
          "names-compared", "compress-time", "official-style",
-         "imported-main-block"],
+         "imported-main-block", "path-not-videos-py", "path-not-videos-sh"],
 )
 def test_quiet_on_good_code(clean, mutate):
     mutate(clean)
