@@ -73,6 +73,8 @@ class ScoreResult:
     peak_rss_bytes: int | None = None  # the largest scoring process's resident peak (this one or a worker)
     # How the batches were sharded: worker count, threads each, read-ahead bytes, each worker's peak RSS.
     workers: dict[str, Any] = field(default_factory=dict)
+    # --progressive: the batches' random order and the running estimates (the figures stay exact).
+    progressive: dict[str, Any] | None = None
     # Which Python scored: vcc's, or the checkout's synced env (`vcc score --env official` sets VCC_SCORING_ENV).
     environment: dict[str, str] = field(
         default_factory=lambda: {"kind": "official" if os.environ.get("VCC_SCORING_ENV") else "vcc",
@@ -116,6 +118,8 @@ class ScoreResult:
             "dali_variant": self.dali_variant,
             "paths": self.paths,
         }
+        if self.progressive is not None:
+            out["progressive"] = self.progressive
         if len(self.targets) > 1:
             out["targets"] = {t.decode: self.target_json(t) for t in self.targets}
             first, second = (out["targets"][t.decode] for t in self.targets[:2])

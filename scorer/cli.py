@@ -16,6 +16,7 @@ from vcc.base import EXIT_BAD_INPUT, EXIT_OK, BadInput, add_numerics_argument, r
 from ._cache import GroundTruthCache, default_cache_dir
 from ._config import READ_AHEAD_CHOICES
 from ._report import job_report_paths, terminal_summary
+from ._sampling import add_sample_arguments, sample_options
 from ._targets import DALI_VARIANTS, DECODE_CHOICES
 
 __all__ = ["register", "main"]
@@ -61,6 +62,9 @@ def _score(args: argparse.Namespace) -> int:
         # vcc.main re-runs `score --env official` in the synced environment before parsing.
         raise BadInput("--env official was not applied", fix="run it through the vcc command and spell it out: "
                        "vcc score ... --env official")
+    sampling = sample_options(args)
+    if sampling.sampled or sampling.progressive:
+        _check_sampling_args(args, sampling.sampled)
     cfg = ScoreConfig(
         submission_dir=args.submission_dir,
         challenge_dir=args.challenge_dir,
@@ -70,10 +74,11 @@ def _score(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         decode=default_decode(args),
         report_path=args.report,
-        json_path=args.json,
+        json_path=args.json if args.json is not None or not sampling.sampled
+        else args.submission_dir / "vcc-estimate.json",
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
-        progress=not args.quiet,
+        progress=not args.quiet and not sampling.progressive,
         official_truncation=args.official_truncation,
         reference_loop=args.reference_loop,
         dali_variant=args.dali_variant,
@@ -90,6 +95,13 @@ def _score(args: argparse.Namespace) -> int:
 
         pairs_outputs(args.pairs)  # a directory or an impossible Parquet is refused before scoring
     checked = validate_submission(cfg)  # bad input is refused before torch is imported
+    if sampling.sampled:
+        from ._sampled import score_sample, summary_text
+
+        report = score_sample(cfg, sampling)
+        print(summary_text(report))
+        print(f"estimate report: {cfg.json_report} (no report.txt: an estimate is not the official score)")
+        return EXIT_OK
     if args.spread:
         from ._spread import score_spread, spread_text
 
@@ -107,7 +119,12 @@ def _score(args: argparse.Namespace) -> int:
         request_huge_pages()
     from ._score import score_submission
 
-    result = score_submission(cfg, checked)
+    progressive = None
+    if sampling.progressive:
+        from ._progressive import ProgressiveRun
+
+        progressive = ProgressiveRun(seed=sampling.seed)
+    result = score_submission(cfg, checked, progressive=progressive)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
         return EXIT_OK
     print(result.primary.official_report, end="")
@@ -119,6 +136,20 @@ def _score(args: argparse.Namespace) -> int:
               "but the submission is invalid", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK
+
+
+def _check_sampling_args(args: argparse.Namespace, sampled: bool) -> None:
+    """Options a sampled (or progressive) score cannot honour: refused before anything runs."""
+    what = "--sample" if sampled else "--progressive"
+    clashes = [("--spread", args.spread), ("--reference-loop", args.reference_loop)]
+    if sampled:
+        clashes += [("--report", args.report is not None), ("--pairs", args.pairs is not None),
+                    ("--job-paths", args.job_paths is not None), ("--official-truncation", args.official_truncation)]
+    for option, given in clashes:
+        if given:
+            why = ("an estimate is never written as report.txt" if option == "--report"
+                   else f"{what} does not combine with it")
+            raise BadInput(f"{option} with {what}: {why}", fix=f"drop {option} (or {what})")
 
 
 def _write_pairs(path: Path | None, report: dict) -> None:
@@ -178,6 +209,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pairs", type=Path, default=None, metavar="PATH",
                    help="also write the per-pair table here: CSV (and Parquet beside it when pyarrow is installed)")
     p.add_argument("--shared-frames-dir", type=Path, default=None, help=argparse.SUPPRESS)  # --spread's children
+    add_sample_arguments(p)
     p.add_argument("--env", choices=("vcc", "official"), default="vcc",
                    help="Python environment that scores: vcc (default: vcc's own) or official (the checkout's "
                    "environment built by `vcc env sync --challenge-dir CH`, group cpu for --device cpu, cu128 for "
