@@ -110,20 +110,134 @@ def prepare(frames: int, work: Path) -> None:
     (work / "challenge.txt").write_text(f"{challenge}\n")
 
 
+def _load_exact(work: Path) -> dict[str, dict[str, Any]]:
+    """NAME -> its exact report's per-pair values, rate and figures (from `prepare`)."""
+    out = {}
+    for path in sorted((work / "exact").glob("*.json")):
+        r = json.loads(path.read_text())
+        out[path.stem] = {"pose": [p["posenet"] for p in r["per_pair"]], "seg": [p["segnet"] for p in r["per_pair"]],
+                          "keys": [(p["video"], p["pair"]) for p in r["per_pair"]], "rate": r["rate"],
+                          "score": r["score"], "posenet": r["posenet_distortion"], "segnet": r["segnet_distortion"],
+                          "report": path, "timings": r.get("timings", {})}
+    return out
+
+
+def _strata_file(work: Path, name: str) -> Path:
+    return work / "exact" / f"{name}.json"
+
+
+def _draw(design: str, k: int, seed: int, keys: list[tuple[str, int]], strata: Path | None) -> Any:
+    from vcc.scorer._sampling import SampleOptions, draw_pairs
+
+    return draw_pairs(SampleOptions(sample=k, seed=seed, design=design, strata=strata), keys)
+
+
+def coverage(work: Path, draws: int, ks: list[int]) -> dict[str, Any]:
+    """Observed coverage and mean half-width of the 95 % intervals, from the exact per-pair values."""
+    from vcc.scorer._estimate import Unit, difference_estimate, estimate_means, score_estimate
+
+    exact = _load_exact(work)
+    rows, paired = [], []
+    for setname in ("demo", "golden"):
+        names = [n for n in exact if n.startswith(setname + "-")]
+        for name in names:
+            e = exact[name]
+            n = len(e["keys"])
+            # The strata come from a related candidate: another candidate's full report of the same challenge.
+            related = next((m for m in names if m != name), None)
+            for design in ("simple", "stratified"):
+                if design == "stratified" and related is None:
+                    continue
+                for k in ks:
+                    if k > n or (design == "stratified" and k < 4):
+                        continue
+                    hits = {"score": 0, "posenet": 0, "segnet": 0}
+                    widths = []
+                    for seed in range(draws):
+                        d = _draw(design, k, seed, e["keys"], _strata_file(work, related) if design == "stratified"
+                                  else None)
+                        sizes = [len(s) for s in d.strata]
+                        units = [[Unit((e["pose"][u], e["seg"][u]), 1) for u in drawn] for drawn in d.drawn]
+                        est = score_estimate(estimate_means(units, sizes, sizes), e["rate"])
+                        hits["score"] += est.score.covers(e["score"])
+                        hits["posenet"] += est.posenet_distortion.covers(e["posenet"])
+                        hits["segnet"] += est.segnet_distortion.covers(e["segnet"])
+                        widths.append(est.score.half_width)
+                    rows.append({"set": setname, "candidate": name.split("-", 1)[1], "pairs": n, "design": design,
+                                 "k": k, "draws": draws, "strata_from": related if design == "stratified" else None,
+                                 "coverage_score": hits["score"] / draws, "coverage_posenet": hits["posenet"] / draws,
+                                 "coverage_segnet": hits["segnet"] / draws,
+                                 "mean_half_width": sum(widths) / len(widths), "exact_score": e["score"]})
+                    print(f"{setname:6} {name.split('-', 1)[1]:7} {design:10} K={k:3}: coverage "
+                          f"{rows[-1]['coverage_score']:.3f} (pose {rows[-1]['coverage_posenet']:.3f}, seg "
+                          f"{rows[-1]['coverage_segnet']:.3f}), mean +/- {rows[-1]['mean_half_width']:.5f}", flush=True)
+        # Paired: every two candidates of the set on the same draws.
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                ea, eb = exact[a], exact[b]
+                truth = eb["score"] - ea["score"]
+                for k in ks:
+                    if k > len(ea["keys"]):
+                        continue
+                    covered = settled = right_sign = 0
+                    tight, widths = [], []
+                    for seed in range(draws):
+                        d = _draw("simple", k, seed, ea["keys"], None)
+                        units = [[Unit((ea["pose"][u], ea["seg"][u], eb["pose"][u], eb["seg"][u]), 1) for u in drawn]
+                                 for drawn in d.drawn]
+                        sizes = [len(s) for s in d.strata]
+                        diff = difference_estimate(estimate_means(units, sizes, sizes), ea["rate"], eb["rate"])
+                        covered += diff.score.covers(truth)
+                        settled += diff.sign_settled
+                        right_sign += diff.sign_settled and (diff.score.estimate > 0) == (truth > 0)
+                        tight.append(diff.tighter_by)
+                        widths.append(diff.score.half_width)
+                    paired.append({"set": setname, "a": a.split("-", 1)[1], "b": b.split("-", 1)[1], "k": k,
+                                   "draws": draws, "exact_difference": truth, "coverage": covered / draws,
+                                   "sign_settled": settled / draws, "settled_right": right_sign / draws,
+                                   "mean_half_width": sum(widths) / draws,
+                                   "median_tighter_by": sorted(tight)[len(tight) // 2]})
+                    print(f"{setname:6} {b} - {a} K={k:3}: coverage {covered / draws:.3f}, sign settled "
+                          f"{settled / draws:.3f} (right {right_sign / draws:.3f}), paired "
+                          f"{paired[-1]['median_tighter_by']:.1f}x tighter", flush=True)
+    return {"rows": rows, "paired": paired, "draws": draws, "ks": ks}
+
+
+def table_markdown(result: dict[str, Any]) -> str:
+    out = ["| set (pairs) | candidate | design | K | coverage of the score's 95 % interval | PoseNet | SegNet | "
+           "mean half-width |", "|---|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        out.append(f"| {r['set']} ({r['pairs']}) | {r['candidate']} | {r['design']} | {r['k']} | "
+                   f"{100 * r['coverage_score']:.1f} % | {100 * r['coverage_posenet']:.1f} % | "
+                   f"{100 * r['coverage_segnet']:.1f} % | {r['mean_half_width']:.4f} |")
+    out += ["", "| set | B - A | K | exact difference | coverage | sign settled (right sign) | mean half-width | "
+            "paired vs separate (median) |", "|---|---|---|---|---|---|---|---|"]
+    for r in result["paired"]:
+        out.append(f"| {r['set']} | {r['b']} - {r['a']} | {r['k']} | {r['exact_difference']:+.4f} | "
+                   f"{100 * r['coverage']:.1f} % | {100 * r['sign_settled']:.1f} % ({100 * r['settled_right']:.1f} %) "
+                   f"| {r['mean_half_width']:.4f} | {r['median_tighter_by']:.1f}x narrower |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("stage", choices=("prepare", "coverage", "check"))
     ap.add_argument("--frames", type=int, default=600)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/vcc-sample-bench"))
+    ap.add_argument("--draws", type=int, default=400, help="samples per setting (coverage; at least 200)")
+    ap.add_argument("--k", type=int, nargs="+", default=[8, 16, 32, 64])
+    ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     if args.stage == "prepare":
         prepare(args.frames, args.workdir)
+    elif args.stage == "coverage":
+        if args.draws < 200:
+            ap.error("--draws must be at least 200")
+        result = coverage(args.workdir, args.draws, args.k)
+        print(table_markdown(result))
+        write_json_atomic(args.json or args.workdir / "coverage.json", result)
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-__all__: list[Any] = []
-_unused = write_json_atomic

@@ -279,9 +279,9 @@ def strata_by_difficulty(difficulty: Sequence[float], strata: int) -> list[list[
 
 
 def allocate(k: int, sizes: Sequence[int], spreads: Sequence[float]) -> list[int]:
-    """Neyman allocation of k draws to strata (n_h proportional to N_h * S_h, S_h the related
-    candidate's spread in the stratum), at least two per stratum (for its variance) and at most
-    its size; largest remainders round it to exactly k."""
+    """k draws allocated to strata in proportion to N_h * S_h (equal S_h: proportional allocation;
+    a related candidate's spreads: Neyman's), at least two per stratum (for its variance) and at
+    most its size; largest remainders round it to exactly k."""
     h = len(sizes)
     if k < 2 * h or k > sum(sizes):
         raise ValueError(f"{k} draws cannot fill {h} strata of sizes {list(sizes)} with two each")

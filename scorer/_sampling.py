@@ -4,8 +4,9 @@ their command-line options, and the sampling design (which pairs). Torch-free.
 The population is every pair the official loop scores (video after video); a design draws K of
 them: `simple` (simple random sampling without replacement) or `stratified` (by difficulty: the
 pairs ranked by a related candidate's per-pair contribution to the score, from an earlier full
-report given with --strata, cut into equal strata, Neyman-allocated). The draw depends on the
-seed alone, so a run is reproducible and two candidates can be scored on the same pairs.
+report given with --strata, cut into equal strata, allocated in proportion, two per stratum at
+least). The draw depends on the seed alone, so a run is reproducible and two candidates can be
+scored on the same pairs.
 """
 
 from __future__ import annotations
@@ -171,13 +172,9 @@ def draw_pairs(opts: SampleOptions, population: list[tuple[str, int]], *, assets
         raise BadInput(f"--sample {k} is too small for a stratified draw (two pairs per stratum at least)",
                        fix="give --sample 4 or more, or use --design simple")
     strata = strata_by_difficulty(difficulty, count)
-    spreads = [_spread([difficulty[i] for i in s]) for s in strata]
-    alloc = allocate(k, [len(s) for s in strata], spreads)
+    # Proportional allocation: Neyman's (by the related candidate's spreads) measured wider intervals on
+    # the golden challenge, where that candidate's spreads did not carry over (bench/bench_sample.py).
+    alloc = allocate(k, [len(s) for s in strata], [1.0] * len(strata))
     return SampleDesign("stratified", opts.seed, strata, stratified_sample(strata, alloc, rng), str(opts.strata))
 
 
-def _spread(values: list[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    mean = sum(values) / len(values)
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
