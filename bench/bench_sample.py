@@ -20,8 +20,8 @@ conversions (shared/golden/make_candidates.py, run as a program), and two block-
 of `near` of other strengths (2x2 with 32 levels, 4x4 with 16 levels).
 
 usage: bench/bench_sample.py prepare  [--frames 600] [--workdir DIR]
-       bench/bench_sample.py coverage [--workdir DIR] [--draws 400] [--json PATH]
-       bench/bench_sample.py check    [--workdir DIR] [--k 32] [--seeds 3]
+       bench/bench_sample.py coverage [--workdir DIR] [--draws 400] [--k 8 16 32 64] [--json PATH]
+       bench/bench_sample.py check    [--workdir DIR] [--k 32] [--seeds 2] [--candidates near] [--exact-timing]
 """
 
 from __future__ import annotations
@@ -84,9 +84,11 @@ def make_candidate(challenge: Path, sub: Path, kind: str, frames: int) -> None:
 
 
 def _score_cmd(sub: Path, challenge: Path, work: Path, out: Path, *extra: str) -> list[str]:
+    """An exact score (a report.txt beside its JSON) or, with --sample in `extra`, an estimate (JSON only)."""
+    report = [] if "--sample" in extra else ["--report", str(out.with_suffix(".txt"))]
     return [sys.executable, "-m", "vcc", "score", str(sub), "--challenge-dir", str(challenge), "--quiet",
             "--threads", THREADS, "--workers", "1", "--cache-dir", str(work / "cache"),
-            "--json", str(out), "--report", str(out.with_suffix(".txt")), *extra]
+            "--json", str(out), *report, *extra]
 
 
 def prepare(frames: int, work: Path) -> None:
@@ -219,6 +221,54 @@ def table_markdown(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _time_v(argv: list[str], log: Path) -> dict[str, Any]:
+    """Run under /usr/bin/time -v; its wall seconds and peak RSS."""
+    proc = subprocess.run(["/usr/bin/time", "-v", *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log.write_text(proc.stdout)
+    out: dict[str, Any] = {"exit_code": proc.returncode}
+    for line in proc.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("Elapsed (wall clock) time"):
+            parts = [float(x) for x in line.rsplit(" ", 1)[1].split(":")]
+            out["wall_s"] = sum(v * 60 ** i for i, v in enumerate(reversed(parts)))
+        elif line.startswith("Maximum resident set size"):
+            out["peak_rss_gb"] = int(line.rsplit(" ", 1)[1]) * 1024 / 1e9
+    return out
+
+
+def check(work: Path, k: int, seeds: int, names: list[str], exact_timing: bool) -> dict[str, Any]:
+    """Real `vcc score --sample K` runs on the demo: how many drawn pairs equal the exact run's
+    values bit for bit (cache warm from `prepare`), and the wall time of each against an exact
+    warm score (both under /usr/bin/time -v)."""
+    challenge = Path((work / "challenge.txt").read_text().strip())
+    exact = _load_exact(work)
+    out: dict[str, Any] = {"k": k, "runs": []}
+    for name in names:
+        full = exact.get(f"demo-{name}")
+        if full is None:
+            continue
+        values = dict(zip(full["keys"], zip(full["pose"], full["seg"], strict=True), strict=True))
+        sub = work / "subs" / "demo" / name
+        for seed in range(seeds):
+            est_path = work / "check" / f"{name}-k{k}-s{seed}.json"
+            est_path.parent.mkdir(parents=True, exist_ok=True)
+            timing = _time_v(_score_cmd(sub, challenge, work, est_path, "--sample", str(k), "--seed", str(seed)),
+                             est_path.with_suffix(".time"))
+            est = json.loads(est_path.read_text())
+            same = sum(values[(p["video"], p["pair"])] == (p["posenet"], p["segnet"]) for p in est["sampled_pairs"])
+            s = est["score"]
+            out["runs"].append({"candidate": name, "seed": seed, "equal": same, "drawn": len(est["sampled_pairs"]),
+                                "cache": est["cache"], **timing, "covers": s["low"] <= full["score"] <= s["high"],
+                                "estimate": s["estimate"], "half_width": s["half_width"], "exact": full["score"]})
+            print(json.dumps(out["runs"][-1]), flush=True)
+        if exact_timing:
+            exact_path = work / "check" / f"{name}-exact-warm.json"
+            timing = _time_v(_score_cmd(sub, challenge, work, exact_path), exact_path.with_suffix(".time"))
+            out.setdefault("exact_warm", []).append({"candidate": name, **timing})
+            print(json.dumps(out["exact_warm"][-1]), flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("stage", choices=("prepare", "coverage", "check"))
@@ -227,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draws", type=int, default=400, help="samples per setting (coverage; at least 200)")
     ap.add_argument("--k", type=int, nargs="+", default=[8, 16, 32, 64])
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--seeds", type=int, default=2, help="check: --sample runs per candidate")
+    ap.add_argument("--candidates", nargs="+", default=["near"], help="check: demo candidates to run")
+    ap.add_argument("--exact-timing", action="store_true", help="check: also time an exact warm score")
     args = ap.parse_args(argv)
     if args.stage == "prepare":
         prepare(args.frames, args.workdir)
@@ -236,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         result = coverage(args.workdir, args.draws, args.k)
         print(table_markdown(result))
         write_json_atomic(args.json or args.workdir / "coverage.json", result)
+    elif args.stage == "check":
+        result = check(args.workdir, args.k[0], args.seeds, args.candidates, args.exact_timing)
+        write_json_atomic(args.json or args.workdir / "check.json", result)
     return 0
 
 
