@@ -188,3 +188,22 @@ def test_sampled_pairs_and_progressive_match_the_full_run(tmp_path, golden_chall
         assert got[key] == full[key], key
     assert got["progressive"]["order"] != sorted(got["progressive"]["order"])
     assert [p for p in got["per_pair"]] == full["per_pair"]
+
+
+def test_scoring_batches_keep_the_official_batch_sizes():
+    from vcc.scorer._sampled import scoring_batches
+
+    sizes = [16] * 32 + [3] * 3  # the golden video: two batches of 16, one of 3
+    batches = scoring_batches([0, 5, 9, 17, 20, 33, 34], sizes)
+    assert [len(b) for b in batches] == [16, 3]
+    assert batches[0][:5] == [0, 5, 9, 17, 20] and set(batches[0]) == {0, 5, 9, 17, 20}
+    assert batches[1] == [33, 34, 33]
+    assert [len(b) for b in scoring_batches(list(range(20)), [16] * 20)] == [16, 16]
+
+
+def test_compare_sample_needs_two_dirs_and_a_challenge(tmp_path, capsys):
+    from vcc.scorer.report_cli import main
+
+    assert main(["compare", "--sample", "8", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
+    assert "--challenge-dir" in capsys.readouterr().err
+    assert main(["compare", "--sample", "8", str(tmp_path / "a"), "--challenge-dir", str(tmp_path)]) == 2
