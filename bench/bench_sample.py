@@ -97,6 +97,7 @@ def prepare(frames: int, work: Path) -> None:
     t0 = time.time()
     challenge = cached_challenge(frames, seed=0, progress=False, cache_dir=work / "fixtures")
     print(f"challenge {challenge} ({time.time() - t0:.0f} s)", flush=True)
+    (work / "challenge.txt").write_text(f"{challenge}\n")
     (work / "exact").mkdir(parents=True, exist_ok=True)
     for setname, ch in (("golden", GOLDEN / "challenge"), ("demo", challenge)):
         n_frames = 70 if setname == "golden" else frames
@@ -109,7 +110,6 @@ def prepare(frames: int, work: Path) -> None:
             t1 = time.time()
             subprocess.run(_score_cmd(sub, ch, work, out), check=True)
             print(f"{setname} {kind}: exact score in {time.time() - t1:.0f} s", flush=True)
-    (work / "challenge.txt").write_text(f"{challenge}\n")
 
 
 def _load_exact(work: Path) -> dict[str, dict[str, Any]]:
