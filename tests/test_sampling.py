@@ -169,7 +169,8 @@ def test_sampled_pairs_and_progressive_match_the_full_run(tmp_path, golden_chall
     sub = make_submission(tmp_path / "near", candidate_raws["near"], 1000)
     cache = tmp_path / "cache"
     common = [str(sub), "--challenge-dir", str(golden_challenge), "--quiet", "--threads", "1", "--workers", "1"]
-    assert main([*common, "--cache-dir", str(cache), "--json", str(tmp_path / "full.json")]) == 0
+    assert main([*common, "--cache-dir", str(cache), "--json", str(tmp_path / "full.json"),
+                 "--report", str(tmp_path / "full.txt")]) == 0
     full = json.loads((tmp_path / "full.json").read_text())
     exact = {(p["video"], p["pair"]): (p["posenet"], p["segnet"]) for p in full["per_pair"]}
     for extra, seed in ((["--no-cache"], 11), (["--cache-dir", str(cache)], 12)):
