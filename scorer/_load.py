@@ -47,7 +47,9 @@ def _kind(data: Any) -> str:
     """What a JSON that is not a score report looks like, for the message."""
     if not isinstance(data, dict):
         return f"a JSON {type(data).__name__}"
-    for key, kind in (("vcc_run_schema", "a vcc run report"), ("spread", "a spread report"),
+    for key, kind in (("vcc_sample_schema", "a sampled ESTIMATE (vcc score --sample; compare candidates on the "
+                       "same pairs with vcc compare --sample K A_DIR B_DIR)"),
+                      ("vcc_run_schema", "a vcc run report"), ("spread", "a spread report"),
                       ("checks", "a lint report"), ("members", "a manifest"), ("bounds", "a gate report")):
         if key in data:
             return kind

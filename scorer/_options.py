@@ -26,6 +26,7 @@ from vcc.base import (
 )
 
 from ._cache import default_cache_dir
+from ._sampling import SampleOptions, add_sample_arguments, sample_options
 from ._targets import DALI_VARIANTS, DECODE_CHOICES, targets_for
 
 __all__ = [
@@ -69,6 +70,9 @@ class ScoreOptions:
     # `vcc score --grid`: the candidate against each ground truth with the nets on each device
     # present (scorer/_grid.py), instead of the one target `decode` names.
     grid: bool = False
+    # `--sample K` / `--progressive` (scorer/_sampling.py): an estimate from drawn pairs, or the
+    # official batches in a random order with a running estimate.
+    sampling: SampleOptions = SampleOptions()
 
     def __post_init__(self) -> None:
         if self.cache_dir is not None and not isinstance(self.cache_dir, Path):
@@ -124,14 +128,16 @@ class ScoreOptions:
             argv.append("--no-cache")
         if self.grid:
             argv.append("--grid")
-        return argv
+        return argv + self.sampling.to_argv()
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ScoreOptions:
         """The options `add_score_options` declared, as parsed; those a command lacks keep their defaults
         (`vcc run` decides the device, the decode and the read-ahead by the runner it replays)."""
-        names = [f.name for f in dataclasses.fields(cls)]
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "sampling"]
         given: dict[str, Any] = {name: getattr(args, name) for name in names if hasattr(args, name)}
+        if hasattr(args, "sample"):
+            given["sampling"] = sample_options(args)
         if given.get("decode") is None:
             given["decode"] = default_decode(given.get("device", cls.device))
         return cls(**given)
@@ -180,6 +186,7 @@ def add_score_options(p: argparse.ArgumentParser, *, replay: bool = False) -> No
                        "on each device present (CPU; CUDA when there is one): the 2x2 that splits the CPU runner -> "
                        "T4 runner gap into the decoder's and the kernels' shares; writes the grid JSON (--json, "
                        "default SUBMISSION_DIR/vcc-grid.json), not report.txt")
+        add_sample_arguments(p)
         p.add_argument("--read-ahead", choices=READ_AHEAD_CHOICES, default=ScoreOptions.read_ahead,
                        help="decode, raw reads and net inputs in a thread ahead of the forwards: auto (only where "
                        "each worker has a core to spare for it; otherwise it slows the forwards), on, off; same bits")

@@ -74,6 +74,8 @@ class ScoreResult:
     peak_rss_bytes: int | None = None  # the largest scoring process's resident peak (this one or a worker)
     # How the batches were sharded: worker count, threads each, read-ahead bytes, each worker's peak RSS.
     workers: dict[str, Any] = field(default_factory=dict)
+    # --progressive: the batches' random order and the running estimates (the figures stay exact).
+    progressive: dict[str, Any] | None = None
     # Which Python scored: vcc's, or the checkout's synced env (`vcc score --env official` sets VCC_SCORING_ENV).
     environment: dict[str, str] = field(
         default_factory=lambda: {"kind": "official" if os.environ.get("VCC_SCORING_ENV") else "vcc",
@@ -118,6 +120,8 @@ class ScoreResult:
             "paths": self.paths,
         }
         out["axis"] = score_axis(out)  # what this score is evidence of (a key added, none changed)
+        if self.progressive is not None:
+            out["progressive"] = self.progressive
         if len(self.targets) > 1:
             out["targets"] = {t.decode: {**self.target_json(t), "axis": score_axis(out, t.decode)}
                               for t in self.targets}

@@ -47,6 +47,7 @@ from ._config import ScoreConfig
 from ._distributed import Distributed
 from ._memory import limit_heap_retention
 from ._nets import load_nets
+from ._progressive import ProgressiveRun
 from ._report import official_config_block, official_report_text, write_score_reports
 from ._result import ScoreResult, TargetResult
 from ._targets import decode_target
@@ -112,20 +113,22 @@ class Accumulator:
         )
 
 
-def score_submission(cfg: ScoreConfig, checked: CheckedSubmission | None = None) -> ScoreResult:
+def score_submission(cfg: ScoreConfig, checked: CheckedSubmission | None = None, *,
+                     progressive: ProgressiveRun | None = None) -> ScoreResult:
     """Score one submission; writes report.txt and the JSON report unless told not to.
 
     `checked`: the inputs already validated by `validate_submission(cfg)` (the CLI does so
     before importing torch), else validated here. A numerics profile other than native must be
     in the environment before torch is imported (the CLI does this); otherwise this refuses
-    rather than report a profile that did not run.
+    rather than report a profile that did not run. `progressive`: take the official batches in
+    its random order, one process, telling it each batch's sums (the figures stay exact).
     """
     apply_profile(cfg.options.profile)
     before = torch.get_num_threads()  # torch's default here, unless the caller set another
     cfg = cfg.resolved(default_threads=before, cores=cores())
     torch.set_num_threads(cfg.options.threads)  # the one place scoring's thread count is applied
     try:
-        result, dist = _score(cfg, checked)
+        result, dist = _score(cfg, checked, progressive)
     finally:
         torch.set_num_threads(before)  # --threads applies to this score only
     if cfg.write_reports and (dist is None or dist.is_main):  # rank 0 reports, as officially
@@ -154,11 +157,14 @@ class _Plan:
     workers: dict[str, Any] = field(default_factory=dict)  # how the steps were sharded (written by _stream)
 
 
-def _score(cfg: ScoreConfig, checked: CheckedSubmission | None) -> tuple[ScoreResult, Distributed | None]:
+def _score(cfg: ScoreConfig, checked: CheckedSubmission | None,
+           progressive: ProgressiveRun | None = None) -> tuple[ScoreResult, Distributed | None]:
     t0 = time.perf_counter()
     plan = _plan(cfg, *_validate(cfg, checked))
     plan.timings["validate_s"] = time.perf_counter() - t0
-    truths, accs = _stream(cfg, plan)
+    if progressive is not None and plan.dist is not None:
+        raise BadInput("--progressive runs as one process", fix="run it without torchrun")
+    truths, accs = _stream(cfg, plan, progressive)
     _reduce(plan, accs)
     result = _result(cfg, plan, truths, accs)
     result.timings["total_s"] = time.perf_counter() - t0
@@ -166,6 +172,8 @@ def _score(cfg: ScoreConfig, checked: CheckedSubmission | None) -> tuple[ScoreRe
     peaks = [p for p in (peak_rss_bytes(), *plan.workers.get("peak_rss_bytes", [])) if p is not None]
     result.peak_rss_bytes = max(peaks) if peaks else None
     result.workers = plan.workers
+    if progressive is not None:
+        result.progressive = progressive.as_json()
     if plan.dist is not None:
         plan.dist.close()
     return result, plan.dist
@@ -262,7 +270,8 @@ class _Target:
     status: set[str] = field(default_factory=set)
 
 
-def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[_Target], list[Accumulator]]:
+def _stream(cfg: ScoreConfig, plan: _Plan,
+            progressive: ProgressiveRun | None = None) -> tuple[list[_Target], list[Accumulator]]:
     """The official loop's steps, computed here or by worker processes, reduced in its order."""
     challenge, device, raws = plan.challenge, plan.device, plan.raws
     if plan.dist is not None:  # torchrun: this rank scores names[rank::world]
@@ -275,7 +284,8 @@ def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[_Target], list[Accumula
     gt_pairs = [r.expected_frames // 2 for r in raws]  # check_raws lists the raws in the videos' order
     jobs = plan_jobs(gt_pairs, [r.frames // 2 for r in raws], opts.batch_size)
     threads = opts.threads
-    workers = max(1, min(opts.workers, len(jobs)))  # no more workers than steps
+    # no more workers than steps; a progressive score is one process (it reports batch by batch)
+    workers = 1 if progressive is not None else max(1, min(opts.workers, len(jobs)))
     read_ahead = (0 if cfg.reference_loop or opts.read_ahead == "off" else READ_AHEAD_BYTES if opts.read_ahead == "on"
                   else read_ahead_bytes(workers, threads))
     specs, writers = _target_specs(cfg, plan, challenge, targets, jobs, gt_pairs)
@@ -297,7 +307,8 @@ def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[_Target], list[Accumula
         torch.manual_seed(_SEED)
         nets = load_nets(challenge.models_dir, device)
         plan.timings["load_nets_s"] = time.perf_counter() - t1
-        results = run_shard(shards[0], nets)
+        results = (run_shard(shards[0], nets) if progressive is None
+                   else _progressive_results(shard, jobs, nets, progressive, plan, cfg))
     else:
         results = run_workers(shards, stats)
     accs = [Accumulator(device) for _ in targets]
@@ -319,6 +330,18 @@ def _stream(cfg: ScoreConfig, plan: _Plan) -> tuple[list[_Target], list[Accumula
                     "batches": [len(s.jobs) for s in shards],
                     "peak_rss_bytes": [s["peak_rss_bytes"] for s in sorted(stats, key=lambda s: s["worker"])]}
     return targets, accs
+
+
+def _progressive_results(shard: ShardSpec, jobs: list[BatchJob], nets: tuple[Any, Any], progressive: ProgressiveRun,
+                         plan: _Plan, cfg: ScoreConfig) -> Iterator[BatchResult]:
+    """Each official step alone, in the run's random order (one step per shard: the same step,
+    the same bits), each told to `progressive` before the in-order reduction takes it."""
+    order = progressive.start([j.size for j in jobs], list(cfg.targets),
+                              plan.archive_bytes / plan.challenge.original_bytes)
+    for index in order:
+        for result in run_shard(dataclasses.replace(shard, jobs=(jobs[index],)), nets):
+            progressive.observe(index, [(float(p.pose_sum), float(p.seg_sum), p.count) for p in result.parts])
+            yield result
 
 
 def _memory_settings(cfg: ScoreConfig) -> dict[str, Any]:

@@ -46,15 +46,20 @@ def _score(args: argparse.Namespace) -> int:
         # vcc.main re-runs `score --env official` in the synced environment before parsing.
         raise BadInput("--env official was not applied", fix="run it through the vcc command and spell it out: "
                        "vcc score ... --env official")
+    options = ScoreOptions.from_args(args)
+    sampling = options.sampling
+    if sampling.sampled or sampling.progressive:
+        _check_sampling_args(args, sampling.sampled)
     cfg = ScoreConfig(
         submission_dir=args.submission_dir,
         challenge_dir=args.challenge_dir,
         names_file=args.names_file,
         inflated_dir=args.inflated_dir,
-        options=ScoreOptions.from_args(args),
+        options=options,
         report_path=args.report,
-        json_path=args.json,
-        progress=not args.quiet,
+        json_path=args.json if args.json is not None or not sampling.sampled
+        else args.submission_dir / "vcc-estimate.json",
+        progress=not args.quiet and not sampling.progressive,
         official_truncation=args.official_truncation,
         reference_loop=args.reference_loop,
         archive_path=args.archive,
@@ -68,6 +73,13 @@ def _score(args: argparse.Namespace) -> int:
     checked = validate_submission(cfg)  # bad input is refused before torch is imported
     if cfg.options.grid:
         return _grid(args, cfg, checked)
+    if sampling.sampled:
+        from ._sampled import score_sample, summary_text
+
+        report = score_sample(cfg, sampling)
+        print(summary_text(report))
+        print(f"estimate report: {cfg.json_report} (no report.txt: an estimate is not the official score)")
+        return EXIT_OK
     if args.spread:
         from ._spread import score_spread, spread_text
 
@@ -85,7 +97,12 @@ def _score(args: argparse.Namespace) -> int:
         request_huge_pages()
     from ._score import score_submission
 
-    result = score_submission(cfg, checked)
+    progressive = None
+    if sampling.progressive:
+        from ._progressive import ProgressiveRun
+
+        progressive = ProgressiveRun(seed=sampling.seed)
+    result = score_submission(cfg, checked, progressive=progressive)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
         return EXIT_OK
     report = result.as_json()
@@ -112,6 +129,20 @@ def _grid(args: argparse.Namespace, cfg: object, checked: object) -> int:
     write_json_atomic(path, grid)
     print(f"grid report: {path}")
     return EXIT_OK
+
+
+def _check_sampling_args(args: argparse.Namespace, sampled: bool) -> None:
+    """Options a sampled (or progressive) score cannot honour: refused before anything runs."""
+    what = "--sample" if sampled else "--progressive"
+    clashes = [("--spread", args.spread), ("--reference-loop", args.reference_loop), ("--grid", args.grid)]
+    if sampled:
+        clashes += [("--report", args.report is not None), ("--pairs", args.pairs is not None),
+                    ("--job-paths", args.job_paths is not None), ("--official-truncation", args.official_truncation)]
+    for option, given in clashes:
+        if given:
+            why = ("an estimate is never written as report.txt" if option == "--report"
+                   else f"{what} does not combine with it")
+            raise BadInput(f"{option} with {what}: {why}", fix=f"drop {option} (or {what})")
 
 
 def _write_pairs(path: Path | None, report: dict) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from vcc.base import EXIT_OK, run_cli, write_atomic, write_json_atomic
 
 from ._load import check_output_dir, check_output_file, load_run_report, load_score_report
+from ._options import add_score_options
 
 __all__ = ["register", "main"]
 
@@ -25,12 +26,44 @@ def _compare(args: argparse.Namespace) -> int:
 
     if args.json is not None:
         check_output_file(args.json, "--json", "compare.json")
+    if args.sample is not None:
+        return _compare_sample(args)
     reports = [load_score_report(p) for p in args.reports]
     result = compare_reports(reports, top=args.k, force=args.force)
     print(compare_text(result, shown=args.k))
     if args.json is not None:
         write_json_atomic(args.json, result)
         print(f"comparison: {args.json}")
+    return EXIT_OK
+
+
+def _compare_sample(args: argparse.Namespace) -> int:
+    """`vcc compare --sample K A_DIR B_DIR --challenge-dir CH`: both candidates scored on the same pairs."""
+    from vcc.base import BadInput
+
+    from ._config import ScoreConfig
+    from ._options import ScoreOptions
+
+    options = ScoreOptions.from_args(args)
+    opts = options.sampling
+    for option, given in (("--progressive", opts.progressive), ("--grid", options.grid)):
+        if given:
+            raise BadInput(f"{option} is not a comparison option", fix=f"drop {option} (it is `vcc score`'s)")
+    if len(args.reports) != 2:
+        raise BadInput(f"compare --sample takes two submission directories, got {len(args.reports)}",
+                       fix="vcc compare --sample K A_DIR B_DIR --challenge-dir CH")
+    if args.challenge_dir is None:
+        raise BadInput("compare --sample scores the candidates: it needs --challenge-dir",
+                       fix="add --challenge-dir CH (the checkout the candidates are scored on)")
+    cfgs = [ScoreConfig(submission_dir=d, challenge_dir=args.challenge_dir, options=options, progress=False,
+                        write_reports=False) for d in args.reports]
+    from ._sampled import compare_sample, compare_sample_text
+
+    result = compare_sample(cfgs[0], cfgs[1], opts)
+    print(compare_sample_text(result))
+    if args.json is not None:
+        write_json_atomic(args.json, result)
+        print(f"paired estimate: {args.json}")
     return EXIT_OK
 
 
@@ -102,6 +135,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("-k", "--k", type=int, default=10, help="how many most worse / most better pairs (default 10)")
     c.add_argument("--force", action="store_true", help="compare reports of different challenges or pair counts")
     c.add_argument("--json", type=Path, default=None, help="also write the comparison as JSON here")
+    # With --sample, REPORT.json are two submission dirs A B, scored on the same pairs with the
+    # scoring options of `vcc score` (one declaration: ScoreOptions).
+    c.add_argument("--challenge-dir", type=Path, default=None, help="the checkout to score on (with --sample)")
+    add_score_options(c)
     c.set_defaults(handler=_compare)
 
     p = sub.add_parser("plot", help="PNG plots of a score report: distortions, breakdown, worst pairs' frames")

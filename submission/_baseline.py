@@ -44,7 +44,9 @@ def _score_report(data: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     return "", None
 
 
-def load_baseline(path: Path) -> Baseline:
+def load_baseline(path: Path, *, allow_estimate: bool = False) -> Baseline:
+    """The baseline's score. A sampled estimate (`vcc score --sample`) is refused unless
+    `allow_estimate`: then its point estimate stands in, and the kind says "estimate"."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -52,6 +54,8 @@ def load_baseline(path: Path) -> Baseline:
         raise BadInput("baseline report not found", path=path, fix=_FIX) from e
     except (OSError, ValueError) as e:
         raise BadInput(f"baseline report is not readable JSON ({e})", path=path, fix=_FIX) from e
+    if isinstance(data, dict) and data.get("estimate") is True:
+        return _estimate_baseline(path, data, allow_estimate)
     kind, report = _score_report(data) if isinstance(data, dict) else ("", None)
     if not kind:
         raise BadInput("baseline report is not a vcc gate, run or score report (unknown schema)", path=path, fix=_FIX)
@@ -61,6 +65,21 @@ def load_baseline(path: Path) -> Baseline:
                        fix="pass the report of a run that scored")  # fmt: skip
     assets = {k: str(v.get("sha256")) for k, v in (report.get("assets") or {}).items() if isinstance(v, dict)}
     return Baseline(path, kind, float(score), report.get("decode"), assets)
+
+
+def _estimate_baseline(path: Path, data: dict[str, Any], allow: bool) -> Baseline:
+    """A sampled estimate's point estimate as the baseline, only when allowed."""
+    sample = data.get("sample") or {}
+    if not allow:
+        raise BadInput(f"baseline is a sampled ESTIMATE ({sample.get('pairs_scored')} of "
+                       f"{sample.get('population_pairs')} pairs), not a score: gate bounds take exact scores",
+                       path=path, fix="pass a full report (vcc score without --sample), or add --allow-estimate to "
+                       "hold the run to the estimate's point value")
+    score = (data.get("score") or {}).get("estimate")
+    if not isinstance(score, (int, float)) or isinstance(score, bool):
+        raise BadInput("baseline estimate holds no score estimate", path=path, fix=_FIX)
+    assets = {k: str(v.get("sha256")) for k, v in (data.get("assets") or {}).items() if isinstance(v, dict)}
+    return Baseline(path, "estimate", float(score), data.get("decode"), assets)
 
 
 def check_baseline_matches(baseline: Baseline, run_score: dict[str, Any]) -> None:

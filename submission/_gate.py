@@ -66,6 +66,7 @@ class GateConfig:
     lint: bool = True
     lint_ignore: tuple[str, ...] = ()
     baseline: Path | None = None  # an earlier gate/run/score report; bounds.max_regression holds the run to it
+    allow_estimate: bool = False  # a sampled estimate (vcc score --sample) may be the baseline (its point value)
     junit_path: Path | None = None  # JUnit XML: one test case per lint check and per bound
     summary_path: Path | None = None  # Markdown summary (for $GITHUB_STEP_SUMMARY)
     archive_url: str | None = None  # a bound: the hosted archive serves archive.zip's bytes (check-upload)
@@ -283,7 +284,7 @@ def _load_baseline(cfg: GateConfig) -> Baseline | None:
         if cfg.bounds.max_regression is not None:
             raise BadInput("--max-regression needs --baseline", fix="pass --baseline REPORT.json (gate.json/run.json)")
         return None
-    return load_baseline(cfg.baseline)
+    return load_baseline(cfg.baseline, allow_estimate=cfg.allow_estimate)
 
 
 def gate_submission(cfg: GateConfig) -> GateResult:

@@ -235,6 +235,9 @@ def _register_gate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         metavar="D",
         help="fail if the score exceeds the baseline's by more than D (default 0 with --baseline)",
     )
+    p.add_argument("--allow-estimate", action="store_true",
+                   help="accept a sampled ESTIMATE (vcc score --sample) as --baseline: its point estimate is used; "
+                   "without this an estimate is refused (exit 2)")
     p.add_argument("--junit", type=Path, default=None, metavar="PATH", help="also write JUnit XML (checks, bounds)")
     p.add_argument("--summary", type=Path, default=None, metavar="PATH", help="also write a Markdown summary")
     p.add_argument("--no-lint", action="store_true", help="skip lint")
@@ -409,6 +412,7 @@ def _gate(args: argparse.Namespace) -> int:
         lint=not args.no_lint,
         lint_ignore=tuple(args.lint_ignore),
         baseline=args.baseline,
+        allow_estimate=args.allow_estimate,
         junit_path=args.junit,
         summary_path=args.summary,
         archive_url=args.archive_url,

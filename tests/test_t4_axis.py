@@ -260,11 +260,11 @@ def test_bundle_holds_every_figure_this_machine_measures(near_submission: Path, 
                                                          gt_cache_dir: Path, tmp_path: Path) -> None:
     import torch
 
-    from vcc.scorer import ScoreConfig
+    from vcc.scorer import ScoreConfig, ScoreOptions
     from vcc.scorer._dali_bundle import BUNDLE_MEMBERS, write_bundle
 
-    cfg = ScoreConfig(submission_dir=near_submission, challenge_dir=golden_challenge, cache_dir=gt_cache_dir,
-                      threads=2, progress=False, write_reports=False)
+    cfg = ScoreConfig(submission_dir=near_submission, challenge_dir=golden_challenge,
+                      options=ScoreOptions(cache_dir=gt_cache_dir, threads=2), progress=False, write_reports=False)
     out = tmp_path / "bundle.tar"
     write_bundle(out, GOLDEN_VIDEO, cfg, max_frames=6)
     with tarfile.open(out) as tar:
