@@ -154,7 +154,7 @@ def coverage(work: Path, draws: int, ks: list[int]) -> dict[str, Any]:
                     if k > n or (design == "stratified" and k < 4):
                         continue
                     hits = {"score": 0, "posenet": 0, "segnet": 0}
-                    widths = []
+                    widths, pose_widths = [], []
                     for seed in range(draws):
                         d = _draw(design, k, seed, e["keys"], _strata_file(work, related) if design == "stratified"
                                   else None)
@@ -165,11 +165,13 @@ def coverage(work: Path, draws: int, ks: list[int]) -> dict[str, Any]:
                         hits["posenet"] += est.posenet_distortion.covers(e["posenet"])
                         hits["segnet"] += est.segnet_distortion.covers(e["segnet"])
                         widths.append(est.score.half_width)
+                        pose_widths.append(est.posenet_distortion.half_width / e["posenet"])
                     rows.append({"set": setname, "candidate": name.split("-", 1)[1], "pairs": n, "design": design,
                                  "k": k, "draws": draws, "strata_from": related if design == "stratified" else None,
                                  "coverage_score": hits["score"] / draws, "coverage_posenet": hits["posenet"] / draws,
                                  "coverage_segnet": hits["segnet"] / draws,
-                                 "mean_half_width": sum(widths) / len(widths), "exact_score": e["score"]})
+                                 "mean_half_width": sum(widths) / len(widths), "exact_score": e["score"],
+                                 "posenet_mean_relative_half_width": sum(pose_widths) / len(pose_widths)})
                     print(f"{setname:6} {name.split('-', 1)[1]:7} {design:10} K={k:3}: coverage "
                           f"{rows[-1]['coverage_score']:.3f} (pose {rows[-1]['coverage_posenet']:.3f}, seg "
                           f"{rows[-1]['coverage_segnet']:.3f}), mean +/- {rows[-1]['mean_half_width']:.5f}", flush=True)
@@ -207,12 +209,13 @@ def coverage(work: Path, draws: int, ks: list[int]) -> dict[str, Any]:
 
 def table_markdown(result: dict[str, Any]) -> str:
     out = ["| set (pairs) | candidate | design (strata from) | K | coverage of the score's 95 % interval | PoseNet | "
-           "SegNet | mean half-width |", "|---|---|---|---|---|---|---|---|"]
+           "SegNet | mean half-width | PoseNet's mean half-width / exact |", "|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         design = r["design"] if r["strata_from"] is None else f"{r['design']} ({r['strata_from'].split('-', 1)[1]})"
         out.append(f"| {r['set']} ({r['pairs']}) | {r['candidate']} | {design} | {r['k']} | "
                    f"{100 * r['coverage_score']:.1f} % | {100 * r['coverage_posenet']:.1f} % | "
-                   f"{100 * r['coverage_segnet']:.1f} % | {r['mean_half_width']:.4f} |")
+                   f"{100 * r['coverage_segnet']:.1f} % | {r['mean_half_width']:.4f} | "
+                   f"{100 * r['posenet_mean_relative_half_width']:.1f} % |")
     out += ["", "| set | B - A | K | exact difference | coverage | sign settled (right sign) | mean half-width | "
             "paired vs separate (median) |", "|---|---|---|---|---|---|---|---|"]
     for r in result["paired"]:
