@@ -61,7 +61,7 @@ from ._numerics import (
 )
 from ._progress import Progress, progress_iter
 from ._runners import RUNNER_GROUPS, RUNNER_SHAPES, RUNNERS, UV_GROUPS, RunnerShape, public_runner_for, runner_kinds
-from ._text import escape_control
+from ._text import escape_control, short_float
 from ._zip import (
     CENTRAL_HEADER,
     CENTRAL_SIGNATURE,
@@ -142,6 +142,7 @@ __all__ = [
     "lazy_exports",
     "file_sha256",
     "escape_control",
+    "short_float",
     "remove_tree",
     "walk_tree",
     "vcc_cache_root",

@@ -9,16 +9,15 @@ per-frame sha256 taken while hashing the raw) and how much the score moved.
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vcc.base import FRAME_BYTES
+from vcc.base import FRAME_BYTES, short_float
 
 if TYPE_CHECKING:
     from ._result import InflateRun
 
-__all__ = ["TERMS", "raw_digests", "run_figures", "repeat_stats", "repeat_line", "short_float", "repeat_lines"]
+__all__ = ["TERMS", "raw_digests", "run_figures", "repeat_stats", "repeat_line", "repeat_lines"]
 
 TERMS = ("score", "posenet_distortion", "segnet_distortion", "rate")
 _CHUNK = 1 << 20
@@ -126,11 +125,6 @@ def repeat_line(repeat: dict[str, Any]) -> str | None:
         return None
     n = len(repeat.get("scores") or [])
     return f"score {score['mean']:.8f} (mean of {n} runs, spread {short_float(score['spread'])})"
-
-
-def short_float(x: float) -> str:
-    """Two significant digits, exponent without padding: 3.1e-8, 0."""
-    return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m.group(1).replace('+', '')}{m.group(2)}", f"{x:.2g}")
 
 
 def repeat_lines(repeat: dict[str, Any]) -> list[str]:

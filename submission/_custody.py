@@ -22,8 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from vcc.base import file_sha256
-from vcc.runner._repeat import short_float
+from vcc.base import file_sha256, short_float
 
 from ._files import ARCHIVE_NAME, submission_files
 
