@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import site
 import sys
 import time
 from pathlib import Path
@@ -65,15 +66,28 @@ def _hidden_paths(challenge: Challenge) -> tuple[tuple[Path, ...], tuple[Path, .
 
 
 def _import_paths() -> list[Path]:
-    """Where vcc's own Python imports from beyond its prefix (a .pth line, a user site): inflate
-    runs on the same Python when no official env is synced, and must import the same modules.
-    The current directory is left out (`python -m vcc` puts it on sys.path; it may be anything)."""
-    cwd = Path.cwd().resolve()
-    out = []
-    for entry in sys.path:
-        path = Path(entry).resolve() if entry else cwd
-        if path != cwd and path.exists():
-            out.append(path)
+    """The directories `.pth` files in vcc's site directories add to its sys.path (a dependency
+    tree shared by a .pth line, a user site): inflate runs on the same Python when no official env
+    is synced and must import what vcc imports. Only these, read as `site` reads them: never
+    PYTHONPATH, the current directory or a test runner's insertions, which may hold anything."""
+    sites = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        sites.append(site.getusersitepackages())
+    out: list[Path] = []
+    for entry in sites:
+        root = Path(entry)
+        if not root.is_dir():
+            continue
+        out.append(root.resolve())
+        for pth in sorted(root.glob("*.pth")):
+            try:
+                lines = pth.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                line = line.strip()
+                if line and not line.startswith(("#", "import ", "import\t")) and (root / line).is_dir():
+                    out.append((root / line).resolve())
     return out
 
 
