@@ -336,7 +336,7 @@ def _progressive_results(shard: ShardSpec, jobs: list[BatchJob], nets: tuple[Any
                          plan: _Plan, cfg: ScoreConfig) -> Iterator[BatchResult]:
     """Each official step alone, in the run's random order (one step per shard: the same step,
     the same bits), each told to `progressive` before the in-order reduction takes it."""
-    order = progressive.start([j.size for j in jobs], list(cfg.targets),
+    order = progressive.start([j.size for j in jobs], list(cfg.options.targets),
                               plan.archive_bytes / plan.challenge.original_bytes)
     for index in order:
         for result in run_shard(dataclasses.replace(shard, jobs=(jobs[index],)), nets):
