@@ -44,8 +44,9 @@ test: sandbox $(STAMP)
 # The differential fuzzing of archive extraction against unzip 6.0, longer than in `make test`
 # (a new seed each run, printed; FUZZ_SEED=N repeats one).
 FUZZ_CASES ?= 200000
+FUZZ_SEED ?= new
 fuzz: $(STAMP)
-	FUZZ_CASES=$(FUZZ_CASES) $(BIN)/python -m pytest -q -s tests/test_zip_fuzz.py -k test_fuzz_against_unzip
+	FUZZ_SEED=$(FUZZ_SEED) FUZZ_CASES=$(FUZZ_CASES) $(BIN)/python -m pytest -q -s tests/test_zip_fuzz.py -k test_fuzz_against_unzip
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
