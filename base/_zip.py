@@ -634,19 +634,19 @@ def _check_backslash(archive: Path, info: zipfile.ZipInfo) -> None:
 
 
 def _check_name_length(archive: Path, info: zipfile.ZipInfo, name: str) -> None:
-    parts = name.split("/")
-    longest = max(parts, key=lambda p: len(p.encode("utf-8", "surrogateescape")))
-    if len(longest.encode("utf-8", "surrogateescape")) > NAME_MAX_BYTES:
+    longest = max(len(part.encode("utf-8", "surrogateescape")) for part in name.split("/"))
+    if longest > NAME_MAX_BYTES:
         raise archive_error(
             archive,
-            f"member {info.filename[:80]!r}... has a path part of {len(longest.encode('utf-8', 'surrogateescape'))} "
+            f"member {info.filename[:80]!r}... has a path part of {longest} "
             f"bytes, over the file system's limit of {NAME_MAX_BYTES}",
             "shorten the member's name",
         )
-    if len(name.encode("utf-8", "surrogateescape")) > PATH_MAX_BYTES:
+    path_bytes = len(name.encode("utf-8", "surrogateescape"))
+    if path_bytes > PATH_MAX_BYTES:
         raise archive_error(
             archive,
-            f"member {info.filename[:80]!r}... has a path of {len(name.encode('utf-8', 'surrogateescape')):,} bytes, "
+            f"member {info.filename[:80]!r}... has a path of {path_bytes:,} bytes, "
             f"over the {PATH_MAX_BYTES:,} that an extraction dir leaves of PATH_MAX",
             "shorten the member's path",
         )

@@ -13,7 +13,6 @@ import os
 import time
 import zipfile
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,15 +170,6 @@ def _decompressor_object(method: int) -> zlib._Decompress | bz2.BZ2Decompressor 
         return zlib.decompressobj(-15)
     if method == zipfile.ZIP_BZIP2:
         return bz2.BZ2Decompressor()
-    return None
-
-
-def _decompressor(method: int) -> Callable[[bytes], bytes] | None:
-    """A function feeding compressed bytes to a fresh decompressor (None for stored)."""
-    if method == zipfile.ZIP_DEFLATED:
-        return zlib.decompressobj(-15).decompress
-    if method == zipfile.ZIP_BZIP2:
-        return bz2.BZ2Decompressor().decompress
     return None
 
 
