@@ -10,7 +10,7 @@
   bytes alone (`encode_member`). No extra fields, no comment, no zip64 (members and the archive must stay
   under 4 GiB), no data descriptors.
 - Vetting (`vcc run` before it extracts, `vcc pack` and `vcc lint` after): every member is
-  checked before a single byte is written: unsafe names, links, device files, duplicates,
+  checked before a single byte is written: unsafe names, links, device files, a path both file and dir,
   encryption, compression methods the runner's Info-ZIP unzip 6.0 cannot read, overlapping
   members (the "better zip bomb") and absurd sizes are refused as BadInput. Extraction itself
   is runner/_archive.py's.
@@ -70,6 +70,9 @@ __all__ = [
     "ExtractLimits",
     "archive_error",
     "vet_archive",
+    "unzip_external_attr",
+    "unzip_mode",
+    "UNZIP_VERSION",
 ]
 
 # --------------------------------------------------------------------------- format
@@ -334,12 +337,55 @@ def archive_error(archive: Path, message: str, fix: str) -> BadInput:
     return BadInput(f"{ARCHIVE_NAME}: {message}", path=archive, fix=fix)
 
 
+def unzip_external_attr(info: zipfile.ZipInfo) -> int:
+    """The external attributes as Info-ZIP unzip 6.0 reads them.
+
+    Bit 2 of the internal attributes is PKWARE's "verification checksum": with it set, unzip keeps
+    only the low byte (the DOS flags) and reads no Unix bits at all (process.c, measured: a
+    directory stored as 0o40600 is then created with mode 0).
+    """
+    return info.external_attr & 0xFF if info.internal_attr & 0x4 else info.external_attr
+
+
+# Hosts whose zips carry Unix permission bits that unzip restores as they are (VMS, Unix, Atari, QDOS,
+# Acorn, BeOS, Tandem, AtheOS).
+_UNIX_LIKE_HOSTS = frozenset({2, 3, 5, 12, 13, 16, 17, 30})
+# Of those, the hosts whose S_IFLNK members unzip 6.0 creates as symbolic links; FAT (PKZip for Unix
+# marks its zips FAT) too, when the owner bits agree with the DOS flags.
+_SYMLINK_HOSTS = frozenset({2, 3, 5, 16, 30})
+_FAT_HOST = 0
+
+
 def _unix_mode(info: zipfile.ZipInfo) -> int | None:
-    """st_mode stored by a Unix zip tool, else None."""
-    if info.create_system != 3:  # 3 = Unix
+    """st_mode as unzip reads it from a Unix-like host's upper attribute bits, else None."""
+    if info.create_system not in _UNIX_LIKE_HOSTS:
         return None
-    mode = info.external_attr >> 16
-    return mode or None
+    return (unzip_external_attr(info) >> 16) or None
+
+
+def unzip_mode(info: zipfile.ZipInfo, umask: int) -> int:
+    """The permission bits Info-ZIP unzip 6.0 gives an extracted member (without -K; unix.c, mapattr).
+
+    - Unix-like hosts: the stored bits as they are, not umasked (none stored: mode 0, as unzip does;
+      vetting refused the case where unzip reads them from an extra field).
+    - FAT (PKZip for Unix says FAT): the stored bits, not umasked, when their owner part agrees with
+      the DOS read-only and directory flags (measured: 0o1777 stored on a FAT dir gives 0o777).
+    - Otherwise r/w(/x) from the DOS flags for owner, group and other (a name ending in / counts as
+      the directory flag), then the umask.
+    setuid, setgid and sticky are always dropped.
+    """
+    attr = unzip_external_attr(info)
+    upper = attr >> 16
+    if info.create_system in _UNIX_LIKE_HOSTS:
+        return upper & 0o777
+    stored = upper if info.create_system == _FAT_HOST else 0
+    dos = attr & 0xFF
+    if info.filename.endswith("/"):
+        dos |= 0x10
+    bits = (0 if dos & 0x01 else 0o2) | (0o1 if dos & 0x10 else 0)  # writable, searchable
+    if (stored & 0o700) == (0o400 | bits << 6):
+        return stored & 0o777
+    return (0o444 | bits << 6 | bits << 3 | bits) & ~umask & 0o777
 
 
 def _safe_name(archive: Path, raw: str) -> str:
@@ -368,7 +414,33 @@ def _local_span(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> tuple[int
             "re-create the zip",
         )
     end = info.header_offset + LOCAL_HEADER.size + head.name_len + head.extra_len + info.compress_size
+    if info.flag_bits & FLAG_DATA_DESCRIPTOR:
+        end += _descriptor_length(fh, end, info, archive)
     return info.header_offset, end
+
+
+_DESCRIPTOR_SIGNATURE = 0x08074B50
+
+
+def _descriptor_length(fh: BinaryIO, at: int, info: zipfile.ZipInfo, archive: Path) -> int:
+    """The bytes unzip 6.0's overlap check counts for the data descriptor at `at` (measured): 12, and 4 more
+    where the first word reads as the optional signature. Its rule for a CRC or size that itself equals the
+    signature value is followed word by word; a zip64 descriptor's 8 extra bytes are not counted."""
+    fh.seek(at)
+    raw = fh.read(12)
+    if len(raw) < 12:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r}: its data descriptor is cut short by the end of the file",
+            "re-create the zip with an ordinary zip tool",
+        )
+    first, second, third = struct.unpack("<III", raw)
+    sig = _DESCRIPTOR_SIGNATURE
+    signed = first == sig and (
+        info.CRC != sig
+        or (second == sig and ((info.compress_size & _LIMIT) != sig or (third == sig and info.file_size != sig)))
+    )
+    return 16 if signed else 12
 
 
 def _check_local_agrees(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> None:
@@ -388,6 +460,8 @@ def _check_local_agrees(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> N
         problems.append(f"flags {head.flags:#06x} (central {info.flag_bits:#06x})")
     if head.method != info.compress_type:
         problems.append(f"method {head.method} (central {info.compress_type})")
+    if not _extra_fields_fit(extra):
+        problems.append("its extra field is damaged (a field runs past its end; unzip then misreads the sizes)")
     # unzip checks a member against its local header's CRC and sizes, Python against the central ones
     if not head.flags & FLAG_DATA_DESCRIPTOR:
         sizes = _local_sizes(head, extra)
@@ -400,6 +474,17 @@ def _check_local_agrees(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> N
             f"member {info.filename!r}: its local header disagrees with the central directory: " + ", ".join(problems),
             fix,
         )
+
+
+def _extra_fields_fit(extra: bytes) -> bool:
+    """Every (id, length) field of an extra block ends within it (fewer than 4 bytes left over are padding)."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        (length,) = struct.unpack_from("<H", extra, pos + 2)
+        pos += 4 + length
+        if pos > len(extra):
+            return False
+    return True
 
 
 def _local_sizes(head: LocalHeader, extra: bytes) -> tuple[int, int]:
@@ -427,7 +512,7 @@ def vet_archive(archive: Path, limits: ExtractLimits | None = None) -> list[tupl
 
     The checks, in the order that decides which fault is reported first: the central
     directory as a whole (a readable zip, members present and not too many), then each
-    member in archive order (name, duplicates, encryption, file type, method, sizes),
+    member in archive order (name, file/dir clashes, encryption, file type, method, sizes),
     then the tree the names make (no file used as a directory) and the local headers
     (no two members' bytes overlap).
     """
@@ -585,8 +670,9 @@ def _vet_members(
         _check_mode_source(archive, info)
         _check_unique(archive, info, name, seen)
         _check_not_encrypted(archive, info)
+        _check_method(archive, info)  # before the version: an LZMA member's message names its method
+        _check_version_needed(archive, info)
         _check_file_type(archive, info)
-        _check_method(archive, info)
         total += info.file_size
         _check_total_size(archive, total, limits)
         _check_ratio(archive, info, limits)
@@ -668,13 +754,17 @@ def _check_host(archive: Path, info: zipfile.ZipInfo) -> None:
 
 
 def _check_volume_label(archive: Path, info: zipfile.ZipInfo) -> None:
-    """A member with the DOS volume-label attribute: unzip skips it on Unix (measured), Python extracts it."""
-    if info.create_system not in _UNIX_LIKE_HOSTS and info.external_attr & 0x08:
+    """A member with the DOS volume-label attribute from a host unzip 6.0 reads it for (FAT, HPFS, NTFS,
+    Atari): unzip skips it on Unix (measured), Python extracts it."""
+    if info.create_system in _VOLUME_LABEL_HOSTS and unzip_external_attr(info) & 0x08:
         raise archive_error(
             archive,
             f"member {info.filename!r} carries the DOS volume-label attribute; the runner's unzip skips it",
             "re-create the zip without the volume label",
         )
+
+
+_VOLUME_LABEL_HOSTS = frozenset({0, 5, 6, 11})
 
 
 def _check_stored_sizes(archive: Path, info: zipfile.ZipInfo) -> None:
@@ -691,14 +781,9 @@ def _check_stored_sizes(archive: Path, info: zipfile.ZipInfo) -> None:
 # Extra fields that make unzip 6.0 read a Unix-made member's permissions elsewhere when its mode is 0:
 # PKWARE VMS, Info-ZIP VMS, ASi Unix.
 _MODE_EXTRA_IDS = {0x000C, 0x4D49, 0x756E}
-# Hosts whose zips carry Unix permission bits that unzip restores as they are (VMS, Unix, Atari, QDOS,
-# Acorn, BeOS, Tandem, AtheOS).
-_UNIX_LIKE_HOSTS = frozenset({2, 3, 5, 12, 13, 16, 17, 30})
-
-
 def _check_mode_source(archive: Path, info: zipfile.ZipInfo) -> None:
     """BadInput for a Unix-made member without mode bits whose extra field unzip reads permissions from."""
-    if info.create_system not in _UNIX_LIKE_HOSTS or info.external_attr >> 16:
+    if info.create_system not in _UNIX_LIKE_HOSTS or unzip_external_attr(info) >> 16:
         return
     extra, pos = info.extra, 0
     while pos + 4 <= len(extra):
@@ -713,12 +798,19 @@ def _check_mode_source(archive: Path, info: zipfile.ZipInfo) -> None:
 
 
 def _check_unique(archive: Path, info: zipfile.ZipInfo, name: str, seen: dict[str, str]) -> None:
-    """No two members extract to the same path (a directory entry and a file included); records this one."""
+    """No path is both a file and a directory entry; records this member.
+
+    The same file twice is allowed: `unzip -o` writes each copy in turn and the last one stays (its
+    bytes, mode and time; measured), which extraction follows. The same directory twice keeps the
+    first entry's mode, as unzip does. `vcc lint` counts the earlier copies as wasted bytes.
+    """
     key = name.rstrip("/")
-    if key in seen:
+    first = seen.get(key)
+    if first is not None and first.endswith("/") != info.filename.endswith("/"):
         raise archive_error(
             archive,
-            f"member {info.filename!r} duplicates {seen[key]!r}; `unzip -o` would keep only the last",
+            f"member {info.filename!r} and member {first!r} name the same path, one as a file and one as a "
+            "directory; the runner's unzip cannot extract both",
             "re-create the zip so that each path appears once",
         )
     seen[key] = info.filename
@@ -768,21 +860,42 @@ def _check_not_encrypted(archive: Path, info: zipfile.ZipInfo) -> None:
 
 
 def _check_file_type(archive: Path, info: zipfile.ZipInfo) -> None:
-    """A file member with a Unix mode must be a regular file: no symbolic link, no device, fifo or socket."""
-    mode = _unix_mode(info)
-    if mode is None or info.is_dir():
+    """A file member must be written as a regular file: no symbolic link (unzip creates one from an
+    S_IFLNK mode on the hosts it trusts for links, FAT included), no device, fifo or socket."""
+    if info.is_dir():
         return
-    if stat.S_ISLNK(mode):
+    upper = unzip_external_attr(info) >> 16
+    if stat.S_ISLNK(upper) and info.create_system in _SYMLINK_HOSTS | {_FAT_HOST}:
         raise archive_error(
             archive,
             f"member {info.filename!r} is a symbolic link",
             "store the file itself (zip without -y / --symlinks)",
         )
-    if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
+    mode = _unix_mode(info)
+    if mode is not None and stat.S_IFMT(mode) not in (0, stat.S_IFREG):
         raise archive_error(
             archive,
             f"member {info.filename!r} is a special file (mode {oct(mode)})",
             "store only regular files and directories",
+        )
+
+
+# Info-ZIP unzip 6.0 extracts what needs "PK compat." 4.6 at most, 4.2 for VMS-made members (process.c,
+# store_info); a member asking for more is skipped: "need PK compat. v4.7 (can do v4.6)", exit 81.
+UNZIP_VERSION = 46
+_UNZIP_VMS_VERSION = 42
+_VMS_HOST = 2
+
+
+def _check_version_needed(archive: Path, info: zipfile.ZipInfo) -> None:
+    """The central record's "version needed to extract" within what unzip 6.0 does (Python reads up to 6.3)."""
+    most = _UNZIP_VMS_VERSION if info.reserved == _VMS_HOST else UNZIP_VERSION
+    if info.extract_version > most:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r} needs zip version {info.extract_version // 10}.{info.extract_version % 10} "
+            f"to extract; the runner's unzip 6.0 (can do {most // 10}.{most % 10}) skips it and exits with status 81",
+            "re-create the zip with stored or deflated members (an ordinary zip tool, Python's zipfile, `vcc pack`)",
         )
 
 

@@ -1,7 +1,7 @@
 """Safe extraction of archive.zip, producing what the runner's `unzip -o` would.
 
 Every member is vetted before a single byte is written (base._zip.vet_archive: unsafe
-names, links, device files, duplicates, encryption, compression methods the runner's
+names, links, device files, file/dir clashes, encryption, compression methods the runner's
 Info-ZIP unzip 6.0 cannot read, overlapping members, absurd sizes are refused as
 BadInput). CRCs are verified while extracting.
 """
@@ -24,6 +24,7 @@ from vcc.base import (
     current_umask,
     read_local_header,
     remove_tree,
+    unzip_mode,
     vet_archive,
 )
 
@@ -68,43 +69,6 @@ class ExtractResult:
         }
 
 
-# Hosts whose zips carry Unix permission bits that unzip restores as they are.
-_UNIX_LIKE_HOSTS = {
-    2,
-    3,
-    5,
-    12,
-    13,
-    16,
-    17,
-    30,
-}  # VMS, Unix, Atari, QDOS, Acorn, BeOS, Tandem, AtheOS
-_FAT_HOST = 0
-
-
-def _unzip_mode(info: zipfile.ZipInfo, umask: int) -> int:
-    """The permission bits Info-ZIP unzip 6.0 gives an extracted member (without -K).
-
-    Unix-like hosts: the stored bits (none stored: mode 0, as unzip does). FAT (and PKZip for Unix, which says FAT): the
-    stored bits if their owner part agrees with the DOS read-only/dir flags, else
-    r/w(/x) from those flags; then the umask. Other hosts: from the DOS flags, umasked.
-    setuid, setgid and sticky are always dropped.
-    """
-    upper = info.external_attr >> 16
-    if info.create_system in _UNIX_LIKE_HOSTS:  # 0 too: unzip writes mode 0 (vetting refused the extra-field case)
-        return upper & 0o777
-    stored = upper if info.create_system in _UNIX_LIKE_HOSTS | {_FAT_HOST} else 0
-    dos = info.external_attr & 0xFF
-    if info.filename.endswith("/"):
-        dos |= 0x10
-    bits = (0 if dos & 0x01 else 0o2) | (0o1 if dos & 0x10 else 0)  # writable, searchable
-    if (stored & 0o700) == (0o400 | bits << 6):
-        mode = stored
-    else:
-        mode = 0o444 | bits << 6 | bits << 3 | bits
-    return mode & ~umask & 0o777
-
-
 def _make_dirs(dest: Path, rel: str) -> None:
     """mkdir -p dest/rel, part by part (no recursion: a member may be thousands of levels deep)."""
     here = dest
@@ -126,7 +90,7 @@ def _dos_mtime(info: zipfile.ZipInfo) -> float | None:
 def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = None) -> ExtractResult:
     """`rm -rf dest; unzip -o archive -d dest`, after vetting every member.
 
-    Like Info-ZIP unzip: permission bits as `_unzip_mode` says (stored Unix
+    Like Info-ZIP unzip: permission bits as `base.unzip_mode` says (stored Unix
     bits without setuid, setgid and sticky; DOS flags otherwise), dirs
     implied by paths made with 0777 & ~umask, modification times from the
     zip's DOS timestamps.
@@ -145,7 +109,7 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
     with zipfile.ZipFile(archive) as zf:
         for info, name in members:
             target = dest / name
-            perm = _unzip_mode(info, umask)
+            perm = unzip_mode(info, umask)
             if info.is_dir():
                 existed = target.is_dir()
                 _make_dirs(dest, name)
@@ -153,6 +117,10 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
                     dir_modes.append((target, perm, _dos_mtime(info)))
                 continue
             _make_dirs(dest, str(Path(name).parent))
+            if target.is_file():  # an earlier copy of the same name: unzip -o removes it, the last one stays
+                target.unlink()
+                total -= sum(m.bytes for m in written if m.name == name)
+                written = [m for m in written if m.name != name]
             size = _write_member(zf, info, target, archive, total, limits.max_total_bytes)
             total += size
             _set_mode_and_mtime(target, perm, _dos_mtime(info))

@@ -227,6 +227,14 @@ def _archive_overhead(sub: Submission) -> Iterable[Hit]:
             names = ", ".join(i.filename for i in grown[:5])
             waste.append(f"{n:,} bytes where compression made members bigger ({names}; store them)")
             total += n
+        earlier = _overwritten_copies(infos)
+        if earlier:
+            n = sum(LOCAL_HEADER.size + CENTRAL_HEADER.size + 2 * len(i.filename.encode()) + i.compress_size
+                    for i in earlier)  # fmt: skip
+            names = ", ".join(sorted({i.filename for i in earlier})[:5])
+            waste.append(f"{len(earlier)} earlier copies of names stored twice, which `unzip -o` overwrites "
+                         f"({names}; {n:,} bytes)")  # fmt: skip
+            total += n
         if zf.comment:
             waste.append(f"a {len(zf.comment):,}-byte archive comment")
             total += len(zf.comment)
@@ -238,6 +246,12 @@ def _archive_overhead(sub: Submission) -> Iterable[Hit]:
             "pack it with `vcc pack DATA... -o archive.zip` (no extras, no directory entries, no comment)",
             ARCHIVE_NAME,
         )
+
+
+def _overwritten_copies(infos: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
+    """The file members a later member of the same name replaces when unzip extracts."""
+    last = {i.filename: n for n, i in enumerate(infos) if not i.is_dir()}
+    return [i for n, i in enumerate(infos) if not i.is_dir() and last[i.filename] != n]
 
 
 # --------------------------------------------------------------------------- files

@@ -150,6 +150,9 @@ def expected(golden_figures: GoldenFigures) -> dict:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    fuzz = sys.modules.get("zipfuzz")  # loaded only where tests/test_zip_fuzz.py ran
+    for report in getattr(fuzz, "REPORTS", []):
+        terminalreporter.write_line(report)
     for figures in _FIGURES:
         if figures.source == "official":
             terminalreporter.write_line(

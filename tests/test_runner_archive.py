@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from vcc.base import BadInput
+from vcc.base import BadInput, current_umask
 from vcc.runner import ExtractLimits, extract_archive, vet_archive
 from vcc.runner.cli import main as run_main
 
@@ -92,10 +92,13 @@ def _overlap_bomb() -> bytes:
     return body[:cd_at] + entries + bytes(eocd)
 
 
-def _duplicates() -> bytes:
-    with warnings.catch_warnings():
+def _file_and_dir_clash() -> bytes:
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buf, "w") as zf:
         warnings.simplefilter("ignore", UserWarning)  # zipfile warns, then writes it anyway
-        return zip_of(("a", b"1"), ("a", b"2"))
+        zf.writestr("a", b"1")
+        zf.writestr(zipfile.ZipInfo("a/"), b"")
+    return buf.getvalue()
 
 
 ARCHIVE_FAULTS = {
@@ -108,7 +111,7 @@ ARCHIVE_FAULTS = {
     "corrupt zip": (b"this is not a zip file at all" * 10, "not a readable zip"),
     "bad CRC": (_bad_crc(), "corrupt"),
     "empty zip": (zip_of(), "no members"),
-    "duplicate names": (_duplicates(), "duplicates"),
+    "a path both file and dir": (_file_and_dir_clash(), "one as a file and one as a directory"),
     "lzma member": (zip_of(("a", b"x" * 100), method=zipfile.ZIP_LZMA), "cannot extract"),
 }
 
@@ -191,6 +194,13 @@ def _mode_zip(path: Path) -> None:
         ntfs = zipfile.ZipInfo("ntfsdir/", date_time=(2024, 5, 6, 7, 8, 10))
         ntfs.create_system, ntfs.external_attr = 11, 0x10
         zf.writestr(ntfs, b"")
+        # The same name twice, the first copy read-only: `unzip -o` keeps the last copy's bytes and mode.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            for mode, data in ((0o444, b"first copy"), (0o640, b"second, kept")):
+                twice = zipfile.ZipInfo("data/twice.txt", date_time=(2024, 5, 6, 7, 8, 10))
+                twice.create_system, twice.external_attr = 3, (stat.S_IFREG | mode) << 16
+                zf.writestr(twice, data)
 
 
 def _layout(root: Path) -> dict[str, tuple[str, int, bytes | None, int]]:
@@ -219,6 +229,8 @@ def test_extraction_matches_unzip(tmp_path):
     assert (ours / "data/weights.bin").stat().st_mode & 0o777 == 0o600
     assert (ours / "setuid").stat().st_mode & 0o7777 == 0o755  # no setuid, like unzip without -K
     assert (ours / "readonly.txt").stat().st_mode & 0o777 == 0o444
+    assert (ours / "data/twice.txt").read_bytes() == b"second, kept"
+    assert [m.name for m in result.members].count("data/twice.txt") == 1
     assert result.total_bytes == sum(m.bytes for m in result.members)
     unzip = shutil.which("unzip")
     if unzip is None:
@@ -240,3 +252,67 @@ def test_small_high_ratio_members_pass(tmp_path):
     archive = tmp_path / "a.zip"
     archive.write_bytes(zip_of(("zeros", bytes(100_000)), method=zipfile.ZIP_DEFLATED))
     assert [n for _, n in vet_archive(archive, ExtractLimits())] == ["zeros"]
+
+
+def _one_member(tmp_path: Path, **fields: int) -> Path:
+    """archive.zip of one file member "m" whose ZipInfo carries `fields` (create_system, external_attr, ...)."""
+    info = zipfile.ZipInfo("m", date_time=(2024, 5, 6, 7, 8, 10))
+    for key, value in fields.items():
+        setattr(info, key, value)
+    archive = tmp_path / "archive.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(info, b"payload")
+    return archive
+
+
+# Info-ZIP unzip 6.0's readings of the attributes, each found by the differential fuzzing (tests/zipfuzz.py)
+UNZIP_MODES = {
+    # internal attributes bit 2 (PKWARE's verification checksum): unzip keeps only the DOS flags
+    "verification bit drops the Unix bits": (dict(create_system=3, internal_attr=4, external_attr=0o100644 << 16), 0),
+    # FAT with Unix bits whose owner part agrees with the DOS flags: the stored bits, not umasked
+    "FAT-made member keeps its bits": (dict(create_system=0, external_attr=(0o100666 << 16) | 0x20), 0o666),
+    "FAT-made member, owner bits disagree": (dict(create_system=0, external_attr=(0o100444 << 16) | 0x20), None),
+    "Atari-made member keeps its bits": (dict(create_system=5, external_attr=0o100666 << 16), 0o666),
+}
+
+
+@pytest.mark.parametrize("case", list(UNZIP_MODES))
+def test_modes_as_unzip_reads_the_attributes(case: str, tmp_path: Path) -> None:
+    fields, mode = UNZIP_MODES[case]
+    result = extract_archive(_one_member(tmp_path, **fields), tmp_path / "out")
+    expected = mode if mode is not None else 0o666 & ~current_umask()  # from the DOS flags: r/w for all, umasked
+    assert stat.S_IMODE((tmp_path / "out" / "m").stat().st_mode) == expected == result.members[0].mode
+
+
+UNZIP_REFUSALS = {
+    "needs zip 4.7": (dict(extract_version=47), "needs zip version 4.7"),
+    "VMS member needs 4.3": (dict(extract_version=43, reserved=2), "can do 4.2"),
+    "FAT-made symbolic link": (dict(create_system=0, external_attr=(0o120644 << 16) | 0x20), "symbolic link"),
+    "Atari-made symbolic link": (dict(create_system=5, external_attr=0o120777 << 16), "symbolic link"),
+    "Atari volume label": (dict(create_system=5, external_attr=0x08), "volume-label"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNZIP_REFUSALS))
+def test_refused_where_unzip_skips_or_links(case: str, tmp_path: Path) -> None:
+    fields, words = UNZIP_REFUSALS[case]
+    with pytest.raises(BadInput, match=words):
+        vet_archive(_one_member(tmp_path, **fields))
+
+
+def test_descriptor_counted_in_the_overlap_check(tmp_path: Path) -> None:
+    """unzip counts 12 bytes of data descriptor after a member's data: a next header inside them overlaps."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("a", b"first")
+        zf.writestr("b", b"second")
+    raw = bytearray(buf.getvalue())
+    second = raw.index(b"PK\x03\x04", 4)
+    struct.pack_into("<H", raw, 6, 0x8)  # member a's local flags: a data descriptor follows its data
+    cd = raw.index(b"PK\x01\x02")
+    struct.pack_into("<H", raw, cd + 8, 0x8)  # and its central flags
+    assert second == 30 + 1 + 5  # b's header starts where a's data ends: no room for a's 12 bytes
+    archive = tmp_path / "archive.zip"
+    archive.write_bytes(bytes(raw))
+    with pytest.raises(BadInput, match="overlap"):
+        vet_archive(archive)

@@ -309,8 +309,9 @@ def test_docker_rss_peak_is_null_with_the_reason(tmp_path, mini_challenge):
 
 # --------------------------------------------------------------------------- environment
 
+# Values no path holds by chance (a "7" matched pytest's tmp dir pytest-107 once).
 SECRETS = {"VCC_TEST_SECRET_TOKEN": "s3cret-token", "AWS_SECRET_ACCESS_KEY": "s3cret-aws",
-           "LD_LIBRARY_PATH": "/nonexistent-ld", "OMP_NUM_THREADS": "7", "PYTHONPATH": "/nonexistent-py"}
+           "LD_LIBRARY_PATH": "/nonexistent-ld", "OMP_NUM_THREADS": "73921", "PYTHONPATH": "/nonexistent-py"}
 
 
 @pytest.mark.parametrize("mode", [pytest.param((), marks=needs_bwrap, id="sandbox"),

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -94,6 +95,13 @@ def zip_with_extras(sub: Path) -> None:
         zf.writestr(info, b"x" * 100)
 
 
+def zip_with_a_name_twice(sub: Path) -> None:
+    with warnings.catch_warnings(), zipfile.ZipFile(sub / "archive.zip", "w") as zf:
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns of the duplicate, then writes it
+        zf.writestr("0", b"old" * 100)
+        zf.writestr("0", b"new" * 100)  # what the runner's unzip -o keeps
+
+
 def large_file(sub: Path) -> None:
     """A 1.2 MB network that inflate loads by name from its own dir."""
     (sub / "weights.safetensors").write_bytes(b"\0" * 1_200_000)
@@ -118,6 +126,7 @@ CASES = [
      "symbolic link"),
     ("archive-valid", ERROR, corrupt_member_data, "archive.zip", None, "fails its CRC check"),
     ("archive-overhead", WARNING, zip_with_extras, "archive.zip", None, "extra fields"),
+    ("archive-overhead", WARNING, zip_with_a_name_twice, "archive.zip", None, "1 earlier copies of names stored twice"),
     ("large-file-outside-archive", ERROR, large_file, "weights.safetensors", None, "1.2 MB outside archive.zip"),
     ("large-file-outside-archive", WARNING, lambda sub: (write("tiny.pt", "x" * 100)(sub), inflate_py(
         "net = torch.load('tiny.pt')\n")(sub)), "tiny.pt", None, "model or data artifact"),

@@ -37,6 +37,7 @@ from vcc.base import BadInput
 from vcc.runner import extract_archive
 
 UNZIP = "/usr/bin/unzip"
+REPORTS: list[str] = []  # each run's report line(s), for the test session's summary
 # The runner's locale (GitHub's ubuntu images): unzip converts names by it.
 _UNZIP_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 CASE_SECONDS = 20  # one case's budget (both extractors); past it the case is a hang
@@ -57,6 +58,8 @@ class Member:
     comment: bytes = b""
     descriptor: str = ""  # "", "sig" (with its signature) or "nosig"
     zip64: bool = False
+    internal_attr: int = 0  # bit 2: PKWARE's verification checksum, which makes unzip drop the Unix bits
+    version_needed: int | None = None  # the central record's two bytes; None: 2.0 (4.5 for zip64)
 
 
 @dataclass
@@ -130,13 +133,15 @@ def build(members: list[Member], *, stub: bytes = b"", comment: bytes = b"", zip
             cc, cu, coff = 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF
             extra = _zip64_extra(len(m.data), len(payload), off) + extra
         h = len(buf)
-        buf += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (m.create_system << 8) | 30, 45 if m.zip64 else 20,
+        needed = m.version_needed if m.version_needed is not None else (45 if m.zip64 else 20)
+        buf += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (m.create_system << 8) | 30, needed,
                            flags, m.method, _DOS_TIME, _DOS_DATE, crc, cc, cu, len(m.name), len(extra),
-                           len(m.comment), 0, 0, m.external_attr, coff)  # fmt: skip
+                           len(m.comment), 0, m.internal_attr, m.external_attr, coff)  # fmt: skip
         for o, size, kind in ((16, 4, "central.crc"), (20, 4, "central.csize"), (24, 4, "central.size"),
                               (28, 2, "central.namelen"), (30, 2, "central.extralen"), (32, 2, "central.commentlen"),
                               (42, 4, "central.offset"), (38, 4, "central.attr"), (8, 2, "central.flags"),
-                              (10, 2, "central.method"), (4, 2, "central.made_by")):  # fmt: skip
+                              (10, 2, "central.method"), (4, 2, "central.made_by"), (6, 2, "central.needed"),
+                              (36, 2, "central.internal_attr")):  # fmt: skip
             out.fields.append(Field(h + o, size, kind))
         buf += m.name + extra + m.comment
         out.central_records.append((h, len(buf)))
@@ -202,15 +207,19 @@ def _data(rng: random.Random) -> bytes:
 
 def _attrs(rng: random.Random, is_dir: bool) -> tuple[int, int]:
     """(create_system, external_attr)."""
-    host = rng.choice([3, 3, 3, 0, 0, 11, 19])
+    # Unix, FAT, NTFS, OS X; rarely VMS, Atari, Mac, BeOS, AtheOS (hosts unzip maps in their own ways)
+    host = rng.choice([3, 3, 3, 0, 0, 11, 19, rng.choice([2, 5, 7, 16, 30])])
     dos = 0x10 if is_dir else rng.choice([0, 0x20, 0x01, 0x21])
-    if host == 3 and rng.random() < 0.9:
+    if rng.random() < 0.03:
+        dos |= rng.choice([0x08, 0x10, 0x02 | 0x04])  # volume label, a dir flag on a file, hidden + system
+    link = stat.S_IFLNK if not is_dir and rng.random() < 0.03 else 0
+    if host in (3, 2, 5, 16, 30) and rng.random() < 0.9:
         perm = rng.choice([0o644, 0o755, 0o600, 0o444, 0o700, 0o4755, 0o2755, 0o1777, 0o000, 0o640])
-        kind = stat.S_IFDIR if is_dir else rng.choice([stat.S_IFREG] * 8 + [0])
+        kind = stat.S_IFDIR if is_dir else link or rng.choice([stat.S_IFREG] * 8 + [0])
         return host, ((kind | perm) << 16) | dos
     if host == 0 and rng.random() < 0.3:
-        perm = rng.choice([0o644, 0o444, 0o755])
-        return host, ((stat.S_IFREG | perm) << 16) | dos
+        perm = rng.choice([0o644, 0o444, 0o755, 0o600, 0o1777, 0o4700])
+        return host, (((link or stat.S_IFREG) | perm) << 16) | dos
     return host, dos
 
 
@@ -236,6 +245,10 @@ def generate_members(rng: random.Random) -> tuple[list[Member], dict]:
             m.descriptor = rng.choice(["sig", "nosig"])
         if rng.random() < 0.1:
             m.zip64 = True
+        if rng.random() < 0.04:
+            m.internal_attr = rng.choice([1, 4, 5])
+        if rng.random() < 0.04:  # 4.6 is unzip 6.0's most; byte 1 is the host the version means (2: VMS)
+            m.version_needed = rng.choice([10, 46, 47, 51, 63]) | (rng.choice([0, 0, 2]) << 8)
         members.append(m)
     if rng.random() < 0.05 and members:  # the same name twice
         members.append(Member(members[0].name, b"again", create_system=3, external_attr=(0o100644 << 16)))
@@ -275,9 +288,9 @@ def _mutate(rng: random.Random, built: Built) -> str:
         rec = bytes(buf[a:b])
         buf[b:b] = rec
         e = built.end_offset + (b - a)
-        n = int.from_bytes(buf[e + 10 : e + 12], "little") + 1
+        n = (int.from_bytes(buf[e + 10 : e + 12], "little") + 1) & 0xFFFF  # an earlier mutation may have left 0xFFFF
         buf[e + 8 : e + 12] = struct.pack("<HH", n, n)
-        size = int.from_bytes(buf[e + 12 : e + 16], "little") + (b - a)
+        size = (int.from_bytes(buf[e + 12 : e + 16], "little") + (b - a)) & 0xFFFFFFFF
         buf[e + 12 : e + 16] = struct.pack("<I", size)
         return f"central record at {a} duplicated"
     if kind < 0.72 and len(built.central_records) > 1:
