@@ -86,10 +86,13 @@ from ._zip import (
     ExtractLimits,
     GiB,
     LocalHeader,
+    VettedArchive,
     ZipEntry,
     archive_error,
     deflate_raw,
+    display_name,
     encode_member,
+    inspect_archive,
     read_local_header,
     unzip_external_attr,
     unzip_mode,
@@ -101,6 +104,7 @@ from ._zip import (
     zopfli_raw,
     zopfli_version,
 )
+from ._zipnames import OEM_TO_LATIN1, UNICODE_PATH_ID, read_unicode_path, unzip_member_name, unzip_written_name
 
 __all__ = [
     "Progress",
@@ -201,6 +205,14 @@ __all__ = [
     "ExtractLimits",
     "archive_error",
     "vet_archive",
+    "inspect_archive",
+    "VettedArchive",
+    "display_name",
+    "OEM_TO_LATIN1",
+    "UNICODE_PATH_ID",
+    "read_unicode_path",
+    "unzip_member_name",
+    "unzip_written_name",
     "unzip_external_attr",
     "unzip_mode",
     "UNZIP_VERSION",

@@ -20,7 +20,7 @@ Torch-free, like the rest of base.
 
 from __future__ import annotations
 
-import re
+import os
 import stat
 import struct
 import zipfile
@@ -31,6 +31,8 @@ from typing import BinaryIO, NamedTuple
 
 from ._errors import BadInput
 from ._layout import ARCHIVE_NAME
+from ._text import escape_control
+from ._zipnames import NameReading, read_member_name, read_unicode_path, unzip_written_name
 
 __all__ = [
     # format
@@ -70,6 +72,9 @@ __all__ = [
     "ExtractLimits",
     "archive_error",
     "vet_archive",
+    "inspect_archive",
+    "VettedArchive",
+    "display_name",
     "unzip_external_attr",
     "unzip_mode",
     "UNZIP_VERSION",
@@ -452,10 +457,23 @@ def _check_local_agrees(fh: BinaryIO, info: zipfile.ZipInfo, archive: Path) -> N
     name = fh.read(head.name_len)
     extra = fh.read(head.extra_len)
     fix = "re-create the zip with an ordinary zip tool; `unzip -t archive.zip` shows the fault"
-    central_name = info.orig_filename.encode("utf-8" if info.flag_bits & FLAG_UTF8 else "cp437", "surrogateescape")
+    central_name = _header_name(info)
     problems = []
     if name != central_name:
         problems.append(f"name {name!r}")
+    elif _extra_fields_fit(extra):
+        # each header's name as unzip reads it (a Unicode Path field, the OEM conversion): unzip warns
+        # "mismatching local filename" and exits 1 where the two differ
+        local_read = _unzip_reads(info, name, extra, local=True)
+        central_read = _unzip_reads(info, central_name, info.extra, local=False)
+        if local_read.name != central_read.name:
+            problems.append(f"the name as unzip reads it '{display_name(os.fsdecode(local_read.name))}' (central "
+                            f"'{display_name(os.fsdecode(central_read.name))}'; unzip warns and exits with status 1)")
+        elif _is_volume_label(info) and local_read.unicode != central_read.unicode:
+            # read as native bytes, a label's name is also squeezed towards DOS's 11 characters (measured:
+            # `e?/raw/x.txt` read as `e?/raw/xtxt`, any label host), read as Unicode it is not: the two differ
+            problems.append("a volume label's name, read as Unicode from one header and as native bytes from the "
+                            "other (unzip then reads the two apart)")
     if head.flags != info.flag_bits:
         problems.append(f"flags {head.flags:#06x} (central {info.flag_bits:#06x})")
     if head.method != info.compress_type:
@@ -507,14 +525,22 @@ def _local_sizes(head: LocalHeader, extra: bytes) -> tuple[int, int]:
     return compressed, size
 
 
-def vet_archive(archive: Path, limits: ExtractLimits | None = None) -> list[tuple[zipfile.ZipInfo, str]]:
-    """Check every member; return (info, safe relative name) pairs in archive order.
+@dataclass(frozen=True)
+class VettedArchive:
+    """What vetting found: the members to extract and the ones unzip skips."""
+
+    members: list[tuple[zipfile.ZipInfo, str]]  # (info, path as unzip writes it, os.fsdecode'd), archive order
+    skipped: list[zipfile.ZipInfo]  # volume labels: unzip 6.0 skips them on Unix
+
+
+def inspect_archive(archive: Path, limits: ExtractLimits | None = None) -> VettedArchive:
+    """Check every member (BadInput at the first fault); the members to extract and those unzip skips.
 
     The checks, in the order that decides which fault is reported first: the central
     directory as a whole (a readable zip, members present and not too many), then each
     member in archive order (name, file/dir clashes, encryption, file type, method, sizes),
     then the tree the names make (no file used as a directory) and the local headers
-    (no two members' bytes overlap).
+    (no two members' bytes overlap, the skipped ones' included; each agrees with its central record).
     """
     limits = limits or ExtractLimits()
     archive = Path(archive)
@@ -524,14 +550,20 @@ def vet_archive(archive: Path, limits: ExtractLimits | None = None) -> list[tupl
             _check_member_count(archive, infos, limits)
             with open(archive, "rb") as fh:
                 _check_structure(archive, fh, len(infos))
-            out = _vet_members(archive, infos, limits)
+            out, skipped = _vet_members(archive, infos, limits)
             _check_no_file_parents(archive, out)
-            _check_no_overlaps(archive, out)
+            _check_no_overlaps(archive, infos)  # every member vetting let through: extracted or skipped
     except (OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, OverflowError, NotImplementedError) as e:
         # a record that points nowhere (an offset past the end, a negative seek): the zip is damaged
         fix = "re-create it with `zip` or Python's zipfile"
         raise archive_error(archive, f"not a readable zip file ({e})", fix) from e
-    return out
+    return VettedArchive(out, skipped)
+
+
+def vet_archive(archive: Path, limits: ExtractLimits | None = None) -> list[tuple[zipfile.ZipInfo, str]]:
+    """Check every member; the (info, path as unzip writes it) pairs to extract, in archive order
+    (`inspect_archive` also gives the members unzip skips)."""
+    return inspect_archive(archive, limits).members
 
 
 _END64_SIGNATURE = 0x06064B50
@@ -572,28 +604,30 @@ def _check_structure(archive: Path, fh: BinaryIO, members: int) -> None:
     """The records around the members as Info-ZIP unzip 6.0 expects them, where Python's zipfile is lenient.
 
     - nothing before the first record (a self-extractor stub that shifts the offsets: unzip warns
-      "extra bytes at beginning", exit 1), one disk;
-    - the end record's member counts equal the central records found (unzip: "expected N entries", exit 3);
+      "extra bytes at beginning", exit 1), disk number 0;
+    - the end record's total member count equals the central records found (unzip: "expected central
+      file header signature not found", exit 3);
     - the central directory is exactly its declared size, record after record (a name, extra or comment
-      length that runs past it: unzip stops, exit 2 or 51), followed by the end record;
-    - the archive comment ends the file.
+      length that runs past it: unzip stops, exit 2 or 51), followed by the end record.
     """
     fix = "re-create the zip with an ordinary zip tool; `unzip -t archive.zip` shows the fault"
     end = zipfile._EndRecData(fh)  # type: ignore[attr-defined]  # the record Python found, the one unzip finds
     if end is None:
         raise archive_error(archive, "no end of central directory record", fix)
-    disk, disk_cd, here, total, cd_size, cd_offset, comment_len, _, location = end[1:10]
+    disk, _, _, total, cd_size, cd_offset, _, _, location = end[1:10]  # disk of the directory, count here, comment
     zip64 = end[0] == zipfile.stringEndArchive64  # type: ignore[attr-defined]
     cd_end = location - (_END64_SIZE + _END64_LOCATOR_SIZE if zip64 else 0)
     if zip64:
         _check_zip64_end(archive, fh, location, (members, cd_size, cd_offset))
-    if disk != 0 or disk_cd != 0:
-        raise archive_error(archive, "the zip says it spans several disks", fix)
-    if here != members or total != members:
+    # unzip 6.0 reads the disk number (not 0: "claims to be last disk of a multi-part archive", exit 1) and the
+    # total count; it ignores the central directory's disk and the count on this disk (measured), as Python does
+    if disk != 0:
+        raise archive_error(archive, "the zip says it spans several disks; the runner's unzip warns, exit 1", fix)
+    if total != members:
         raise archive_error(
             archive,
-            f"the end record counts {total} member(s) ({here} on this disk) but the central directory holds "
-            f"{members}; the runner's unzip fails on it",
+            f"the end record counts {total} member(s) but the central directory holds {members}; the runner's "
+            "unzip fails on it",
             fix,
         )
     if cd_offset + cd_size != cd_end:
@@ -606,10 +640,8 @@ def _check_structure(archive: Path, fh: BinaryIO, members: int) -> None:
             else "the central directory's size and offset do not meet the end record",
             "pack the zip alone, without a stub in front (`zip -J` strips one)",
         )
-    fh.seek(0, 2)
-    size = fh.tell()
-    if location + END_RECORD.size + comment_len != size:
-        raise archive_error(archive, "the archive comment's length does not match the bytes after the end record", fix)
+    # The archive comment's length is not checked: unzip finds the end record from the file's end and exits 0
+    # whether the comment is shorter, longer or absent (measured), and Python reads it the same way.
     fh.seek(cd_offset)
     directory = fh.read(cd_size)
     pos = 0
@@ -654,18 +686,17 @@ def _check_member_count(archive: Path, infos: list[zipfile.ZipInfo], limits: Ext
 
 def _vet_members(
     archive: Path, infos: list[zipfile.ZipInfo], limits: ExtractLimits
-) -> list[tuple[zipfile.ZipInfo, str]]:
-    """Each member's checks in turn, stopping at the first fault; (info, safe name) pairs."""
+) -> tuple[list[tuple[zipfile.ZipInfo, str]], list[zipfile.ZipInfo]]:
+    """Each member's checks in turn, stopping at the first fault: (info, name as written) pairs, and the
+    volume labels, which unzip skips (measured: exit 0, nothing written, whatever the name)."""
     seen: dict[str, str] = {}  # safe name without a trailing "/" -> the first member's raw name
     out: list[tuple[zipfile.ZipInfo, str]] = []
+    labels: list[zipfile.ZipInfo] = []
     total = 0
     for info in infos:
-        _check_name_encoding(archive, info)
-        _check_backslash(archive, info)
-        name = _safe_name(archive, _unzip_name(archive, info.filename))
+        name = _safe_name(archive, _written_name(archive, info))
         _check_name_length(archive, info, name)
         _check_stored_sizes(archive, info)
-        _check_volume_label(archive, info)
         _check_host(archive, info)
         _check_mode_source(archive, info)
         _check_unique(archive, info, name, seen)
@@ -676,47 +707,76 @@ def _vet_members(
         total += info.file_size
         _check_total_size(archive, total, limits)
         _check_ratio(archive, info, limits)
-        out.append((info, name))
-    return out
+        # A label passes every check first: unzip reads its version, flags and name before it skips it
+        # (measured: "need PK compat. v4.7" exits 81, an absolute name warns, exit 1).
+        if _is_volume_label(info):
+            labels.append(info)
+        else:
+            out.append((info, name))
+    return out, labels
 
 
-# Info-ZIP unzip 6.0 (unix/unix.c, mapname) keeps a name's printable bytes and those from 128 to 254,
-# dropping the control characters and DEL: `a\nb.txt` is written as `ab.txt` (measured).
-_UNZIP_DROPS = re.compile(r"[\x01-\x1f\x7f]")
+def _header_name(info: zipfile.ZipInfo) -> bytes:
+    """The central record's name bytes (Python decoded them as UTF-8 with the flag, else as cp437: both undo)."""
+    return info.orig_filename.encode("utf-8" if info.flag_bits & FLAG_UTF8 else "cp437")
 
 
-def _unzip_name(archive: Path, raw: str) -> str:
-    """The name as unzip writes it: control characters dropped; BadInput where that empties a part or makes it
-    `.` or `..` (no reading of that is safe)."""
-    if not _UNZIP_DROPS.search(raw):
-        return raw
-    mapped = _UNZIP_DROPS.sub("", raw)
-    for before, after in zip(raw.split("/"), mapped.split("/"), strict=True):
-        if before != after and after in ("", ".", ".."):
+def _unzip_reads(info: zipfile.ZipInfo, raw: bytes, extra: bytes, local: bool) -> NameReading:
+    """How unzip reads the name from one of the member's headers (base._zipnames, steps 1-3)."""
+    return read_member_name(
+        raw,
+        utf8=bool(info.flag_bits & FLAG_UTF8),
+        host=info.create_system,
+        host_version=info.create_version,
+        unix_attrs=bool(unzip_external_attr(info) >> 16),
+        extra=extra,
+        local=local,
+    )
+
+
+def display_name(name: str) -> str:
+    """A written name (bytes that need not be UTF-8, as os.fsdecode gives them) for messages and reports."""
+    return escape_control(os.fsencode(name).decode("utf-8", "backslashreplace"))
+
+
+def _written_name(archive: Path, info: zipfile.ZipInfo) -> str:
+    """The path unzip creates for the member (os.fsdecode of its bytes), or BadInput where it is no reading
+    vcc can follow: dropping control bytes empties a part or makes it `.` or `..`, a Unicode Path field
+    turns a file into a directory or back, a FAT-made name without a slash has a backslash."""
+    read = _unzip_reads(info, _header_name(info), info.extra, local=False).name
+    written = unzip_written_name(read)
+    shown = display_name(os.fsdecode(read))
+    for before, after in zip(read.split(b"/"), written.split(b"/"), strict=True):
+        if before != after and after in (b"", b".", b".."):
             raise archive_error(
                 archive,
-                f"member {raw!r} has a path part made only of control characters and dots",
+                f"member '{shown}' has a path part made only of control characters and dots",
                 "rename the member without control characters",
             )
-    return mapped
+    is_dir = info.filename.endswith("/")  # not info.is_dir(): it fails on an empty name, which _safe_name refuses
+    if written and written.endswith(b"/") != is_dir:
+        raise archive_error(
+            archive,
+            f"member {info.filename!r}: its Unicode Path extra field names it '{shown}', turning a "
+            f"{'directory' if is_dir else 'file'} entry into the other kind",
+            "re-create the zip with an ordinary zip tool",
+        )
+    if info.create_system == _FAT_HOST and b"\\" in read and b"/" not in read:
+        # A FAT-made name without a slash: unzip reads its backslashes as separators and warns "appears to use
+        # backslashes as path separators", exit 1. Anywhere else a backslash is a name byte (measured).
+        raise archive_error(
+            archive,
+            f"member '{shown}' has a backslash in its name, written by a DOS/Windows tool: the runner's unzip "
+            "reads it as a directory separator, warns and exits with status 1",
+            "use / as the separator (rebuild the zip with `zip -r`, Python's zipfile or `vcc pack`)",
+        )
+    return os.fsdecode(written)
 
 
 # A name part longer than the file system's NAME_MAX, or a path near PATH_MAX with the extraction dir
 # in front: neither extractor can create it (unzip skips it with an error, vcc would fail mid-way).
 NAME_MAX_BYTES = 255
 PATH_MAX_BYTES = 3072
-
-
-def _check_backslash(archive: Path, info: zipfile.ZipInfo) -> None:
-    """A backslash is an ordinary name byte for unzip 6.0 in a Unix-made zip (measured); from other hosts
-    it may be read as a separator, so vcc refuses rather than guess."""
-    if "\\" in info.filename and info.create_system not in _UNIX_LIKE_HOSTS:
-        raise archive_error(
-            archive,
-            f"member {info.filename!r} has a backslash in its name, written by a non-Unix tool: the runner's "
-            "unzip may read it as a directory separator",
-            "use / as the separator (rebuild the zip with `zip -r`, Python's zipfile or `vcc pack`)",
-        )
 
 
 def _check_name_length(archive: Path, info: zipfile.ZipInfo, name: str) -> None:
@@ -753,18 +813,13 @@ def _check_host(archive: Path, info: zipfile.ZipInfo) -> None:
         )
 
 
-def _check_volume_label(archive: Path, info: zipfile.ZipInfo) -> None:
-    """A member with the DOS volume-label attribute from a host unzip 6.0 reads it for (FAT, HPFS, NTFS,
-    Atari): unzip skips it on Unix (measured), Python extracts it."""
-    if info.create_system in _VOLUME_LABEL_HOSTS and unzip_external_attr(info) & 0x08:
-        raise archive_error(
-            archive,
-            f"member {info.filename!r} carries the DOS volume-label attribute; the runner's unzip skips it",
-            "re-create the zip without the volume label",
-        )
-
-
+# FAT, Atari, HPFS, NTFS: the hosts whose DOS volume-label attribute unzip 6.0 honours.
 _VOLUME_LABEL_HOSTS = frozenset({0, 5, 6, 11})
+
+
+def _is_volume_label(info: zipfile.ZipInfo) -> bool:
+    """A member unzip 6.0 skips on Unix ("skipping: NAME volume label", measured for files and dirs, any name)."""
+    return info.create_system in _VOLUME_LABEL_HOSTS and bool(unzip_external_attr(info) & 0x08)
 
 
 def _check_stored_sizes(archive: Path, info: zipfile.ZipInfo) -> None:
@@ -814,40 +869,6 @@ def _check_unique(archive: Path, info: zipfile.ZipInfo, name: str, seen: dict[st
             "re-create the zip so that each path appears once",
         )
     seen[key] = info.filename
-
-
-# FAT, HPFS, NTFS: unzip 6.0 (Ext_ASCII_TO_Native) converts their names from the OEM code page.
-_OEM_HOSTS = {0, 6, 11}
-
-
-def _check_name_encoding(archive: Path, info: zipfile.ZipInfo) -> None:
-    """A non-ASCII name must carry the UTF-8 flag (bit 11).
-
-    Without it the name is bytes in no stated encoding: Python decodes them as cp437, while
-    Debian's unzip 6.0 writes them as they are for Unix-made zips (measured: it even drops some
-    bytes, 0xff among them) and converts from the OEM code page for DOS-made ones. No single
-    reading matches the runner's, so vcc refuses rather than guess which file inflate will find.
-    """
-    if info.orig_filename.isascii():
-        return
-    if info.create_system in _OEM_HOSTS:
-        raise archive_error(
-            archive,
-            f"member {info.filename!r} has a non-ASCII name written by a DOS/Windows tool (host {info.create_system}); "
-            "the runner's unzip converts such names from the OEM code page, even with the UTF-8 flag, "
-            "so it writes another name than the one in the zip",
-            "rename the member to ASCII, or write the zip on Linux (Python's zipfile, `vcc pack`)",
-        )
-    if info.flag_bits & FLAG_UTF8:
-        return
-    raw = info.orig_filename.encode("cp437", errors="replace")
-    raise archive_error(
-        archive,
-        f"member name {raw!r} is not ASCII and has no UTF-8 flag, so its bytes name a different file "
-        "for Python and for the runner's unzip",
-        "rename the member to ASCII (the usual one-letter names), or write the zip with a tool that sets "
-        "the UTF-8 flag (Python's zipfile, `vcc pack`)",
-    )
 
 
 def _check_not_encrypted(archive: Path, info: zipfile.ZipInfo) -> None:
@@ -947,22 +968,27 @@ def _check_no_file_parents(archive: Path, members: list[tuple[zipfile.ZipInfo, s
                 )
 
 
-def _check_no_overlaps(archive: Path, members: list[tuple[zipfile.ZipInfo, str]]) -> None:
-    """Every local header is intact, and no two members' bytes overlap.
+def _check_no_overlaps(archive: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """Every local header is intact and agrees with its central record, and no two members' bytes overlap
+    (`infos` in central-directory order).
 
-    Members whose data overlap share compressed bytes: a non-recursive zip bomb.
+    Members whose data overlap share compressed bytes: a non-recursive zip bomb. Directory entries are
+    held to unzip 6.0's own rule (measured): a directory's header must not start inside the bytes of a
+    file listed before it, and directories never count against others (a directory listed twice is
+    extracted once, exit 0).
     """
     with open(archive, "rb") as fh:
-        spans = sorted((_local_span(fh, info, archive), info.filename) for info, _ in members)
+        located = [(_local_span(fh, info, archive), info) for info in infos]
         end_record = zipfile._EndRecData(fh)  # type: ignore[attr-defined]
     cd_offset = end_record[6] if end_record else 0
-    last_end, last_name = spans[-1][0][1], spans[-1][1]
+    (_, last_end), last = max(located, key=lambda item: item[0][1])
     if end_record and last_end > cd_offset:
         raise archive_error(
             archive,
-            f"member {last_name!r}'s header and data run into the central directory",
+            f"member {last.filename!r}'s header and data run into the central directory",
             "re-create the zip with an ordinary zip tool",
         )
+    spans = sorted((span, info.filename) for span, info in located if not info.filename.endswith("/"))
     for ((_, end), name_a), ((start, _), name_b) in zip(spans, spans[1:], strict=False):
         if start < end:
             raise archive_error(
@@ -970,6 +996,51 @@ def _check_no_overlaps(archive: Path, members: list[tuple[zipfile.ZipInfo, str]]
                 f"members {name_a!r} and {name_b!r} overlap in the file (zip bomb)",
                 "re-create the zip with an ordinary zip tool",
             )
+    files_before: list[tuple[tuple[int, int], str]] = []
+    for span, info in located:
+        if not info.filename.endswith("/"):
+            files_before.append((span, info.filename))
+            continue
+        inside = next((name for (a, b), name in files_before if a <= span[0] < b), None)
+        if inside is not None:
+            raise archive_error(
+                archive,
+                f"directory member {info.filename!r} starts inside the bytes of member {inside!r}; the runner's "
+                "unzip reports overlapped components and exits with status 12",
+                "re-create the zip with an ordinary zip tool",
+            )
     with open(archive, "rb") as fh:
-        for info, _ in members:
+        for info in infos:
             _check_local_agrees(fh, info, archive)
+        _check_descriptors_and_unicode_paths(fh, infos, archive)
+
+
+def _unicode_path_taken(fh: BinaryIO, info: zipfile.ZipInfo) -> bool:
+    """Whether unzip takes a Unicode Path field of the member's (in either header; never with the UTF-8 flag)."""
+    if info.flag_bits & FLAG_UTF8:
+        return False
+    head = read_local_header(fh, info.header_offset)
+    assert head is not None
+    fh.seek(info.header_offset + LOCAL_HEADER.size + head.name_len)
+    local_extra = fh.read(head.extra_len)
+    name = _header_name(info).split(b"\0", 1)[0]
+    return read_unicode_path(info.extra, name)[0] or read_unicode_path(local_extra, name)[0]
+
+
+def _check_descriptors_and_unicode_paths(fh: BinaryIO, infos: list[zipfile.ZipInfo], archive: Path) -> None:
+    """Not both a member with a data descriptor and a member whose Unicode Path field unzip takes: unzip 6.0
+    then reports overlapped components and exits 12, whichever members they are, in whichever order
+    (measured; the field's name does not matter)."""
+    streamed = next((i for i in infos if i.flag_bits & FLAG_DATA_DESCRIPTOR), None)
+    if streamed is None:
+        return
+    named = next((i for i in infos if _unicode_path_taken(fh, i)), None)
+    if named is not None:
+        raise archive_error(
+            archive,
+            f"member {streamed.filename!r} has a data descriptor and member {named.filename!r} an Info-ZIP Unicode "
+            "Path extra field; with both in one zip the runner's unzip reports \"overlapped components\" and "
+            "exits with status 12",
+            "re-create the zip without streaming (no data descriptors: `zip -r` on files, Python's zipfile, "
+            "`vcc pack`)",
+        )

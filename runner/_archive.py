@@ -22,6 +22,8 @@ from vcc.base import (
     ExtractLimits,
     archive_error,
     current_umask,
+    display_name,
+    inspect_archive,
     read_local_header,
     remove_tree,
     unzip_mode,
@@ -49,7 +51,7 @@ class ExtractedMember:
     mode: int  # permission bits as written
 
     def as_json(self) -> dict[str, object]:
-        return {"name": self.name, "bytes": self.bytes, "mode": oct(self.mode)}
+        return {"name": display_name(self.name), "bytes": self.bytes, "mode": oct(self.mode)}
 
 
 @dataclass
@@ -97,7 +99,8 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
     """
     t0 = time.perf_counter()
     archive, dest = Path(archive), Path(dest)
-    members = vet_archive(archive, limits)
+    vetted = inspect_archive(archive, limits)
+    members = vetted.members
     limits = limits or ExtractLimits()
     for info, _ in members:
         _check_declared_size(archive, info)
@@ -129,7 +132,20 @@ def extract_archive(archive: Path, dest: Path, limits: ExtractLimits | None = No
     # does not block the files written into it.
     for path, perm, mtime in reversed(dir_modes):
         _set_mode_and_mtime(path, perm, mtime)
-    return ExtractResult(dest, written, total, time.perf_counter() - t0)
+    return ExtractResult(dest, written, total, time.perf_counter() - t0, _naming_warnings(members, vetted.skipped))
+
+
+def _naming_warnings(members: list[tuple[zipfile.ZipInfo, str]], skipped: list[zipfile.ZipInfo]) -> list[str]:
+    """What the runner's unzip writes other than the zip's own names say: renamed and skipped members."""
+    out = [
+        f"member '{display_name(info.filename)}' is written as '{display_name(name)}', as the runner's unzip "
+        "names it (OEM code page, Unicode Path extra field or control characters dropped)"
+        for info, name in members
+        if name != "/".join(part for part in info.filename.split("/") if part not in ("", "."))
+    ]
+    out += [f"member '{display_name(info.filename)}' is a DOS volume label: skipped, as the runner's unzip does"
+            for info in skipped]  # fmt: skip
+    return out
 
 
 def _decompressor_object(method: int) -> zlib._Decompress | bz2.BZ2Decompressor | None:

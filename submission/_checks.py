@@ -22,8 +22,10 @@ from vcc.base import (
     LOCAL_HEADER,
     RUNNERS,
     BadInput,
+    VettedArchive,
+    display_name,
+    inspect_archive,
     read_local_header,
-    vet_archive,
 )
 
 from ._files import ARCHIVE_NAME
@@ -159,10 +161,10 @@ def _archive_present(sub: Submission) -> Iterable[Hit]:
         )
 
 
-def _vetted(sub: Submission) -> list[tuple[zipfile.ZipInfo, str]] | BadInput:
-    def vet() -> list[tuple[zipfile.ZipInfo, str]] | BadInput:
+def _vetted(sub: Submission) -> VettedArchive | BadInput:
+    def vet() -> VettedArchive | BadInput:
         try:
-            return vet_archive(sub.archive)
+            return inspect_archive(sub.archive)
         except BadInput as e:
             return e
 
@@ -244,6 +246,40 @@ def _archive_overhead(sub: Submission) -> Iterable[Hit]:
             + "; ".join(waste)
             + f" (25 * {total:,} / {OFFICIAL_ORIGINAL_BYTES:,} = {rate_contribution(total):.6f} points)",
             "pack it with `vcc pack DATA... -o archive.zip` (no extras, no directory entries, no comment)",
+            ARCHIVE_NAME,
+        )
+
+
+@register_check(
+    "archive-names",
+    WARNING,
+    "archive.zip's members are written under the names its listing shows (the runner's unzip converts some, "
+    "skips volume labels)",
+)
+def _archive_names(sub: Submission) -> Iterable[Hit]:
+    if not sub.archive.is_file():
+        return
+    vetted = _vetted(sub)
+    if isinstance(vetted, BadInput):
+        return
+    renamed = [(info, name) for info, name in vetted.members
+               if name != "/".join(p for p in info.filename.split("/") if p not in ("", "."))]  # fmt: skip
+    if renamed:
+        shown = ", ".join(f"'{display_name(i.filename)}' as '{display_name(n)}'" for i, n in renamed[:5])
+        yield Hit(
+            f"{ARCHIVE_NAME}: the runner's unzip writes {len(renamed)} member(s) under another name than Python's "
+            f"zipfile and most listings show ({shown}): a DOS/Windows tool's name converted from the OEM code "
+            "page, an Info-ZIP Unicode Path extra field, control characters dropped, or bytes that are not UTF-8; "
+            "inflate must open the names as written",
+            "rename the members to ASCII, or pack with a tool that writes UTF-8 names with the flag (`vcc pack`)",
+            ARCHIVE_NAME,
+        )
+    if vetted.skipped:
+        names = ", ".join(f"'{display_name(i.filename)}'" for i in vetted.skipped[:5])
+        yield Hit(
+            f"{ARCHIVE_NAME}: {len(vetted.skipped)} member(s) carry the DOS volume-label attribute ({names}); the "
+            "runner's unzip skips them, so inflate never sees them, yet the rate pays for their bytes",
+            "re-create the zip without the volume label (`vcc pack`)",
             ARCHIVE_NAME,
         )
 
@@ -463,8 +499,8 @@ def _sh_archive_refs(src: SourceFile) -> re.Pattern[str]:
 
 @register_check("reads-original-video", ERROR, "inflate never reads the original video (forbidden by the rules)")
 def _reads_original(sub: Submission) -> Iterable[Hit]:
-    vetted = _vetted(sub) if sub.archive.is_file() else []
-    members = set() if isinstance(vetted, BadInput) else {PurePosixPath(name).name for _, name in vetted}
+    vetted = _vetted(sub) if sub.archive.is_file() else None
+    members = set() if not isinstance(vetted, VettedArchive) else {PurePosixPath(n).name for _, n in vetted.members}
     fix = "inflate must rebuild the frames from archive.zip alone; read only $1 and the names in $3"
     for src in sub.sources():
         for line, what, note in _original_refs(src):

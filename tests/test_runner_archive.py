@@ -289,7 +289,6 @@ UNZIP_REFUSALS = {
     "VMS member needs 4.3": (dict(extract_version=43, reserved=2), "can do 4.2"),
     "FAT-made symbolic link": (dict(create_system=0, external_attr=(0o120644 << 16) | 0x20), "symbolic link"),
     "Atari-made symbolic link": (dict(create_system=5, external_attr=0o120777 << 16), "symbolic link"),
-    "Atari volume label": (dict(create_system=5, external_attr=0x08), "volume-label"),
 }
 
 

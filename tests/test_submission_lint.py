@@ -81,6 +81,19 @@ def zip_with(*members: tuple[str, bytes], external_attr: int | None = None) -> C
     return mutate
 
 
+def zip_from_dos(*members: tuple[str, bytes, int]) -> Callable[[Path], None]:
+    """An archive.zip whose members a DOS/Windows tool made (host 0): (name, data, DOS attribute byte)."""
+
+    def mutate(sub: Path) -> None:
+        with zipfile.ZipFile(sub / "archive.zip", "w") as zf:
+            for name, data, dos in members:
+                info = zipfile.ZipInfo(name)
+                info.create_system, info.external_attr = 0, dos
+                zf.writestr(info, data)
+
+    return mutate
+
+
 def corrupt_member_data(sub: Path) -> None:
     raw = bytearray((sub / "archive.zip").read_bytes())
     raw[30 + 1 + 100] ^= 0xFF  # a byte of member "0"'s data (stored, after its 31-byte local header)
@@ -127,6 +140,11 @@ CASES = [
     ("archive-valid", ERROR, corrupt_member_data, "archive.zip", None, "fails its CRC check"),
     ("archive-overhead", WARNING, zip_with_extras, "archive.zip", None, "extra fields"),
     ("archive-overhead", WARNING, zip_with_a_name_twice, "archive.zip", None, "1 earlier copies of names stored twice"),
+    ("archive-names", WARNING, zip_from_dos(("0", b"x", 0x20), ("caf\u00e9.bin", b"y", 0x20)), "archive.zip", None,
+     "writes 1 member(s) under another name than Python's zipfile and most listings show ('caf\u00e9.bin' as "
+     "'caf+\\xae.bin')"),
+    ("archive-names", WARNING, zip_from_dos(("0", b"x", 0x20), ("LABEL", b"", 0x08)), "archive.zip", None,
+     "1 member(s) carry the DOS volume-label attribute ('LABEL')"),
     ("large-file-outside-archive", ERROR, large_file, "weights.safetensors", None, "1.2 MB outside archive.zip"),
     ("large-file-outside-archive", WARNING, lambda sub: (write("tiny.pt", "x" * 100)(sub), inflate_py(
         "net = torch.load('tiny.pt')\n")(sub)), "tiny.pt", None, "model or data artifact"),

@@ -2,8 +2,10 @@
 
 A case is an archive made from a seed: a valid zip with features drawn at random (stored and
 deflated members, zip64 extra fields and end records, data descriptors with and without their
-signature, extra fields, file and archive comments, directories, empty members, long names,
-non-ASCII names with and without the UTF-8 flag, Unix and DOS attributes, a prepended stub),
+signature, extra fields, Info-ZIP Unicode Path fields in one or both headers (valid, of another
+version or CRC, empty, two in a row), file and archive comments, directories, empty members, long
+names, names with control bytes and NULs, non-ASCII names with and without the UTF-8 flag and raw
+high bytes, Unix and DOS attributes of nine hosts and their "version made by" values, a prepended stub),
 then, for most cases, one or two structural mutations (a size, an offset, a CRC, a name or extra
 length, a count changed; the file truncated; a central record duplicated or pointed at another
 member's local header; a byte flipped in a header or in the data).
@@ -52,6 +54,7 @@ class Member:
     method: int = 0  # 0 stored, 8 deflated
     flags: int = 0
     create_system: int = 3
+    made_version: int = 30  # "version made by", low byte: unzip reads 2.5/2.6/4.0 (FAT) and 5.0 (NTFS) apart
     external_attr: int = 0
     extra_local: bytes = b""
     extra_central: bytes = b""
@@ -134,7 +137,7 @@ def build(members: list[Member], *, stub: bytes = b"", comment: bytes = b"", zip
             extra = _zip64_extra(len(m.data), len(payload), off) + extra
         h = len(buf)
         needed = m.version_needed if m.version_needed is not None else (45 if m.zip64 else 20)
-        buf += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (m.create_system << 8) | 30, needed,
+        buf += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (m.create_system << 8) | m.made_version, needed,
                            flags, m.method, _DOS_TIME, _DOS_DATE, crc, cc, cu, len(m.name), len(extra),
                            len(m.comment), 0, m.internal_attr, m.external_attr, coff)  # fmt: skip
         for o, size, kind in ((16, 4, "central.crc"), (20, 4, "central.csize"), (24, 4, "central.size"),
@@ -179,11 +182,41 @@ def _name(rng: random.Random, is_dir: bool) -> str:
     if r < 0.04:
         parts[-1] = "n" * rng.choice([100, 200, 254, 255, 256, 300])
     elif r < 0.07:
-        parts[-1] = parts[-1] + chr(rng.choice([1, 9, 10, 13, 27, 127]))
+        parts[-1] = parts[-1] + chr(rng.choice([0, 1, 9, 10, 13, 27, 127]))
     elif r < 0.09:
         parts[-1] = parts[-1].replace("a", "\\") or "\\"
     name = "/".join(parts)
     return name + "/" if is_dir else name
+
+
+def _unicode_path(rng: random.Random, name: bytes) -> bytes:
+    """One or two Info-ZIP Unicode Path fields (0x7075) for a member named `name`: mostly valid (version 1, the
+    CRC of the name), naming another path, the same one or nothing; sometimes of another version or CRC."""
+    out = b""
+    for _ in range(rng.choice([1, 1, 1, 2])):
+        version = rng.choice([1, 1, 1, 1, 0, 2])
+        crc = zlib.crc32(name.split(b"\0", 1)[0]) if rng.random() < 0.85 else rng.randrange(1 << 32)
+        kind = rng.random()
+        if kind < 0.15:
+            new = name
+        elif kind < 0.22:
+            new = b""
+        elif kind < 0.27:
+            new = rng.choice([b"../up.txt", b"/abs.txt", b"d\\e.txt", b"a\x01b", b"x\xffy", b"\xfc.txt"])
+        else:
+            new = _name(rng, name.endswith(b"/") if rng.random() < 0.95 else not name.endswith(b"/")).encode()
+        body = bytes([version]) + struct.pack("<I", crc) + new
+        out += struct.pack("<HH", 0x7075, len(body)) + body
+    return out
+
+
+def _raw_name(rng: random.Random, is_dir: bool) -> bytes:
+    """A name of bytes in no stated encoding: ASCII with bytes from 0x80 to 0xff (OEM code page, Latin-1, UTF-8)."""
+    def byte() -> int:
+        return rng.choice([rng.randrange(0x80, 0x100), rng.randrange(0x61, 0x7B)])
+
+    parts = [bytes(byte() for _ in range(rng.randrange(1, 6))) for _ in range(rng.choice([1, 1, 2]))]
+    return b"/".join(parts) + (b"/" if is_dir else b"")
 
 
 def _extra(rng: random.Random) -> bytes:
@@ -230,6 +263,8 @@ def generate_members(rng: random.Random) -> tuple[list[Member], dict]:
         name = _name(rng, is_dir)
         utf8 = rng.random() < 0.8
         raw = name.encode("utf-8") if utf8 or name.isascii() else name.encode("latin-1", "replace")
+        if rng.random() < 0.06:
+            raw, utf8 = _raw_name(rng, is_dir), False
         host, attr = _attrs(rng, is_dir)
         data = b"" if is_dir else _data(rng)
         m = Member(raw, data, method=0 if is_dir or rng.random() < 0.4 else 8,
@@ -239,6 +274,13 @@ def generate_members(rng: random.Random) -> tuple[list[Member], dict]:
             m.extra_local = _extra(rng)
         if rng.random() < 0.2:
             m.extra_central = _extra(rng)
+        if rng.random() < 0.08:  # as Info-ZIP zip 3.0 writes them: the same field in both headers, mostly
+            up = _unicode_path(rng, raw)
+            where = rng.choice(["both", "both", "both", "central", "local"])
+            m.extra_central += up if where != "local" else b""
+            m.extra_local += up if where != "central" else (_unicode_path(rng, raw) if rng.random() < 0.3 else b"")
+        if rng.random() < 0.3:
+            m.made_version = rng.choice([20, 25, 26, 40, 50, 63])
         if rng.random() < 0.1:
             m.comment = b"member comment"
         if not is_dir and rng.random() < 0.2:
