@@ -78,21 +78,27 @@ def _population(challenge: Challenge, gt_pairs: list[int], cand_pairs: list[int]
     return out
 
 
-def scoring_batches(drawn: list[int], official_size: list[int]) -> list[list[int]]:
-    """The drawn units (population indices, ascending) grouped into the batches they are scored
-    in: pairs whose official batch has n pairs go in batches of exactly n (the kernels choose
-    their code path, and so the last bits, by the batch size: measured, a pair of the official
-    partial batch of 3 scored in a batch of 16 differs in PoseNet's last bits). A group's last
-    batch is filled up to n by repeating its own pairs (the repeats' values are not used again)."""
+def scoring_batches(drawn: list[int], official_size: list[int], position: list[int]) -> list[list[int]]:
+    """The drawn units (population indices, ascending) grouped into the batches they are scored in.
+
+    Each drawn pair is scored in a batch of its official batch's size n, at its own place in that
+    batch: the kernels choose their code path, and so the last bits, by the batch size and by the
+    sample's place in the batch (measured: a pair of the official partial batch of 3 scored in a batch
+    of 16 differs in PoseNet's last bits; on AVX2, the last pair of that batch scored first in a batch
+    of 3 differs in SegNet's). Pairs of one size and different places share a batch; the places no
+    drawn pair takes are filled with a pair of the batch (the fillers' values are not used)."""
     groups: dict[int, list[int]] = {}
     for u in drawn:
         groups.setdefault(official_size[u], []).append(u)
     out = []
     for size in sorted(groups, reverse=True):
-        units = groups[size]
-        for i in range(0, len(units), size):
-            chunk = units[i:i + size]
-            out.append(chunk + [chunk[j % len(chunk)] for j in range(size - len(chunk))])
+        by_place: dict[int, list[int]] = {}
+        for u in groups[size]:
+            by_place.setdefault(position[u], []).append(u)
+        for k in range(max(len(units) for units in by_place.values())):
+            batch = [units[k] if k < len(units) else None for units in (by_place.get(j, []) for j in range(size))]
+            filler = next(u for u in batch if u is not None)
+            out.append([filler if u is None else u for u in batch])
     return out
 
 
@@ -188,12 +194,14 @@ def sample_pair_values(cfgs: list[ScoreConfig], opts: SampleOptions) -> SampledV
         cache = GroundTruthCache(opts_score.cache_dir) if opts_score.use_cache else None
         lean = device.type == "cpu"
         sizes = [_official_size(p, gt_pairs, opts_score.batch_size) for p in population]
-        unit_batches = scoring_batches(design.pairs, sizes)
+        places = [p.pair % opts_score.batch_size for p in population]
+        unit_batches = scoring_batches(design.pairs, sizes, places)
         batches = [[population[u] for u in b] for b in unit_batches]
-        slots: dict[int, tuple[int, int]] = {}  # unit -> (batch, slot) of its first appearance
+        slots: dict[int, tuple[int, int]] = {}  # unit -> (batch, slot) where it sits at its own place
         for b, batch_units in enumerate(unit_batches):
             for j, u in enumerate(batch_units):
-                slots.setdefault(u, (b, j))
+                if places[u] == j:
+                    slots[u] = (b, j)
         truths: dict[str, list[NetOutputs]] = {}
         cache_state: dict[str, str] = {}
         for decode in opts_score.targets:

@@ -245,15 +245,21 @@ def test_sampled_pairs_and_progressive_match_the_full_run(tmp_path, golden_chall
     assert [p for p in got["per_pair"]] == full["per_pair"]
 
 
-def test_scoring_batches_keep_the_official_batch_sizes():
+def test_scoring_batches_keep_the_official_batch_sizes_and_places():
     from vcc.scorer._sampled import scoring_batches
 
     sizes = [16] * 32 + [3] * 3  # the golden video: two batches of 16, one of 3
-    batches = scoring_batches([0, 5, 9, 17, 20, 33, 34], sizes)
+    places = [i % 16 for i in range(35)]
+    batches = scoring_batches([0, 5, 9, 17, 20, 33, 34], sizes, places)
     assert [len(b) for b in batches] == [16, 3]
-    assert batches[0][:5] == [0, 5, 9, 17, 20] and set(batches[0]) == {0, 5, 9, 17, 20}
-    assert batches[1] == [33, 34, 33]
-    assert [len(b) for b in scoring_batches(list(range(20)), [16] * 20)] == [16, 16]
+    assert [batches[0][j] for j in (0, 1, 4, 5, 9)] == [0, 17, 20, 5, 9]  # each at its place in its batch
+    assert set(batches[0]) == {0, 5, 9, 17, 20}
+    assert batches[1] == [33, 33, 34]  # 33 and 34 at places 1 and 2, place 0 filled
+    # two drawn pairs at one place go in two batches
+    assert [len(b) for b in scoring_batches([1, 17, 33], sizes, places)] == [16, 16, 3]
+    assert [len(b) for b in scoring_batches(list(range(20)), [16] * 20, [i % 16 for i in range(20)])] == [16, 16]
+    every = scoring_batches(list(range(35)), sizes, places)
+    assert every == [list(range(16)), list(range(16, 32)), [32, 33, 34]]  # all drawn: the official batches
 
 
 def test_compare_sample_needs_two_dirs_and_a_challenge(tmp_path, capsys):
